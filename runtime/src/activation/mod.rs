@@ -1,0 +1,122 @@
+//! Which connectors run on this member, and their running pipelines.
+//!
+//! The [`Supervisor`] owns one [`PipelineHandle`] per running connector,
+//! registered under its id. After every change to a connector the API calls
+//! [`Supervisor::apply`] with the new state; the supervisor starts, restarts
+//! (new definition or round, or after a fault) or stops its pipeline. Stops
+//! are graceful: the pipeline checkpoints what was delivered, within a grace
+//! period, and stragglers are named in the log.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::connector::{CommandError, ConnectorDefinition, ConnectorId, ConnectorRepository, ConnectorState};
+use crate::pipeline::{PipelineHandle, PipelineStatus, RunState, StatusSnapshot};
+
+/// How long a stopping pipeline may take to checkpoint and end.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+struct Running {
+    handle: PipelineHandle,
+    definition: ConnectorDefinition,
+    round: u64,
+}
+
+/// Runs the pipelines of the enabled connectors.
+pub struct Supervisor {
+    repository: ConnectorRepository,
+    running: tokio::sync::Mutex<HashMap<ConnectorId, Running>>,
+    /// Read by the API without waiting for a start or stop in progress.
+    statuses: Mutex<HashMap<ConnectorId, Arc<PipelineStatus>>>,
+}
+
+impl Supervisor {
+    pub fn new(repository: ConnectorRepository) -> Self {
+        Self {
+            repository,
+            running: tokio::sync::Mutex::new(HashMap::new()),
+            statuses: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Starts every enabled connector in the store.
+    pub async fn start_all(&self) -> Result<usize, CommandError> {
+        let connectors = self.repository.list().await?;
+        let mut started = 0;
+        for connector in &connectors {
+            self.apply(connector).await;
+            started += usize::from(connector.should_run());
+        }
+        Ok(started)
+    }
+
+    /// Brings the connector's pipeline in line with `state`.
+    pub async fn apply(&self, state: &ConnectorState) {
+        let mut running = self.running.lock().await;
+        if let Some(current) = running.get(&state.id) {
+            let unchanged = state.should_run()
+                && current.definition == state.definition
+                && current.round == state.round
+                && !current.handle.is_finished();
+            if unchanged {
+                return;
+            }
+        }
+        if let Some(previous) = running.remove(&state.id) {
+            stop(&state.id, previous).await;
+        }
+        if state.should_run() {
+            let handle = PipelineHandle::spawn(self.repository.clone(), state.clone());
+            self.set_status(&state.id, Some(Arc::clone(handle.status())));
+            running.insert(
+                state.id.clone(),
+                Running {
+                    handle,
+                    definition: state.definition.clone(),
+                    round: state.round,
+                },
+            );
+            tracing::info!(connector = %state.id, round = state.round, "connector started");
+        } else if state.deleted {
+            self.set_status(&state.id, None);
+        }
+    }
+
+    fn set_status(&self, id: &ConnectorId, status: Option<Arc<PipelineStatus>>) {
+        let mut statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
+        match status {
+            Some(s) => statuses.insert(id.clone(), s),
+            None => statuses.remove(id),
+        };
+    }
+
+    /// The live status of a connector (disabled when it never ran here).
+    pub fn status(&self, id: &ConnectorId) -> StatusSnapshot {
+        let statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
+        match statuses.get(id) {
+            Some(status) => status.snapshot(),
+            None => PipelineStatus::new(RunState::Disabled).snapshot(),
+        }
+    }
+
+    /// Stops every pipeline, checkpointing what was delivered.
+    pub async fn stop_all(&self) {
+        let mut running = self.running.lock().await;
+        let stops = running.drain().map(|(id, r)| async move { stop(&id, r).await });
+        futures::future::join_all(stops).await;
+    }
+}
+
+async fn stop(id: &ConnectorId, running: Running) {
+    let status = Arc::clone(running.handle.status());
+    if status.state() != RunState::Faulted {
+        status.set_state(RunState::Stopping);
+    }
+    if !running.handle.stop(STOP_GRACE).await {
+        tracing::warn!(connector = %id, grace_ms = STOP_GRACE.as_millis() as u64, "pipeline did not stop in time and was aborted");
+    }
+    // A pipeline replaced by a new one is no longer shown; one that is not
+    // replaced stays visible as disabled, with its counters and last error.
+    status.set_state(RunState::Disabled);
+}

@@ -1,0 +1,205 @@
+//! `/connectors`: create, list, inspect, reconfigure, enable, disable, reset
+//! and delete connectors.
+
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::json::{parse, read_body, StrictJson};
+use super::AppState;
+use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom};
+use crate::pipeline::StatusSnapshot;
+
+/// A connector as the API shows it: its definition (secrets redacted) and
+/// its live status.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorView {
+    id: ConnectorId,
+    enabled: bool,
+    definition: ConnectorDefinition,
+    /// Grows with every reset.
+    round: u64,
+    /// The revision of `$connectors/{id}`; it changes with every command.
+    revision: u64,
+    created: DateTime<Utc>,
+    updated: DateTime<Utc>,
+    status: StatusView,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusView {
+    #[serde(flatten)]
+    live: StatusSnapshot,
+    /// How far the log's head is past `position` (log positions).
+    lag: Option<u64>,
+    /// Which member runs the connector.
+    member: Option<String>,
+}
+
+async fn view(state: &AppState, connector: ConnectorState) -> ConnectorView {
+    let live = state.supervisor.status(&connector.id);
+    let head = state.store.head_position().await.ok().flatten();
+    let lag = match (head, live.position) {
+        (Some(head), Some(position)) => Some(head.commit.saturating_sub(position)),
+        (Some(head), None) if connector.enabled => Some(head.commit),
+        _ => None,
+    };
+    let member = connector.enabled.then(|| state.member.clone());
+    ConnectorView {
+        id: connector.id,
+        enabled: connector.enabled,
+        definition: ConnectorDefinition {
+            sink: connector.definition.sink.redacted(),
+            ..connector.definition
+        },
+        round: connector.round,
+        revision: connector.revision,
+        created: connector.created,
+        updated: connector.updated,
+        status: StatusView { live, lag, member },
+    }
+}
+
+fn parse_id(id: &str) -> Result<ConnectorId, ApiError> {
+    Ok(ConnectorId::parse(id)?)
+}
+
+async fn run(state: &AppState, id: &ConnectorId, command: Command) -> Result<ConnectorView, ApiError> {
+    let connector = state.repository.execute(id, command).await?;
+    state.supervisor.apply(&connector).await;
+    Ok(view(state, connector).await)
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let mut views = Vec::new();
+    for connector in state.repository.list().await? {
+        views.push(view(&state, connector).await);
+    }
+    Ok(Json(views))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    match state.repository.load(&id).await? {
+        Some(connector) if !connector.deleted => Ok(Json(view(&state, connector).await)),
+        _ => Err(ApiError::not_found(format!("connector `{id}` not found"))),
+    }
+}
+
+const CREATE_FIELDS: &str = "`sink`, `filter`, `start`, `checkpoint`, `onFailure`, `enable`";
+
+/// `POST /connectors/{id}`: the definition plus `enable` (default `true`).
+pub async fn create(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let body = read_body(request, &state).await?;
+    let mut object: serde_json::Map<String, serde_json::Value> = parse(&body)?;
+    let enable = match object.remove("enable") {
+        None => true,
+        Some(serde_json::Value::Bool(b)) => b,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid-body",
+                format!("at `enable`: expected `true` or `false`, got `{other}`"),
+            ))
+        }
+    };
+    let definition: ConnectorDefinition = parse(&serde_json::to_vec(&object).unwrap_or_default())
+        .map_err(|mut e| {
+            // The definition's own field list lacks `enable`.
+            if e.message.contains("expected one of") {
+                if let Some(i) = e.message.find("expected one of") {
+                    e.message = format!("{}expected one of {CREATE_FIELDS}", &e.message[..i]);
+                }
+            }
+            e
+        })?;
+    definition.validate()?;
+    let view = run(&state, &id, Command::Create { definition, enable }).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `PUT /connectors/{id}`: replaces the definition. Secrets sent back as the
+/// redaction marker keep their stored value.
+pub async fn reconfigure(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StrictJson(mut definition): StrictJson<ConnectorDefinition>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let current = state
+        .repository
+        .load(&id)
+        .await?
+        .filter(|c| !c.deleted)
+        .ok_or_else(|| ApiError::not_found(format!("connector `{id}` not found")))?;
+    definition.sink.keep_secrets_from(&current.definition.sink);
+    definition.validate()?;
+    Ok(Json(run(&state, &id, Command::Reconfigure { definition }).await?))
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    Ok(Json(run(&state, &id, Command::Enable).await?))
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    Ok(Json(run(&state, &id, Command::Disable).await?))
+}
+
+/// The body of a reset: where the new round starts.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetRequest {
+    /// `"start"`, `"end"` or a log position to resume after.
+    #[serde(default)]
+    to: StartFrom,
+}
+
+/// `POST /connectors/{id}/reset`, body optional (`{"to": "start"}`).
+pub async fn reset(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let body = read_body(request, &state).await?;
+    let to = if body.iter().all(u8::is_ascii_whitespace) {
+        StartFrom::Start
+    } else {
+        parse::<ResetRequest>(&body)?.to
+    };
+    Ok(Json(run(&state, &id, Command::Reset { to }).await?))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let connector = state.repository.execute(&id, Command::Delete).await?;
+    state.supervisor.apply(&connector).await;
+    if let Err(e) = state.repository.forget_checkpoints(&id).await {
+        tracing::warn!(connector = %id, error = %e, "could not delete the checkpoints of a deleted connector");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,71 @@
+//! The HTTP management API (axum): connectors, streams, health.
+//!
+//! [`router`] builds the whole API over an [`AppState`]; tests call it
+//! without a socket, the node serves it on `--listen`. Every error is a JSON
+//! `{"code", "message"}` body ([`ApiError`]); bodies are parsed strictly
+//! ([`json::StrictJson`]).
+
+mod connectors;
+mod error;
+mod json;
+mod streams;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+pub use error::ApiError;
+
+use crate::activation::Supervisor;
+use crate::connector::ConnectorRepository;
+use crate::store::EventStore;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn EventStore>,
+    pub repository: ConnectorRepository,
+    pub supervisor: Arc<Supervisor>,
+    /// This member's name, shown in connector status.
+    pub member: String,
+}
+
+/// The whole API; bodies larger than `max_body_bytes` get a 413.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/connectors", get(connectors::list))
+        .route(
+            "/connectors/{id}",
+            get(connectors::get)
+                .post(connectors::create)
+                .put(connectors::reconfigure)
+                .delete(connectors::delete),
+        )
+        .route("/connectors/{id}/enable", post(connectors::enable))
+        .route("/connectors/{id}/disable", post(connectors::disable))
+        .route("/connectors/{id}/reset", post(connectors::reset))
+        .route("/streams/{stream}", get(streams::read).post(streams::append))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no such endpoint: `{}`", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("`{method}` is not allowed on `{}`", uri.path()),
+    )
+}

@@ -1,0 +1,205 @@
+//! `/streams`: append to and read streams and the global log (`$all`), in
+//! the shape KurrentDB's HTTP API used.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::json::StrictJson;
+use super::AppState;
+use crate::sinks::envelope::envelope;
+use crate::store::{AllStart, ContentType, Direction, ExpectedRevision, NewEvent, Position, StreamStart};
+
+/// The most events one read returns.
+const MAX_READ: usize = 4096;
+const DEFAULT_READ: usize = 20;
+
+/// One event of an append request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EventToAppend {
+    /// Generated when absent.
+    event_id: Option<Uuid>,
+    event_type: String,
+    /// Any JSON value.
+    data: serde_json::Value,
+    /// A JSON object, if any.
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppendQuery {
+    /// `any`, `no-stream`, `exists` or a revision number.
+    expected_revision: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppendResponse {
+    next_expected_revision: u64,
+    position: u64,
+}
+
+fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request("invalid-query", e.body_text()))
+}
+
+fn parse_expected(value: &str) -> Result<ExpectedRevision, ApiError> {
+    match value.trim() {
+        "any" | "-2" => Ok(ExpectedRevision::Any),
+        "no-stream" | "-1" => Ok(ExpectedRevision::NoStream),
+        "exists" | "stream-exists" | "-4" => Ok(ExpectedRevision::StreamExists),
+        other => other.parse().map(ExpectedRevision::Exact).map_err(|_| {
+            ApiError::bad_request(
+                "invalid-expected-revision",
+                format!("expected revision `{other}` is not valid; use `any`, `no-stream`, `exists` or a revision number such as `4`"),
+            )
+        }),
+    }
+}
+
+fn check_stream_name(stream: &str) -> Result<(), ApiError> {
+    if stream.is_empty() || stream.len() > 1024 {
+        return Err(ApiError::bad_request("invalid-stream", "a stream name must have 1 to 1024 characters, e.g. `orders-42`"));
+    }
+    if stream.starts_with('$') {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "system-stream",
+            format!("`{stream}` is a system stream (it starts with `$`); only the node writes to system streams"),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /streams/{stream}`: a JSON array of events, appended atomically.
+/// The expected revision comes from `?expectedRevision=` or the
+/// `ES-ExpectedVersion` header.
+pub async fn append(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    query: Result<Query<AppendQuery>, QueryRejection>,
+    headers: HeaderMap,
+    StrictJson(events): StrictJson<Vec<EventToAppend>>,
+) -> Result<impl IntoResponse, ApiError> {
+    check_stream_name(&stream)?;
+    let query = query_params(query)?;
+    let header = headers
+        .get("es-expectedversion")
+        .map(|v| v.to_str().unwrap_or("<not text>").to_owned());
+    let expected = match query.expected_revision.or(header) {
+        Some(value) => parse_expected(&value)?,
+        None => ExpectedRevision::Any,
+    };
+    if events.is_empty() {
+        return Err(ApiError::bad_request("invalid-body", "the array of events is empty; send at least one event"));
+    }
+    let mut new_events = Vec::with_capacity(events.len());
+    for (i, event) in events.into_iter().enumerate() {
+        if event.event_type.is_empty() || event.event_type.starts_with('$') {
+            return Err(ApiError::bad_request(
+                "invalid-body",
+                format!("at `[{i}].eventType`: must be non-empty and must not start with `$`, e.g. `OrderPlaced`"),
+            ));
+        }
+        new_events.push(NewEvent {
+            id: event.event_id.unwrap_or_else(Uuid::new_v4),
+            event_type: event.event_type,
+            content_type: ContentType::Json,
+            data: serde_json::to_vec(&event.data).unwrap_or_default(),
+            metadata: event
+                .metadata
+                .map(|m| serde_json::to_vec(&m).unwrap_or_default())
+                .unwrap_or_default(),
+        });
+    }
+    let result = state.store.append(&stream, expected, new_events).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AppendResponse {
+            next_expected_revision: result.next_expected_revision,
+            position: result.position.commit,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadQuery {
+    /// `forwards` (default) or `backwards`.
+    direction: Option<String>,
+    /// `start`, `end`, or a revision (a log position for `$all`).
+    from: Option<String>,
+    /// How many events, at most 4096 (default 20).
+    count: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct ReadResponse {
+    events: Vec<serde_json::Value>,
+}
+
+enum From {
+    Start,
+    End,
+    At(u64),
+}
+
+fn parse_read(query: &ReadQuery) -> Result<(Direction, From, usize), ApiError> {
+    let direction = match query.direction.as_deref() {
+        None | Some("forwards") | Some("forward") => Direction::Forwards,
+        Some("backwards") | Some("backward") => Direction::Backwards,
+        Some(other) => {
+            return Err(ApiError::bad_request("invalid-query", format!("direction `{other}` is not valid; use `forwards` or `backwards`")))
+        }
+    };
+    let from = match query.from.as_deref() {
+        None if direction == Direction::Forwards => From::Start,
+        None => From::End,
+        Some("start") => From::Start,
+        Some("end") => From::End,
+        Some(n) => From::At(n.parse().map_err(|_| {
+            ApiError::bad_request("invalid-query", format!("from `{n}` is not valid; use `start`, `end` or a number such as `10`"))
+        })?),
+    };
+    let count = query.count.unwrap_or(DEFAULT_READ);
+    if count == 0 || count > MAX_READ {
+        return Err(ApiError::bad_request("invalid-query", format!("count must be between 1 and {MAX_READ}, e.g. `100`")));
+    }
+    Ok((direction, from, count))
+}
+
+/// `GET /streams/{stream}` and `GET /streams/$all`.
+pub async fn read(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (direction, from, count) = parse_read(&query_params(query)?)?;
+    let events = if stream == "$all" {
+        let start = match from {
+            From::Start => AllStart::Start,
+            From::End => AllStart::End,
+            From::At(p) => AllStart::Position(Position::new(p, p)),
+        };
+        state.store.read_all(direction, start, count).await?
+    } else {
+        let start = match from {
+            From::Start => StreamStart::Start,
+            From::End => StreamStart::End,
+            From::At(r) => StreamStart::Revision(r),
+        };
+        state.store.read_stream(&stream, direction, start, count).await?
+    };
+    Ok(Json(ReadResponse {
+        events: events.iter().map(envelope).collect(),
+    }))
+}

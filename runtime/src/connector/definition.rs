@@ -1,0 +1,273 @@
+//! A connector's settings, as the API accepts them and the store keeps them.
+
+use std::fmt;
+
+use regex::Regex;
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json_path::JsonPath;
+
+use crate::sinks::{ConfigError, SinkConfig};
+use crate::store::{Matcher, Position, SubscriptionFilter};
+
+/// Everything that defines a connector, except whether it is enabled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConnectorDefinition {
+    /// Where events go.
+    pub sink: SinkConfig,
+    /// Which events go there; everything but system events by default.
+    #[serde(default)]
+    pub filter: FilterConfig,
+    /// Where a connector without a checkpoint starts reading.
+    #[serde(default)]
+    pub start: StartFrom,
+    /// How often the delivered position is saved.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+    /// What happens to an event the sink refuses for good.
+    #[serde(default)]
+    pub on_failure: OnFailure,
+}
+
+impl ConnectorDefinition {
+    /// Checks every setting without I/O.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.sink.validate()?;
+        self.filter.validate()?;
+        self.checkpoint.validate()
+    }
+}
+
+/// The built-in filter. Every part given must match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FilterConfig {
+    /// Stream names to keep, e.g. `{"prefixes": ["orders-"]}` or `{"regex": "^orders-\\d+$"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<MatcherConfig>,
+    /// Event types to keep, same shape as `streams`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_types: Option<MatcherConfig>,
+    /// A JSONPath query (RFC 9535) on the event's JSON data; the event passes
+    /// when it selects at least one node. A filter at the root, such as
+    /// `$[?(@.total > 100)]`, tests the data object itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_path: Option<String>,
+    /// Deliver `$`-prefixed system event types too.
+    #[serde(default)]
+    pub include_system_events: bool,
+}
+
+/// Prefixes or a regular expression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum MatcherConfig {
+    Prefixes(Vec<String>),
+    Regex(String),
+}
+
+impl MatcherConfig {
+    fn compile(&self, field: &str) -> Result<Matcher, ConfigError> {
+        match self {
+            MatcherConfig::Prefixes(p) if p.is_empty() || p.iter().any(String::is_empty) => {
+                Err(ConfigError::new(
+                    format!("{field}.prefixes"),
+                    "must list at least one non-empty prefix, e.g. `[\"orders-\"]`",
+                ))
+            }
+            MatcherConfig::Prefixes(p) => Ok(Matcher::Prefixes(p.clone())),
+            MatcherConfig::Regex(r) => Regex::new(r).map(Matcher::Regex).map_err(|e| {
+                ConfigError::new(
+                    format!("{field}.regex"),
+                    format!("is not a valid regular expression ({e}); e.g. `^orders-\\d+$`"),
+                )
+            }),
+        }
+    }
+}
+
+impl FilterConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.compile().map(|_| ())
+    }
+
+    /// The store-side part of the filter and the JSONPath part.
+    pub fn compile(&self) -> Result<CompiledFilter, ConfigError> {
+        let stream = self
+            .streams
+            .as_ref()
+            .map(|m| m.compile("filter.streams"))
+            .transpose()?;
+        let event_type = self
+            .event_types
+            .as_ref()
+            .map(|m| m.compile("filter.eventTypes"))
+            .transpose()?;
+        let json_path = self
+            .json_path
+            .as_deref()
+            .map(JsonPathFilter::parse)
+            .transpose()?;
+        Ok(CompiledFilter {
+            store: SubscriptionFilter {
+                stream,
+                event_type,
+                include_system_events: self.include_system_events,
+                ..SubscriptionFilter::default()
+            },
+            json_path,
+        })
+    }
+}
+
+/// A validated filter, ready to run.
+#[derive(Debug, Clone)]
+pub struct CompiledFilter {
+    pub store: SubscriptionFilter,
+    pub json_path: Option<JsonPathFilter>,
+}
+
+/// A JSONPath query used as a predicate on event data.
+#[derive(Debug, Clone)]
+pub struct JsonPathFilter {
+    path: JsonPath,
+    /// `$[?...]` queries test the root object itself, as most JSONPath
+    /// dialects users know do, so they run against `[data]`.
+    wrap_root: bool,
+}
+
+impl JsonPathFilter {
+    pub fn parse(query: &str) -> Result<Self, ConfigError> {
+        let path = JsonPath::parse(query).map_err(|e| {
+            ConfigError::new(
+                "filter.jsonPath",
+                format!("is not a valid JSONPath query ({e}); e.g. `$[?(@.total > 100)]` or `$.customer.vip`"),
+            )
+        })?;
+        let wrap_root = query.trim_start().starts_with("$[?");
+        Ok(Self { path, wrap_root })
+    }
+
+    /// Whether JSON `data` passes; data that is not JSON never passes.
+    pub fn matches(&self, data: &[u8]) -> bool {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+            return false;
+        };
+        if self.wrap_root && !value.is_array() {
+            let wrapped = serde_json::Value::Array(vec![value]);
+            !self.path.query(&wrapped).is_empty()
+        } else {
+            !self.path.query(&value).is_empty()
+        }
+    }
+}
+
+/// Where a connector without a checkpoint starts: `"start"`, `"end"` or a
+/// log position (the connector delivers events after it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StartFrom {
+    #[default]
+    Start,
+    End,
+    After(Position),
+}
+
+impl Serialize for StartFrom {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StartFrom::Start => serializer.serialize_str("start"),
+            StartFrom::End => serializer.serialize_str("end"),
+            StartFrom::After(p) => serializer.serialize_u64(p.commit),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StartFrom {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StartVisitor;
+        impl Visitor<'_> for StartVisitor {
+            type Value = StartFrom;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`\"start\"`, `\"end\"` or a log position such as `1234`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StartFrom, E> {
+                match v {
+                    "start" => Ok(StartFrom::Start),
+                    "end" => Ok(StartFrom::End),
+                    other => other
+                        .parse::<u64>()
+                        .map(|p| StartFrom::After(Position::new(p, p)))
+                        .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StartFrom, E> {
+                Ok(StartFrom::After(Position::new(v, v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StartFrom, E> {
+                u64::try_from(v)
+                    .map(|p| StartFrom::After(Position::new(p, p)))
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+        }
+        deserializer.deserialize_any(StartVisitor)
+    }
+}
+
+/// When the delivered position is saved: after `everyEvents` delivered events
+/// or `everyMs` milliseconds, whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CheckpointConfig {
+    /// Events (delivered or filtered out) between two checkpoints.
+    #[serde(default = "CheckpointConfig::default_every_events")]
+    pub every_events: u64,
+    /// Milliseconds between two checkpoints while there is progress.
+    #[serde(default = "CheckpointConfig::default_every_ms")]
+    pub every_ms: u64,
+}
+
+impl CheckpointConfig {
+    fn default_every_events() -> u64 {
+        1000
+    }
+    fn default_every_ms() -> u64 {
+        1000
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.every_events == 0 {
+            return Err(ConfigError::new(
+                "checkpoint.everyEvents",
+                "must be at least 1, e.g. `1000`",
+            ));
+        }
+        if self.every_ms < 10 {
+            return Err(ConfigError::new(
+                "checkpoint.everyMs",
+                "must be at least 10 milliseconds, e.g. `1000`",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            every_events: Self::default_every_events(),
+            every_ms: Self::default_every_ms(),
+        }
+    }
+}
+
+/// What to do with an event the sink refuses for good.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// Write it to `$connectors/{id}/dead-letters` and go on.
+    #[default]
+    DeadLetter,
+    /// Stop the connector as faulted, with the error in its status.
+    Fault,
+}

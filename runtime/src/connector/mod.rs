@@ -1,0 +1,22 @@
+//! Connectors as events.
+//!
+//! A connector's life is the stream `$connectors/{id}`: created,
+//! reconfigured, enabled, disabled, reset and deleted events
+//! ([`ConnectorEvent`]). Its current [`ConnectorState`] is a fold over them;
+//! a [`Command`] is decided against that state and its events are appended
+//! with the expected revision, so two concurrent requests cannot both win.
+//! The [`ConnectorRepository`] also keeps the connector's checkpoints
+//! (`$connectors/{id}/checkpoints`, bounded by `$maxCount`) and dead letters
+//! (`$connectors/{id}/dead-letters`).
+
+mod definition;
+mod events;
+mod id;
+mod repository;
+mod state;
+
+pub use definition::*;
+pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
+pub use id::{ConnectorId, InvalidConnectorId};
+pub use repository::{Checkpoint, CommandError, ConnectorRepository, DeadLetter};
+pub use state::{Command, ConnectorState, Decision};

@@ -1,0 +1,282 @@
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Command, ConnectorEvent, ConnectorId, ConnectorState, Decision};
+use crate::sinks::envelope::envelope;
+use crate::store::{
+    Direction, EventStore, ExpectedRevision, NewEvent, Position, RecordedEvent, StoreError,
+    StreamMetadata, StreamStart,
+};
+
+/// The stream listing every connector id ever created, so any member can
+/// find them all without scanning the log.
+const INDEX_STREAM: &str = "$connectors";
+const INDEX_EVENT: &str = "$ConnectorRegistered";
+const CHECKPOINT_EVENT: &str = "$ConnectorCheckpoint";
+const DEAD_LETTER_EVENT: &str = "$ConnectorDeadLetter";
+/// Checkpoint streams keep only their last few events.
+const CHECKPOINTS_KEPT: u64 = 5;
+const PAGE: usize = 500;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("connector `{0}` not found")]
+    NotFound(ConnectorId),
+    #[error("connector `{0}` already exists")]
+    AlreadyExists(ConnectorId),
+    #[error("connector `{0}` was changed by another request at the same time; retry")]
+    Conflict(ConnectorId),
+    #[error("connector `{id}` has an event that cannot be read: {message}")]
+    Corrupt { id: ConnectorId, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A saved delivered position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub round: u64,
+    pub position: Position,
+}
+
+/// An event that could not be delivered, with why.
+#[derive(Debug, Clone)]
+pub struct DeadLetter<'a> {
+    pub event: &'a RecordedEvent,
+    /// Which part refused it, e.g. `sink`.
+    pub stage: &'a str,
+    pub reason: &'a str,
+    pub status: Option<u16>,
+    pub response: Option<&'a str>,
+}
+
+/// Loads and changes connectors in an [`EventStore`].
+#[derive(Clone)]
+pub struct ConnectorRepository {
+    store: Arc<dyn EventStore>,
+}
+
+impl ConnectorRepository {
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// The connector's current state, deleted ones included; `None` if it
+    /// was never created.
+    pub async fn load(&self, id: &ConnectorId) -> Result<Option<ConnectorState>, CommandError> {
+        let mut parsed = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = match self
+                .store
+                .read_stream(&id.stream(), Direction::Forwards, StreamStart::Revision(from), PAGE)
+                .await
+            {
+                Ok(page) => page,
+                Err(StoreError::StreamNotFound(_)) => break,
+                Err(e) => return Err(e.into()),
+            };
+            for event in &page {
+                match ConnectorEvent::from_recorded(event) {
+                    Some(Ok(e)) => parsed.push((event.revision, event.created, e)),
+                    Some(Err(e)) => {
+                        return Err(CommandError::Corrupt {
+                            id: id.clone(),
+                            message: format!("{} at revision {}: {e}", event.event_type, event.revision),
+                        })
+                    }
+                    None => {}
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE => from = last.revision + 1,
+                _ => break,
+            }
+        }
+        Ok(ConnectorState::fold(
+            id,
+            parsed.iter().map(|(r, at, e)| (*r, *at, e)),
+        ))
+    }
+
+    /// Every connector that exists (not deleted), in creation order.
+    pub async fn list(&self) -> Result<Vec<ConnectorState>, CommandError> {
+        let mut seen = HashSet::new();
+        let mut connectors = Vec::new();
+        for id in self.registered_ids().await? {
+            if seen.insert(id.clone()) {
+                if let Some(state) = self.load(&id).await? {
+                    if !state.deleted {
+                        connectors.push(state);
+                    }
+                }
+            }
+        }
+        Ok(connectors)
+    }
+
+    async fn registered_ids(&self) -> Result<Vec<ConnectorId>, CommandError> {
+        let mut ids = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = match self
+                .store
+                .read_stream(INDEX_STREAM, Direction::Forwards, StreamStart::Revision(from), PAGE)
+                .await
+            {
+                Ok(page) => page,
+                Err(StoreError::StreamNotFound(_)) => break,
+                Err(e) => return Err(e.into()),
+            };
+            #[derive(Deserialize)]
+            struct Registered {
+                id: ConnectorId,
+            }
+            ids.extend(
+                page.iter()
+                    .filter_map(|e| serde_json::from_slice::<Registered>(&e.data).ok())
+                    .map(|r| r.id),
+            );
+            match page.last() {
+                Some(last) if page.len() == PAGE => from = last.revision + 1,
+                _ => break,
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Decides `command` against the connector's state and appends the
+    /// outcome with the expected revision. Returns the new state.
+    pub async fn execute(
+        &self,
+        id: &ConnectorId,
+        command: Command,
+    ) -> Result<ConnectorState, CommandError> {
+        let current = self.load(id).await?;
+        let is_create = matches!(command, Command::Create { .. });
+        let events = match command.decide(current.as_ref()) {
+            Decision::Append(events) => events,
+            Decision::NotFound => return Err(CommandError::NotFound(id.clone())),
+            Decision::AlreadyExists => return Err(CommandError::AlreadyExists(id.clone())),
+        };
+        if is_create {
+            self.register(id).await?;
+        }
+        if events.is_empty() {
+            return current.ok_or_else(|| CommandError::NotFound(id.clone()));
+        }
+        let expected = current
+            .as_ref()
+            .map_or(ExpectedRevision::NoStream, |s| ExpectedRevision::Exact(s.revision));
+        let new_events = events.iter().map(ConnectorEvent::to_new_event).collect();
+        match self.store.append(&id.stream(), expected, new_events).await {
+            Ok(_) => {}
+            Err(StoreError::WrongExpectedRevision { .. }) if is_create && current.is_none() => {
+                return Err(CommandError::AlreadyExists(id.clone()))
+            }
+            Err(StoreError::WrongExpectedRevision { .. }) => {
+                return Err(CommandError::Conflict(id.clone()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if is_create {
+            self.store
+                .set_stream_metadata(
+                    &id.checkpoint_stream(),
+                    StreamMetadata {
+                        max_count: Some(CHECKPOINTS_KEPT),
+                        ..StreamMetadata::default()
+                    },
+                )
+                .await?;
+        }
+        self.load(id)
+            .await?
+            .ok_or_else(|| CommandError::NotFound(id.clone()))
+    }
+
+    async fn register(&self, id: &ConnectorId) -> Result<(), StoreError> {
+        let event = NewEvent::json(INDEX_EVENT, &serde_json::json!({ "id": id }));
+        self.store
+            .append(INDEX_STREAM, ExpectedRevision::Any, vec![event])
+            .await
+            .map(|_| ())
+    }
+
+    /// The last checkpoint of `round`, if any.
+    pub async fn checkpoint(
+        &self,
+        id: &ConnectorId,
+        round: u64,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        match self
+            .store
+            .read_stream(&id.checkpoint_stream(), Direction::Backwards, StreamStart::End, 1)
+            .await
+        {
+            Ok(events) => Ok(events
+                .first()
+                .and_then(|e| serde_json::from_slice::<Checkpoint>(&e.data).ok())
+                .filter(|c| c.round == round)),
+            Err(StoreError::StreamNotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn save_checkpoint(
+        &self,
+        id: &ConnectorId,
+        checkpoint: Checkpoint,
+    ) -> Result<(), StoreError> {
+        let event = NewEvent::json(CHECKPOINT_EVENT, &checkpoint);
+        self.store
+            .append(&id.checkpoint_stream(), ExpectedRevision::Any, vec![event])
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn dead_letter(
+        &self,
+        id: &ConnectorId,
+        letter: DeadLetter<'_>,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::json!({
+            "connectorId": id,
+            "stage": letter.stage,
+            "reason": letter.reason,
+            "status": letter.status,
+            "response": letter.response,
+            "event": envelope(letter.event),
+        });
+        let mut event = NewEvent::json(DEAD_LETTER_EVENT, &body);
+        event.metadata = serde_json::to_vec(&serde_json::json!({
+            "$causationId": letter.event.id,
+            "originalStream": letter.event.stream,
+            "originalPosition": letter.event.position.commit,
+        }))
+        .unwrap_or_default();
+        self.store
+            .append(&id.dead_letter_stream(), ExpectedRevision::Any, vec![event])
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes the connector's checkpoints (after it was deleted).
+    pub async fn forget_checkpoints(&self, id: &ConnectorId) -> Result<(), StoreError> {
+        match self
+            .store
+            .delete_stream(&id.checkpoint_stream(), ExpectedRevision::Any)
+            .await
+        {
+            Ok(()) | Err(StoreError::StreamNotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

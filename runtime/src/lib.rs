@@ -1,0 +1,19 @@
+//! The connector runtime: an event store, connectors kept as events in it, and
+//! pipelines that deliver the store's events to sinks at least once and in
+//! order.
+//!
+//! - [`store`]: the event-store trait and its embedded SQLite backend;
+//! - [`connector`]: definitions and lifecycle as events, the repository;
+//! - [`pipeline`]: subscription -> filter -> sink -> checkpoint;
+//! - [`sinks`]: console and HTTP;
+//! - [`activation`]: which pipelines run on this member;
+//! - [`api`]: the HTTP management API; [`node`] wires everything together.
+
+pub mod activation;
+pub mod api;
+pub mod connector;
+pub mod demo;
+pub mod node;
+pub mod pipeline;
+pub mod sinks;
+pub mod store;

@@ -1,0 +1,105 @@
+//! The `connectors` command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use connectors::node::{Node, NodeConfig};
+use tracing_subscriber::EnvFilter;
+
+/// A WebAssembly-extensible connector runtime for KurrentDB / EventStoreDB.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Runs an embedded node: the event store, the connectors and the HTTP API.
+    Serve(ServeArgs),
+    /// Runs an embedded node with a demo connector printing the events that a
+    /// demo writer appends.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Milliseconds between two demo events.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Directory of the embedded store.
+    #[arg(long, default_value = "./data", env = "CONNECTORS_DATA")]
+    data: PathBuf,
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:2119", env = "CONNECTORS_LISTEN")]
+    listen: SocketAddr,
+    /// Largest request body the API accepts, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// This member's name, shown in connector status (default: the listen address).
+    #[arg(long)]
+    member: Option<String>,
+}
+
+impl ServeArgs {
+    fn config(self) -> NodeConfig {
+        NodeConfig {
+            member: self.member.unwrap_or_else(|| self.listen.to_string()),
+            data_dir: self.data,
+            listen: self.listen,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Serve(args) => {
+            let node = Node::start(args.config()).await?;
+            node.serve(shutdown_signal()).await
+        }
+        Commands::Demo { serve, interval_ms } => {
+            let node = Node::start(serve.config()).await?;
+            connectors::demo::start(&node, Duration::from_millis(interval_ms.max(1)))
+                .await
+                .context("cannot start the demo")?;
+            node.serve(shutdown_signal()).await
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,97 @@
+//! A node: the embedded store, the connectors running on it and the HTTP API,
+//! wired together. The binary and the tests start one the same way.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::activation::Supervisor;
+use crate::api::{self, AppState};
+use crate::connector::ConnectorRepository;
+use crate::store::embedded::SqliteStore;
+use crate::store::EventStore;
+
+/// How to start a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// Where the HTTP API listens.
+    pub listen: SocketAddr,
+    /// The largest request body the API accepts.
+    pub max_body_bytes: usize,
+    /// This member's name in connector status.
+    pub member: String,
+}
+
+/// A started node.
+pub struct Node {
+    state: AppState,
+    max_body_bytes: usize,
+    listen: SocketAddr,
+}
+
+impl Node {
+    /// Opens the store and starts every enabled connector.
+    pub async fn start(config: NodeConfig) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        let db = config.data_dir.join("events.db");
+        let store = SqliteStore::open(&db)
+            .with_context(|| format!("cannot open the event store at {}", db.display()))?;
+        let store: Arc<dyn EventStore> = Arc::new(store);
+        let repository = ConnectorRepository::new(Arc::clone(&store));
+        let supervisor = Arc::new(Supervisor::new(repository.clone()));
+        let started = supervisor
+            .start_all()
+            .await
+            .context("cannot load the connectors")?;
+        tracing::info!(data = %config.data_dir.display(), connectors = started, "node started");
+        Ok(Self {
+            state: AppState {
+                store,
+                repository,
+                supervisor,
+                member: config.member,
+            },
+            max_body_bytes: config.max_body_bytes,
+            listen: config.listen,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.state.store
+    }
+
+    pub fn repository(&self) -> &ConnectorRepository {
+        &self.state.repository
+    }
+
+    pub fn supervisor(&self) -> &Arc<Supervisor> {
+        &self.state.supervisor
+    }
+
+    pub fn router(&self) -> Router {
+        api::router(self.state.clone(), self.max_body_bytes)
+    }
+
+    /// Serves the API until `shutdown` completes, then stops every connector
+    /// gracefully (each checkpoints what it delivered).
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let listener = TcpListener::bind(self.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.listen))?;
+        tracing::info!(listen = %listener.local_addr()?, "management API listening");
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the API server failed")?;
+        tracing::info!("stopping connectors");
+        self.state.supervisor.stop_all().await;
+        Ok(())
+    }
+}

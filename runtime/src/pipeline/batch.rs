@@ -1,0 +1,97 @@
+use tokio::time::{timeout_at, Instant};
+
+use crate::connector::JsonPathFilter;
+use crate::sinks::BatchLimits;
+use crate::store::{Position, RecordedEvent, StoreError, Subscription, SubscriptionMessage};
+
+use super::status::PipelineStatus;
+
+const MAX_MESSAGES: usize = 10_000;
+
+/// What one collection round took from the subscription.
+#[derive(Default)]
+pub(super) struct Collected {
+    /// Events for the sink, in log order.
+    pub events: Vec<RecordedEvent>,
+    /// Everything up to here was read; once `events` are delivered the
+    /// pipeline may checkpoint it.
+    pub end: Option<Position>,
+    /// Events read, including the ones the JSONPath filter dropped.
+    pub considered: u64,
+    bytes: usize,
+}
+
+impl Collected {
+    fn full(&self, limits: &BatchLimits) -> bool {
+        self.events.len() >= limits.max_events || self.bytes >= limits.max_bytes
+    }
+}
+
+/// Reads the next batch: waits for a first message until `idle_deadline`
+/// (forever when `None`), then takes more until the batch is full or, once it
+/// has an event, the linger time has passed.
+pub(super) async fn collect(
+    subscription: &mut Subscription,
+    json_path: Option<&JsonPathFilter>,
+    limits: &BatchLimits,
+    idle_deadline: Option<Instant>,
+    status: &PipelineStatus,
+) -> Result<Collected, StoreError> {
+    let mut batch = Collected::default();
+    let first = match idle_deadline {
+        Some(deadline) => match timeout_at(deadline, subscription.next()).await {
+            Ok(message) => message,
+            Err(_) => return Ok(batch),
+        },
+        None => subscription.next().await,
+    };
+    take(&mut batch, first, json_path, status)?;
+    let mut linger_until: Option<Instant> = None;
+    let mut messages = 1;
+    // The message cap returns progress (checkpoints) regularly even when a
+    // long catch-up yields no event for the sink.
+    while !batch.full(limits) && messages < MAX_MESSAGES {
+        messages += 1;
+        if linger_until.is_none() && !batch.events.is_empty() {
+            linger_until = Some(Instant::now() + limits.linger);
+        }
+        // Without events yet, only take what is already there.
+        let until = linger_until.unwrap_or_else(Instant::now);
+        match timeout_at(until, subscription.next()).await {
+            Ok(message) => take(&mut batch, message, json_path, status)?,
+            Err(_) => break,
+        }
+    }
+    Ok(batch)
+}
+
+fn take(
+    batch: &mut Collected,
+    message: Option<Result<SubscriptionMessage, StoreError>>,
+    json_path: Option<&JsonPathFilter>,
+    status: &PipelineStatus,
+) -> Result<(), StoreError> {
+    match message {
+        None => Err(StoreError::Unavailable("the subscription ended".into())),
+        Some(Err(e)) => Err(e),
+        Some(Ok(SubscriptionMessage::CaughtUp)) => {
+            status.set_caught_up();
+            Ok(())
+        }
+        Some(Ok(SubscriptionMessage::Checkpoint(position))) => {
+            batch.end = batch.end.max(Some(position));
+            Ok(())
+        }
+        Some(Ok(SubscriptionMessage::Event(event))) => {
+            batch.end = batch.end.max(Some(event.position));
+            batch.considered += 1;
+            if json_path.is_none_or(|f| f.matches(&event.data)) {
+                batch.bytes += event.data.len() + event.metadata.len();
+                batch.events.push(event);
+            } else {
+                status.add_filtered_out(1);
+            }
+            Ok(())
+        }
+    }
+}

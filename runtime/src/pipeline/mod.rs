@@ -1,0 +1,77 @@
+//! The pipeline of one connector: subscription -> built-in filter -> sink ->
+//! ordered acknowledgements -> checkpoint.
+//!
+//! A pipeline subscribes to `$all` from its checkpoint (else from where its
+//! round starts), collects batches shaped by the sink's [`BatchLimits`],
+//! hands each batch to the sink and waits for one outcome per event. Because a
+//! batch is only handed over after the previous one was acknowledged, every
+//! position it checkpoints names an event that, with all events before it,
+//! was delivered (or dead-lettered). Store errors resubscribe from the last
+//! handled position with back-off; sink errors fault the connector.
+//!
+//! [`BatchLimits`]: crate::sinks::BatchLimits
+
+mod batch;
+mod checkpoints;
+mod run;
+mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::connector::{ConnectorRepository, ConnectorState};
+
+pub use status::{LastError, PipelineStatus, RunState, StatusSnapshot};
+
+/// A running pipeline, owned by whoever started it.
+pub struct PipelineHandle {
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+    status: Arc<PipelineStatus>,
+}
+
+impl PipelineHandle {
+    /// Starts the pipeline of `connector` on the current tokio runtime.
+    pub fn spawn(repository: ConnectorRepository, connector: ConnectorState) -> Self {
+        let cancel = CancellationToken::new();
+        let status = Arc::new(PipelineStatus::new(RunState::Starting));
+        let task = tokio::spawn(run::run(
+            repository,
+            connector,
+            Arc::clone(&status),
+            cancel.clone(),
+        ));
+        Self {
+            cancel,
+            task,
+            status,
+        }
+    }
+
+    pub fn status(&self) -> &Arc<PipelineStatus> {
+        &self.status
+    }
+
+    /// Whether the pipeline ended on its own (it faulted).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Asks the pipeline to stop, checkpointing what was delivered, and waits
+    /// up to `grace`; after that the task is aborted. Returns whether it
+    /// stopped in time.
+    pub async fn stop(self, grace: Duration) -> bool {
+        self.cancel.cancel();
+        let abort = self.task.abort_handle();
+        match tokio::time::timeout(grace, self.task).await {
+            Ok(_) => true,
+            Err(_) => {
+                abort.abort();
+                false
+            }
+        }
+    }
+}

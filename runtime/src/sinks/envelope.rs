@@ -1,0 +1,262 @@
+//! The JSON form of an event that sinks, dead letters and logs share.
+//!
+//! ```json
+//! {"id":"…","stream":"orders-42","revision":7,"position":1234,
+//!  "type":"OrderPlaced","created":"2024-05-01T12:00:00.000Z",
+//!  "contentType":"application/json","data":{"total":12},"metadata":{"user":"ann"}}
+//! ```
+//!
+//! `data` holds the payload when the event is JSON and parses; otherwise the
+//! bytes are in `dataBase64` (standard alphabet, padded). `metadata` holds the
+//! metadata when it parses as JSON; otherwise non-empty metadata is in
+//! `metadataBase64`; empty metadata gives neither. `position` is the commit
+//! position. `created` is RFC 3339 in UTC with milliseconds.
+//!
+//! [`envelope`] builds a [`serde_json::Value`]; [`write_envelope`] and
+//! [`write_envelopes`] write the same document straight to bytes without
+//! re-parsing the payload into a tree (they keep its key order and only drop
+//! insignificant whitespace, so the output is always one line).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+use crate::store::{ContentType, RecordedEvent};
+
+/// The event as a JSON envelope (see the module docs).
+pub fn envelope(event: &RecordedEvent) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), Value::String(event.id.to_string()));
+    map.insert("stream".into(), Value::String(event.stream.clone()));
+    map.insert("revision".into(), Value::from(event.revision));
+    map.insert("position".into(), Value::from(event.position.commit));
+    map.insert("type".into(), Value::String(event.event_type.clone()));
+    map.insert("created".into(), Value::String(timestamp(&event.created)));
+    map.insert(
+        "contentType".into(),
+        Value::String(event.content_type.mime().into()),
+    );
+    match json_data(event) {
+        Some(data) => map.insert("data".into(), data),
+        None => map.insert("dataBase64".into(), Value::String(STANDARD.encode(&event.data))),
+    };
+    if !event.metadata.is_empty() {
+        match parse_json(&event.metadata) {
+            Some(metadata) => map.insert("metadata".into(), metadata),
+            None => map.insert(
+                "metadataBase64".into(),
+                Value::String(STANDARD.encode(&event.metadata)),
+            ),
+        };
+    }
+    Value::Object(map)
+}
+
+/// Appends the envelope of `event` to `out` as one line of JSON (no newline).
+pub fn write_envelope(event: &RecordedEvent, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"id\":\"");
+    out.extend_from_slice(event.id.hyphenated().to_string().as_bytes());
+    out.extend_from_slice(b"\",\"stream\":");
+    write_string(&event.stream, out);
+    out.extend_from_slice(format!(",\"revision\":{}", event.revision).as_bytes());
+    out.extend_from_slice(format!(",\"position\":{}", event.position.commit).as_bytes());
+    out.extend_from_slice(b",\"type\":");
+    write_string(&event.event_type, out);
+    out.extend_from_slice(b",\"created\":\"");
+    out.extend_from_slice(timestamp(&event.created).as_bytes());
+    out.extend_from_slice(b"\",\"contentType\":\"");
+    out.extend_from_slice(event.content_type.mime().as_bytes());
+    out.push(b'"');
+    if event.content_type == ContentType::Json && is_json(&event.data) {
+        out.extend_from_slice(b",\"data\":");
+        minify_json_into(&event.data, out);
+    } else {
+        out.extend_from_slice(b",\"dataBase64\":\"");
+        out.extend_from_slice(STANDARD.encode(&event.data).as_bytes());
+        out.push(b'"');
+    }
+    if !event.metadata.is_empty() {
+        if is_json(&event.metadata) {
+            out.extend_from_slice(b",\"metadata\":");
+            minify_json_into(&event.metadata, out);
+        } else {
+            out.extend_from_slice(b",\"metadataBase64\":\"");
+            out.extend_from_slice(STANDARD.encode(&event.metadata).as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.push(b'}');
+}
+
+/// The envelopes of `events` as one JSON array.
+pub fn write_envelopes(events: &[RecordedEvent]) -> Vec<u8> {
+    let guess: usize = events
+        .iter()
+        .map(|e| 256 + e.data.len() * 4 / 3 + e.metadata.len() * 4 / 3)
+        .sum();
+    let mut out = Vec::with_capacity(guess + 2);
+    out.push(b'[');
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_envelope(event, &mut out);
+    }
+    out.push(b']');
+    out
+}
+
+/// The event's payload as JSON, when it is a JSON event and parses.
+pub fn json_data(event: &RecordedEvent) -> Option<Value> {
+    match event.content_type {
+        ContentType::Json => parse_json(&event.data),
+        ContentType::Binary => None,
+    }
+}
+
+/// `bytes` parsed as JSON, if they are JSON.
+pub fn parse_json(bytes: &[u8]) -> Option<Value> {
+    serde_json::from_slice(bytes).ok()
+}
+
+/// Whether `bytes` are one valid JSON document.
+pub fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
+/// A time as the envelope writes it: RFC 3339, UTC, milliseconds.
+pub fn timestamp(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Appends valid JSON `json` to `out` without insignificant whitespace.
+pub fn minify_json_into(json: &[u8], out: &mut Vec<u8>) {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in json {
+        if in_string {
+            out.push(byte);
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+            if byte == b'"' {
+                in_string = true;
+            }
+            out.push(byte);
+        }
+    }
+}
+
+fn write_string(value: &str, out: &mut Vec<u8>) {
+    // Serializing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::store::Position;
+
+    fn event(content_type: ContentType, data: &[u8], metadata: &[u8]) -> RecordedEvent {
+        RecordedEvent {
+            id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            stream: "orders-42".into(),
+            revision: 7,
+            position: Position::new(1234, 1234),
+            event_type: "OrderPlaced".into(),
+            content_type,
+            created: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()
+                + chrono::Duration::microseconds(123_456),
+            data: data.to_vec(),
+            metadata: metadata.to_vec(),
+        }
+    }
+
+    fn bytes_envelope(event: &RecordedEvent) -> Value {
+        let mut out = Vec::new();
+        write_envelope(event, &mut out);
+        assert!(!out.contains(&b'\n'));
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn json_event_with_json_metadata() {
+        let e = event(ContentType::Json, b"{ \"total\" : 12 }", b"{\"user\":\"ann\"}");
+        let expected = json!({
+            "id": "01234567-89ab-cdef-0123-456789abcdef",
+            "stream": "orders-42",
+            "revision": 7,
+            "position": 1234,
+            "type": "OrderPlaced",
+            "created": "2024-05-01T12:00:00.123Z",
+            "contentType": "application/json",
+            "data": {"total": 12},
+            "metadata": {"user": "ann"},
+        });
+        assert_eq!(envelope(&e), expected);
+        assert_eq!(bytes_envelope(&e), expected);
+    }
+
+    #[test]
+    fn binary_and_unparsable_payloads_are_base64() {
+        let binary = event(ContentType::Binary, &[0, 159, 146, 150], b"");
+        let value = envelope(&binary);
+        assert_eq!(value["contentType"], "application/octet-stream");
+        assert_eq!(value["dataBase64"], "AJ+Slg==");
+        assert!(value.get("data").is_none());
+        assert!(value.get("metadata").is_none() && value.get("metadataBase64").is_none());
+        assert_eq!(bytes_envelope(&binary), value);
+
+        let broken = event(ContentType::Json, b"{nope", b"not json");
+        let value = envelope(&broken);
+        assert_eq!(value["contentType"], "application/json");
+        assert_eq!(value["dataBase64"], STANDARD.encode(b"{nope"));
+        assert_eq!(value["metadataBase64"], STANDARD.encode(b"not json"));
+        assert!(value.get("data").is_none() && value.get("metadata").is_none());
+        assert_eq!(bytes_envelope(&broken), value);
+    }
+
+    #[test]
+    fn binary_event_holding_json_stays_base64() {
+        let e = event(ContentType::Binary, b"{\"a\":1}", b"");
+        assert_eq!(envelope(&e)["dataBase64"], STANDARD.encode(b"{\"a\":1}"));
+    }
+
+    #[test]
+    fn batch_is_an_array_in_order() {
+        let mut second = event(ContentType::Json, b"[1,\n 2]", b"");
+        second.revision = 8;
+        let events = [event(ContentType::Json, b"{\"z\":1,\"a\":2}", b""), second];
+        let bytes = write_envelopes(&events);
+        assert_eq!(bytes.first(), Some(&b'['));
+        // The payload keeps its key order.
+        assert!(String::from_utf8_lossy(&bytes).contains(r#""data":{"z":1,"a":2}"#));
+        let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(parsed, json!([envelope(&events[0]), envelope(&events[1])]));
+        assert_eq!(write_envelopes(&[]), b"[]");
+    }
+
+    #[test]
+    fn minify_keeps_whitespace_inside_strings() {
+        let mut out = Vec::new();
+        minify_json_into(b"{ \"a b\" :\n [ \"x \\\" y\" , 1 ] }", &mut out);
+        assert_eq!(out, br#"{"a b":["x \" y",1]}"#);
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut e = event(ContentType::Json, b"{}", b"");
+        e.stream = "we\"ird\nstream".into();
+        assert_eq!(bytes_envelope(&e)["stream"], "we\"ird\nstream");
+    }
+}

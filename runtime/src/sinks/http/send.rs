@@ -1,0 +1,237 @@
+//! Sending one request until it is answered for good: classifying answers
+//! and retrying the retryable ones with the [`RetryPolicy`].
+//!
+//! 2xx is success. Network errors, timeouts, 5xx, 408 and 429 are retried
+//! (honouring `Retry-After`), with a [`RetryNotice`] before each wait.
+//! Anything else (other 4xx, 3xx: redirects are not followed) is a refusal.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::RETRY_AFTER;
+use reqwest::{Client, Method, Response, StatusCode};
+
+use super::request::PreparedRequest;
+use crate::sinks::retry::{parse_retry_after, RetryPolicy};
+use crate::sinks::{Rejection, RetryNotice, SinkContext};
+
+/// How much of a refusing answer is kept in a [`Rejection`].
+pub const RESPONSE_LIMIT: usize = 1024;
+/// How much of an answer goes into an error message.
+const MESSAGE_LIMIT: usize = 200;
+/// How much of a successful answer is read (so the connection can be reused).
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+/// How a request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Delivered,
+    /// The destination refused this request (a non-retryable answer).
+    Refused(Rejection),
+    /// Retryable failures until the retry policy gave up.
+    GaveUp(Rejection),
+}
+
+/// What one attempt gave.
+enum Attempt {
+    Delivered,
+    Refused(Rejection),
+    Failed {
+        failure: Rejection,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// Sends requests with one client, method and retry policy.
+pub struct Transport {
+    pub client: Client,
+    pub method: Method,
+    pub policy: RetryPolicy,
+    pub ctx: SinkContext,
+    /// The client's timeout, for error messages.
+    pub timeout: Duration,
+}
+
+impl Transport {
+    /// Sends `request` the way the policy says (see the module docs).
+    pub async fn send(&self, request: &PreparedRequest) -> Sent {
+        let mut attempts: u32 = 0;
+        loop {
+            attempts = attempts.saturating_add(1);
+            match self.attempt(request).await {
+                Attempt::Delivered => return Sent::Delivered,
+                Attempt::Refused(rejection) => return Sent::Refused(rejection),
+                Attempt::Failed {
+                    mut failure,
+                    retry_after,
+                } => {
+                    if !self.policy.may_retry(attempts) {
+                        failure.reason =
+                            format!("gave up after {attempts} attempts: {}", failure.reason);
+                        return Sent::GaveUp(failure);
+                    }
+                    let wait = self.policy.wait(attempts, retry_after);
+                    tracing::debug!(
+                        connector = %self.ctx.connector_id,
+                        attempt = attempts,
+                        ?wait,
+                        error = %failure.reason,
+                        "retrying HTTP request"
+                    );
+                    (self.ctx.on_retry)(RetryNotice {
+                        attempt: attempts,
+                        error: failure.reason,
+                        wait,
+                    });
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, request: &PreparedRequest) -> Attempt {
+        let method = &self.method;
+        let sent = self
+            .client
+            .request(method.clone(), request.url.clone())
+            .headers(request.headers.clone())
+            .body(request.body.clone())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                return Attempt::Failed {
+                    failure: Rejection {
+                        reason: format!(
+                            "{method} {} failed: {}",
+                            request.url,
+                            describe(&error, self.timeout)
+                        ),
+                        status: None,
+                        response: None,
+                    },
+                    retry_after: None,
+                }
+            }
+        };
+        let status = response.status();
+        if status.is_success() {
+            drain(response).await;
+            return Attempt::Delivered;
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = body_start(response).await;
+        let mut reason = format!("HTTP {status} from {method} {}", request.url);
+        if !body.is_empty() {
+            reason.push_str(": ");
+            reason.push_str(&truncate(&body, MESSAGE_LIMIT).replace(['\r', '\n'], " "));
+        }
+        let failure = Rejection {
+            reason,
+            status: Some(status.as_u16()),
+            response: (!body.is_empty()).then_some(body),
+        };
+        if is_retryable(status) {
+            Attempt::Failed {
+                failure,
+                retry_after,
+            }
+        } else {
+            Attempt::Refused(failure)
+        }
+    }
+}
+
+/// 5xx, 408 Request Timeout and 429 Too Many Requests.
+pub fn is_retryable(status: StatusCode) -> bool {
+    status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+/// A network error in a few words: the innermost cause says the most.
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("timed out after {} ms (`timeoutMs`)", timeout.as_millis());
+    }
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let mut text = lowercase_first(&cause.to_string());
+    if error.is_connect() && !text.contains("connect") {
+        text = format!("could not connect: {text}");
+    }
+    text
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Up to [`RESPONSE_LIMIT`] bytes of the answer's body, as text.
+async fn body_start(mut response: Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < RESPONSE_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(RESPONSE_LIMIT);
+    let text = String::from_utf8_lossy(&bytes);
+    text.trim_end_matches('\u{FFFD}').trim().to_string()
+}
+
+/// Reads a successful answer so its connection goes back to the pool.
+async fn drain(mut response: Response) {
+    let mut read = 0;
+    while read < DRAIN_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
+}
+
+fn truncate(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_statuses() {
+        for code in [500, 502, 503, 504, 408, 429] {
+            assert!(is_retryable(StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+        for code in [301, 302, 400, 401, 403, 404, 409, 413, 422] {
+            assert!(!is_retryable(StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("hi", 10), "hi");
+        assert_eq!(lowercase_first("Connection refused"), "connection refused");
+    }
+}

@@ -1,0 +1,183 @@
+//! The running HTTP sink.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::header::HeaderMap;
+use reqwest::Url;
+
+use super::config::HttpSinkConfig;
+use super::request::{base_headers, batch_request, event_request};
+use super::send::{Sent, Transport};
+use super::template::UrlTemplate;
+use crate::sinks::retry::RetryPolicy;
+use crate::sinks::{
+    BatchLimits, ConfigError, DeliveryOutcome, Rejection, Sink, SinkContext, SinkError,
+};
+use crate::store::RecordedEvent;
+
+/// Batches the pipeline hands a per-event sink: small, so the pipeline
+/// checkpoints often, and no linger, since each event is its own request.
+const PER_EVENT_LIMITS: BatchLimits = BatchLimits {
+    max_events: 32,
+    max_bytes: 1024 * 1024,
+    linger: Duration::ZERO,
+};
+
+/// Where requests go.
+enum Target {
+    Fixed(Url),
+    Template(UrlTemplate),
+}
+
+/// Sends events to an HTTP endpoint (see the [module docs](super)).
+pub struct HttpSink {
+    config: HttpSinkConfig,
+    target: Target,
+    headers: HeaderMap,
+    transport: Transport,
+}
+
+impl HttpSink {
+    /// Validates `config` and builds the sink with one HTTP client (kept-alive
+    /// connections are reused across requests). No I/O happens here.
+    pub fn new(config: HttpSinkConfig, ctx: SinkContext) -> Result<HttpSink, ConfigError> {
+        config.validate()?;
+        let template = UrlTemplate::parse(&config.url).map_err(|m| ConfigError::new("sink.url", m))?;
+        let target = if template.has_templates() {
+            Target::Template(template)
+        } else {
+            Target::Fixed(Url::parse(&config.url).map_err(|e| {
+                ConfigError::new(
+                    "sink.url",
+                    format!("is not a URL ({e}), e.g. `https://example.com/hook`"),
+                )
+            })?)
+        };
+        let headers = base_headers(&config, &ctx.connector_id)?;
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_keepalive(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| ConfigError::new("sink", format!("cannot build an HTTP client: {e}")))?;
+        let transport = Transport {
+            client,
+            method: config.method.as_reqwest(),
+            policy: RetryPolicy::new(&config.retry),
+            ctx,
+            timeout,
+        };
+        Ok(HttpSink {
+            config,
+            target,
+            headers,
+            transport,
+        })
+    }
+
+    async fn deliver_each(&self, batch: &[RecordedEvent]) -> Vec<DeliveryOutcome> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        // One after the other: a destination sees events in order.
+        for event in batch {
+            let url = match &self.target {
+                Target::Fixed(url) => url.clone(),
+                Target::Template(template) => {
+                    let rendered = template.render(event);
+                    match Url::parse(&rendered) {
+                        Ok(url) => url,
+                        Err(error) => {
+                            outcomes.push(DeliveryOutcome::Rejected(Rejection {
+                                reason: format!("the URL `{rendered}` for this event is invalid: {error}"),
+                                status: None,
+                                response: None,
+                            }));
+                            continue;
+                        }
+                    }
+                }
+            };
+            let request = event_request(event, url, &self.headers, self.config.cloud_events);
+            outcomes.push(match self.transport.send(&request).await {
+                Sent::Delivered => DeliveryOutcome::Delivered,
+                Sent::Refused(rejection) | Sent::GaveUp(rejection) => {
+                    DeliveryOutcome::Rejected(rejection)
+                }
+            });
+        }
+        outcomes
+    }
+
+    /// Sends the batch as one request. When the destination refuses a
+    /// request of several events, each half is sent again on its own, down
+    /// to single events, so only the events refused on their own are
+    /// rejected: destinations see some events more than once and must be
+    /// idempotent (at-least-once delivery asks that anyway). Halves go out
+    /// left to right, so delivered events still arrive in order.
+    async fn deliver_batch(&self, url: &Url, batch: &[RecordedEvent]) -> Vec<DeliveryOutcome> {
+        let mut outcomes: Vec<Option<DeliveryOutcome>> = vec![None; batch.len()];
+        let mut pending = vec![(0, batch.len())];
+        while let Some((start, end)) = pending.pop() {
+            let events = &batch[start..end];
+            let request = batch_request(events, url.clone(), &self.headers, self.config.cloud_events);
+            match self.transport.send(&request).await {
+                Sent::Delivered => fill(&mut outcomes[start..end], &DeliveryOutcome::Delivered),
+                Sent::Refused(_) if events.len() > 1 => {
+                    let middle = start + events.len() / 2;
+                    pending.push((middle, end));
+                    pending.push((start, middle));
+                }
+                Sent::Refused(rejection) | Sent::GaveUp(rejection) => {
+                    fill(&mut outcomes[start..end], &DeliveryOutcome::Rejected(rejection));
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    DeliveryOutcome::Rejected(Rejection {
+                        reason: "the HTTP sink lost track of this event".into(),
+                        status: None,
+                        response: None,
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+fn fill(slots: &mut [Option<DeliveryOutcome>], outcome: &DeliveryOutcome) {
+    for slot in slots {
+        *slot = Some(outcome.clone());
+    }
+}
+
+#[async_trait]
+impl Sink for HttpSink {
+    fn batch_limits(&self) -> BatchLimits {
+        match &self.config.batch {
+            Some(batch) => BatchLimits {
+                max_events: batch.max_events,
+                max_bytes: batch.max_bytes,
+                linger: Duration::from_millis(batch.linger_ms),
+            },
+            None => PER_EVENT_LIMITS,
+        }
+    }
+
+    async fn deliver(&mut self, batch: &[RecordedEvent]) -> Result<Vec<DeliveryOutcome>, SinkError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        match (&self.config.batch, &self.target) {
+            (Some(_), Target::Fixed(url)) => Ok(self.deliver_batch(url, batch).await),
+            (Some(_), Target::Template(_)) => Err(SinkError(
+                "the HTTP sink cannot use URL templates in batch mode".into(),
+            )),
+            (None, _) => Ok(self.deliver_each(batch).await),
+        }
+    }
+}

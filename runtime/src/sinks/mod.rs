@@ -1,0 +1,164 @@
+//! Sinks: where a connector's events go.
+//!
+//! A sink receives ordered batches of events from the pipeline and answers
+//! with one [`DeliveryOutcome`] per event, in order. Retryable failures
+//! (network errors, timeouts, 5xx, 408, 429) are retried inside the sink with
+//! its [`retry::RetryPolicy`], reporting each attempt through
+//! [`SinkContext::on_retry`] so the connector's status shows what is going on;
+//! a sink only answers once every event of the batch was delivered or refused
+//! for good. Refused events ([`DeliveryOutcome::Rejected`]) are dead-lettered
+//! or fault the connector, as the connector says; the sink does not decide.
+//!
+//! Each sink is a folder with fixed roles: `config.rs` (settings, pure
+//! validation) and `sink.rs` (the running sink).
+
+pub mod console;
+pub mod envelope;
+pub mod http;
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::store::RecordedEvent;
+
+/// The settings of a connector's sink, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SinkConfig {
+    /// Prints events to standard output.
+    Console(console::ConsoleSinkConfig),
+    /// Sends events to an HTTP endpoint.
+    Http(http::HttpSinkConfig),
+}
+
+impl SinkConfig {
+    /// Checks the settings without any I/O.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            SinkConfig::Console(c) => c.validate(),
+            SinkConfig::Http(c) => c.validate(),
+        }
+    }
+
+    /// The settings with every secret replaced by [`REDACTED`].
+    pub fn redacted(&self) -> Self {
+        match self {
+            SinkConfig::Console(c) => SinkConfig::Console(c.clone()),
+            SinkConfig::Http(c) => SinkConfig::Http(c.redacted()),
+        }
+    }
+
+    /// Fills secrets given as [`REDACTED`] from `previous`, so a client can
+    /// send back what it read and keep the stored secrets.
+    pub fn keep_secrets_from(&mut self, previous: &SinkConfig) {
+        if let (SinkConfig::Http(new), SinkConfig::Http(old)) = (self, previous) {
+            new.keep_secrets_from(old);
+        }
+    }
+
+    /// Builds the running sink. Settings must have been validated.
+    pub fn build(&self, ctx: SinkContext) -> Result<Box<dyn Sink>, ConfigError> {
+        match self {
+            SinkConfig::Console(c) => Ok(Box::new(console::ConsoleSink::new(c.clone(), ctx))),
+            SinkConfig::Http(c) => Ok(Box::new(http::HttpSink::new(c.clone(), ctx)?)),
+        }
+    }
+}
+
+/// What the API shows instead of a secret.
+pub const REDACTED: &str = "******";
+
+/// A setting that cannot be used, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}` {message}")]
+pub struct ConfigError {
+    /// The setting's path, e.g. `sink.url`.
+    pub field: String,
+    /// What is wrong, with a valid example.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a running sink knows about its connector.
+#[derive(Clone)]
+pub struct SinkContext {
+    pub connector_id: String,
+    /// Called before each retry with the error that caused it.
+    pub on_retry: Arc<dyn Fn(RetryNotice) + Send + Sync>,
+}
+
+impl SinkContext {
+    /// A context that ignores retry notices (tests, benchmarks).
+    pub fn detached(connector_id: impl Into<String>) -> Self {
+        Self {
+            connector_id: connector_id.into(),
+            on_retry: Arc::new(|_| {}),
+        }
+    }
+}
+
+/// A retry about to happen.
+#[derive(Debug, Clone)]
+pub struct RetryNotice {
+    /// 1 for the first retry.
+    pub attempt: u32,
+    pub error: String,
+    pub wait: Duration,
+}
+
+/// How many events a sink wants per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub max_events: usize,
+    pub max_bytes: usize,
+    /// How long to wait for more events once a batch has one.
+    pub linger: Duration,
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// The destination refused the event for good.
+    Rejected(Rejection),
+}
+
+/// Why an event was refused for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: String,
+    /// The HTTP status, for HTTP destinations.
+    pub status: Option<u16>,
+    /// The start of the destination's answer.
+    pub response: Option<String>,
+}
+
+/// A failure that stops the connector (it becomes faulted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+/// A running sink.
+#[async_trait]
+pub trait Sink: Send {
+    /// The batch shape this sink wants.
+    fn batch_limits(&self) -> BatchLimits;
+
+    /// Delivers `batch` in order and answers one outcome per event, in order.
+    /// Retryable failures are retried here until they succeed or the retry
+    /// policy gives up (then the events are [`DeliveryOutcome::Rejected`]).
+    /// The future may be dropped at any await point (graceful stop).
+    async fn deliver(&mut self, batch: &[RecordedEvent]) -> Result<Vec<DeliveryOutcome>, SinkError>;
+}

@@ -1,0 +1,198 @@
+//! The write operations (append, soft delete, set metadata), each run inside
+//! the writer's transaction. They check and change stream state; committing
+//! and acknowledging is the writer's job.
+
+use rusqlite::{params, Connection};
+
+use super::schema::{content_type_to_sql, now_micros, sql_err, to_i64};
+use super::streams::StreamState;
+use crate::store::{
+    AppendResult, CurrentRevision, ExpectedRevision, NewEvent, Position, StoreError,
+    StreamMetadata,
+};
+
+/// One write operation, as queued for the writer.
+#[derive(Debug)]
+pub(super) enum Op {
+    Append {
+        stream: String,
+        expected: ExpectedRevision,
+        events: Vec<NewEvent>,
+    },
+    Delete {
+        stream: String,
+        expected: ExpectedRevision,
+    },
+    SetMetadata {
+        stream: String,
+        metadata: StreamMetadata,
+    },
+}
+
+/// What a successful operation reports back.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    Appended(AppendResult),
+    Done,
+}
+
+impl Op {
+    /// The number of events the operation writes (for sizing write groups).
+    pub fn weight(&self) -> usize {
+        match self {
+            Op::Append { events, .. } => events.len().max(1),
+            _ => 1,
+        }
+    }
+
+    /// Runs the operation; `head` is the last assigned position and is
+    /// advanced for every event written.
+    pub fn apply(&self, conn: &Connection, head: &mut u64) -> Result<Outcome, StoreError> {
+        match self {
+            Op::Append {
+                stream,
+                expected,
+                events,
+            } => append(conn, head, stream, *expected, events).map(Outcome::Appended),
+            Op::Delete { stream, expected } => {
+                delete(conn, stream, *expected).map(|()| Outcome::Done)
+            }
+            Op::SetMetadata { stream, metadata } => {
+                set_metadata(conn, stream, metadata).map(|()| Outcome::Done)
+            }
+        }
+    }
+}
+
+fn append(
+    conn: &Connection,
+    head: &mut u64,
+    stream: &str,
+    expected: ExpectedRevision,
+    events: &[NewEvent],
+) -> Result<AppendResult, StoreError> {
+    let mut state = StreamState::load(conn, stream)?;
+    state.check(stream, expected)?;
+    if events.is_empty() {
+        return current_state(conn, stream, &state);
+    }
+    let first = state.next_revision();
+    let created = now_micros();
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO events (position, stream, revision, id, event_type, content_type, \
+             created, data, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(sql_err)?;
+    let mut revision = first;
+    for event in events {
+        *head += 1;
+        insert
+            .execute(params![
+                to_i64(*head),
+                stream,
+                to_i64(revision),
+                event.id.as_bytes().as_slice(),
+                event.event_type,
+                content_type_to_sql(event.content_type),
+                created,
+                event.data,
+                event.metadata,
+            ])
+            .map_err(sql_err)?;
+        revision += 1;
+    }
+    let last = revision - 1;
+    conn.prepare_cached(
+        "INSERT INTO streams (name, last_revision, deleted) VALUES (?1, ?2, 0) \
+         ON CONFLICT (name) DO UPDATE SET last_revision = excluded.last_revision, deleted = 0",
+    )
+    .and_then(|mut stmt| stmt.execute(params![stream, to_i64(last)]))
+    .map_err(sql_err)?;
+    state.last_revision = Some(last);
+    state.deleted = false;
+    truncate(conn, stream, &state)?;
+    Ok(AppendResult {
+        next_expected_revision: last,
+        position: Position::new(*head, *head),
+    })
+}
+
+/// The result of an empty append: where the stream is. A stream without
+/// events reports `u64::MAX` (KurrentDB's `-1`) and [`Position::START`].
+fn current_state(
+    conn: &Connection,
+    stream: &str,
+    state: &StreamState,
+) -> Result<AppendResult, StoreError> {
+    let CurrentRevision::Current(revision) = state.current() else {
+        return Ok(AppendResult {
+            next_expected_revision: u64::MAX,
+            position: Position::START,
+        });
+    };
+    let position: Option<i64> = conn
+        .query_row(
+            "SELECT MAX(position) FROM events WHERE stream = ?1",
+            [stream],
+            |row| row.get(0),
+        )
+        .map_err(sql_err)?;
+    let position = super::schema::from_i64(position.unwrap_or(0));
+    Ok(AppendResult {
+        next_expected_revision: revision,
+        position: Position::new(position, position),
+    })
+}
+
+fn delete(conn: &Connection, stream: &str, expected: ExpectedRevision) -> Result<(), StoreError> {
+    let state = StreamState::load(conn, stream)?;
+    if state.current() == CurrentRevision::NoStream {
+        return match expected {
+            ExpectedRevision::Any | ExpectedRevision::NoStream => {
+                Err(StoreError::StreamNotFound(stream.to_owned()))
+            }
+            _ => state.check(stream, expected),
+        };
+    }
+    state.check(stream, expected)?;
+    conn.execute("DELETE FROM events WHERE stream = ?1", [stream])
+        .map_err(sql_err)?;
+    conn.execute("UPDATE streams SET deleted = 1 WHERE name = ?1", [stream])
+        .map_err(sql_err)?;
+    Ok(())
+}
+
+fn set_metadata(
+    conn: &Connection,
+    stream: &str,
+    metadata: &StreamMetadata,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(metadata)
+        .map_err(|e| StoreError::InvalidRequest(format!("metadata is not serializable: {e}")))?;
+    conn.execute(
+        "INSERT INTO streams (name, metadata) VALUES (?1, ?2) \
+         ON CONFLICT (name) DO UPDATE SET metadata = excluded.metadata",
+        params![stream, json],
+    )
+    .map_err(sql_err)?;
+    let mut state = StreamState::load(conn, stream)?;
+    state.metadata = Some(metadata.clone());
+    truncate(conn, stream, &state)
+}
+
+/// Deletes the events `$maxCount` / `$tb` hide, like KurrentDB's scavenge
+/// would (they also disappear from `$all`).
+fn truncate(conn: &Connection, stream: &str, state: &StreamState) -> Result<(), StoreError> {
+    if !state.truncates() {
+        return Ok(());
+    }
+    let keep_from = state.first_kept_revision();
+    if keep_from == 0 {
+        return Ok(());
+    }
+    conn.prepare_cached("DELETE FROM events WHERE stream = ?1 AND revision < ?2")
+        .and_then(|mut stmt| stmt.execute(params![stream, to_i64(keep_from)]))
+        .map_err(sql_err)?;
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! The embedded event store: a SQLite database file (`<data-dir>/events.db`).
+//!
+//! - [`schema`]: the tables (a global `events` log keyed by position, a
+//!   `streams` table with revisions, soft-delete marks and metadata).
+//! - [`writer`]: one thread owns the only write connection and group-commits
+//!   queued operations ([`append`]) in one transaction each round. SQLite runs
+//!   in WAL mode with `synchronous=FULL`: an append is acknowledged only after
+//!   its transaction is fsynced, so it survives a process kill or power loss.
+//! - [`read`]: a pool of read connections used from `spawn_blocking`.
+//! - [`subscribe`]: `$all` subscriptions as tokio tasks woken by the writer's
+//!   committed head (a `watch` channel), no polling.
+//!
+//! Positions are assigned by the writer (`commit == prepare`), start at 1 and
+//! are never reused, even when events are deleted (soft delete, `$maxCount`).
+//! One process at a time may use a database file: the writer keeps the head
+//! position in memory.
+//!
+//! Differences from KurrentDB worth knowing: appends are not idempotent (a
+//! retried append with the same event ids writes them again); `$maxCount`,
+//! `$tb` and soft deletes remove events physically right away (KurrentDB waits
+//! for a scavenge), so they also leave `$all`; `$maxAge` only hides events
+//! from stream reads.
+
+mod append;
+mod read;
+mod schema;
+mod streams;
+mod subscribe;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use self::append::{Op, Outcome};
+use self::read::Readers;
+use self::writer::Writer;
+use crate::store::{
+    AllStart, AppendResult, Direction, EventStore, ExpectedRevision, NewEvent, Position,
+    RecordedEvent, StoreError, StreamMetadata, StreamStart, SubscribeFrom, Subscription,
+    SubscriptionFilter,
+};
+
+/// The embedded [`EventStore`]. Cheap to clone; all clones share one database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Writer,
+    readers: Arc<Readers>,
+    /// The highest committed position (0 when the log is empty).
+    head: watch::Receiver<u64>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, usually
+    /// `<data-dir>/events.db`. The directory must exist.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let (writer, head) = Writer::start(path)?;
+        let path = path.to_path_buf();
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                readers: Readers::new(path.clone()),
+                path,
+                writer,
+                head,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn committed_head(&self) -> u64 {
+        *self.inner.head.borrow()
+    }
+
+    async fn write(&self, op: Op) -> Result<Outcome, StoreError> {
+        self.inner.writer.execute(op).await
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("head", &self.committed_head())
+            .finish()
+    }
+}
+
+/// Rejects names the store cannot write to.
+fn check_writable(stream: &str) -> Result<(), StoreError> {
+    if stream.is_empty() {
+        return Err(StoreError::InvalidRequest("the stream name is empty".into()));
+    }
+    if stream.starts_with("$$") {
+        return Err(StoreError::InvalidRequest(format!(
+            "`{stream}` is a metadata stream; use set_stream_metadata"
+        )));
+    }
+    Ok(())
+}
+
+fn unexpected(outcome: &Outcome) -> StoreError {
+    StoreError::Unavailable(format!("unexpected writer outcome {outcome:?}"))
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedRevision,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        check_writable(stream)?;
+        if let Some(index) = events.iter().position(|e| e.event_type.is_empty()) {
+            return Err(StoreError::InvalidRequest(format!(
+                "event {index} of the batch has an empty event type"
+            )));
+        }
+        let op = Op::Append {
+            stream: stream.to_owned(),
+            expected,
+            events,
+        };
+        match self.write(op).await? {
+            Outcome::Appended(result) => Ok(result),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        direction: Direction,
+        from: StreamStart,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stream = stream.to_owned();
+        self.inner
+            .readers
+            .run(move |conn| read::read_stream(conn, &stream, direction, from, max))
+            .await
+    }
+
+    async fn read_all(
+        &self,
+        direction: Direction,
+        from: AllStart,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner
+            .readers
+            .run(move |conn| read::read_all(conn, direction, from, max))
+            .await
+    }
+
+    async fn subscribe_all(
+        &self,
+        from: SubscribeFrom,
+        filter: SubscriptionFilter,
+    ) -> Result<Subscription, StoreError> {
+        let after = match from {
+            SubscribeFrom::Start => 0,
+            SubscribeFrom::End => self.committed_head(),
+            SubscribeFrom::After(position) => position.commit,
+        };
+        Ok(subscribe::spawn(
+            Arc::clone(&self.inner.readers),
+            self.inner.head.clone(),
+            after,
+            filter,
+        ))
+    }
+
+    async fn stream_metadata(&self, stream: &str) -> Result<Option<StreamMetadata>, StoreError> {
+        let stream = stream.to_owned();
+        self.inner
+            .readers
+            .run(move |conn| read::stream_metadata(conn, &stream))
+            .await
+    }
+
+    async fn set_stream_metadata(
+        &self,
+        stream: &str,
+        metadata: StreamMetadata,
+    ) -> Result<(), StoreError> {
+        check_writable(stream)?;
+        let op = Op::SetMetadata {
+            stream: stream.to_owned(),
+            metadata,
+        };
+        match self.write(op).await? {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn delete_stream(&self, stream: &str, expected: ExpectedRevision) -> Result<(), StoreError> {
+        check_writable(stream)?;
+        let op = Op::Delete {
+            stream: stream.to_owned(),
+            expected,
+        };
+        match self.write(op).await? {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn head_position(&self) -> Result<Option<Position>, StoreError> {
+        Ok(match self.committed_head() {
+            0 => None,
+            head => Some(Position::new(head, head)),
+        })
+    }
+}

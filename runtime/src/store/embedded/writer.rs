@@ -1,0 +1,137 @@
+//! The single writer: a dedicated thread owning the only write connection.
+//!
+//! Callers queue [`Op`]s with a reply channel and await the reply, so async
+//! code never blocks on SQLite. The thread takes every operation waiting in
+//! the queue (up to a limit) and runs them in one transaction, each in its own
+//! savepoint so that one failing operation (a wrong expected revision) does not
+//! affect the others: this group commit pays one fsync for many concurrent
+//! appends. Replies are sent only after the commit, and the new head is
+//! published (for subscriptions) before the replies, so an acknowledged append
+//! is durable and visible to every later read and subscription.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::{oneshot, watch};
+
+use super::append::{Op, Outcome};
+use super::schema::{open_writer, sql_err, store_head};
+use crate::store::StoreError;
+
+/// Most operations in one transaction.
+const MAX_GROUP_OPS: usize = 512;
+/// Most events in one transaction (a single larger append still goes alone).
+const MAX_GROUP_EVENTS: usize = 20_000;
+
+type Reply = oneshot::Sender<Result<Outcome, StoreError>>;
+
+/// The queue to the writer thread. Dropping the last clone stops the thread
+/// once it has finished the operations already queued.
+#[derive(Clone)]
+pub(super) struct Writer {
+    queue: mpsc::Sender<(Op, Reply)>,
+}
+
+impl Writer {
+    /// Opens the database and starts the writer thread. Returns the writer
+    /// and a receiver of the highest committed position.
+    pub fn start(path: &Path) -> Result<(Writer, watch::Receiver<u64>), StoreError> {
+        let (conn, head) = open_writer(path)?;
+        let (queue, ops) = mpsc::channel();
+        let (head_tx, head_rx) = watch::channel(head);
+        thread::Builder::new()
+            .name("event-store-writer".into())
+            .spawn(move || run(conn, ops, head_tx, head))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
+        Ok((Writer { queue }, head_rx))
+    }
+
+    /// Queues `op` and waits until it is committed (or failed).
+    pub async fn execute(&self, op: Op) -> Result<Outcome, StoreError> {
+        let (reply, outcome) = oneshot::channel();
+        self.queue
+            .send((op, reply))
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?
+    }
+}
+
+fn run(
+    mut conn: Connection,
+    ops: mpsc::Receiver<(Op, Reply)>,
+    head_tx: watch::Sender<u64>,
+    mut head: u64,
+) {
+    while let Ok(first) = ops.recv() {
+        let mut weight = first.0.weight();
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP_OPS && weight < MAX_GROUP_EVENTS {
+            match ops.try_recv() {
+                Ok(next) => {
+                    weight += next.0.weight();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let (ops_in_group, replies): (Vec<Op>, Vec<Reply>) = group.into_iter().unzip();
+        let before = head;
+        let results = match commit_group(&mut conn, &mut head, &ops_in_group) {
+            Ok(results) => results,
+            Err(error) => {
+                head = before;
+                tracing::error!(%error, "event store commit failed");
+                let error = sql_err(error);
+                ops_in_group
+                    .iter()
+                    .map(|_| Err(StoreError::Unavailable(error.to_string())))
+                    .collect()
+            }
+        };
+        if head != before {
+            head_tx.send_replace(head);
+        }
+        for (reply, result) in replies.into_iter().zip(results) {
+            // The caller may have given up waiting; the write stands anyway.
+            let _ = reply.send(result);
+        }
+    }
+    tracing::debug!("event store writer stopped");
+}
+
+/// Runs `ops` in one transaction, one savepoint each. An `Err` means the
+/// transaction as a whole failed and nothing was written.
+fn commit_group(
+    conn: &mut Connection,
+    head: &mut u64,
+    ops: &[Op],
+) -> rusqlite::Result<Vec<Result<Outcome, StoreError>>> {
+    let start = *head;
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        let before = *head;
+        let savepoint = tx.savepoint()?;
+        match op.apply(&savepoint, head) {
+            Ok(outcome) => {
+                savepoint.commit()?;
+                results.push(Ok(outcome));
+            }
+            Err(error) => {
+                // Dropping the savepoint rolls it back.
+                drop(savepoint);
+                *head = before;
+                results.push(Err(error));
+            }
+        }
+    }
+    if *head != start {
+        store_head(&tx, *head)?;
+    }
+    tx.commit()?;
+    Ok(results)
+}

@@ -1,0 +1,86 @@
+//! The event store: one trait, several backends, identical semantics.
+//!
+//! Everything the runtime keeps (connector definitions, checkpoints, dead
+//! letters, later uploaded modules) lives in streams of an [`EventStore`]. The
+//! embedded backend ([`embedded::SqliteStore`]) keeps them in a SQLite file;
+//! other backends (a KurrentDB node over gRPC) implement the same trait and run
+//! the same [`conformance`] suite.
+//!
+//! Data flow: writers [`EventStore::append`] batches of [`NewEvent`]s with an
+//! [`ExpectedRevision`]; readers get [`RecordedEvent`]s back from stream reads,
+//! `$all` reads, or a live [`Subscription`] to `$all` that filters server-side
+//! and reports periodic checkpoints so a filter that matches nothing still
+//! advances.
+
+pub mod conformance;
+pub mod embedded;
+mod error;
+mod filter;
+mod types;
+
+pub use error::StoreError;
+pub use filter::{Matcher, SubscriptionFilter};
+pub use types::*;
+
+use async_trait::async_trait;
+
+/// The operations every backend provides.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream` atomically if the stream is at `expected`.
+    ///
+    /// An empty batch only checks the expected revision.
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedRevision,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// Reads up to `max` events of `stream` from `from` in `direction`.
+    ///
+    /// Fails with [`StoreError::StreamNotFound`] when the stream has no
+    /// events (never written, or deleted). Events hidden by `$maxCount` or by
+    /// a soft delete are not returned.
+    async fn read_stream(
+        &self,
+        stream: &str,
+        direction: Direction,
+        from: StreamStart,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Reads up to `max` events of the global log from `from` (inclusive) in
+    /// `direction`. System events are included.
+    async fn read_all(
+        &self,
+        direction: Direction,
+        from: AllStart,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Subscribes to the global log after `from` (exclusive): catch-up, then
+    /// live, until the [`Subscription`] is dropped.
+    async fn subscribe_all(
+        &self,
+        from: SubscribeFrom,
+        filter: SubscriptionFilter,
+    ) -> Result<Subscription, StoreError>;
+
+    /// The stream's metadata, or `None` when none was ever set.
+    async fn stream_metadata(&self, stream: &str) -> Result<Option<StreamMetadata>, StoreError>;
+
+    /// Sets the stream's metadata (`$maxCount`, `$maxAge`, custom keys).
+    async fn set_stream_metadata(
+        &self,
+        stream: &str,
+        metadata: StreamMetadata,
+    ) -> Result<(), StoreError>;
+
+    /// Soft-deletes `stream`: its events disappear from reads; a later append
+    /// recreates it and continues the revisions.
+    async fn delete_stream(&self, stream: &str, expected: ExpectedRevision) -> Result<(), StoreError>;
+
+    /// The position of the last event in the global log, if any.
+    async fn head_position(&self) -> Result<Option<Position>, StoreError>;
+}
