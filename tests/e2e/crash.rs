@@ -1,0 +1,91 @@
+//! SIGKILL the node at random moments during delivery and restart it: the
+//! receiver has every event, in order, duplicates only from the last
+//! checkpoint on.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::json;
+
+use crate::support::{event, eventually, NodeProcess, Receiver};
+
+const EVERY_EVENTS: u64 = 50;
+/// Per-event HTTP delivery hands the sink at most this many events per call
+/// and checkpoints between calls.
+const PER_EVENT_BATCH: u64 = 32;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_delivery_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start().await;
+    let mut node = NodeProcess::start(dir.path()).await;
+
+    let mut expected_positions = Vec::new();
+    for chunk in 0..6 {
+        let batch: Vec<_> = (0..500).map(|i| event("Paid", json!({ "n": chunk * 500 + i }))).collect();
+        let last = node.append(&format!("payments-{chunk}"), &batch).await;
+        expected_positions.extend(last - 499..=last);
+        // Noise that the filter drops.
+        node.append("noise-1", &[event("Noise", json!({}))]).await;
+    }
+    node.create_connector(
+        "payments",
+        json!({
+            "sink": { "type": "http", "url": receiver.url },
+            "filter": { "streams": { "prefixes": ["payments-"] } },
+            "checkpoint": { "everyEvents": EVERY_EVENTS, "everyMs": 600000 }
+        }),
+    )
+    .await;
+
+    let mut kills = 0;
+    for _ in 0..4 {
+        let wait = rand::rng().random_range(100..600);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        if receiver.count() >= expected_positions.len() {
+            break;
+        }
+        node.kill();
+        kills += 1;
+        node = NodeProcess::start(dir.path()).await;
+    }
+    assert!(kills >= 1, "the node was killed during delivery");
+
+    eventually(Duration::from_secs(120), "every event after the restarts", || async {
+        let mut seen: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        (seen.len() >= expected_positions.len()).then_some(())
+    })
+    .await;
+
+    let received: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
+    let index_of = |p: u64| expected_positions.binary_search(&p).unwrap_or_else(|_| panic!("unexpected position {p}"));
+    // Walk the deliveries: each one is the next expected event, or a replay
+    // that restarts right after an event already delivered.
+    let mut highest: Option<usize> = None;
+    let mut replays = 0;
+    let mut replay_lengths = Vec::new();
+    for window in std::iter::once(None).chain(received.iter().map(Some)).collect::<Vec<_>>().windows(2) {
+        let current = index_of(*window[1].expect("current"));
+        let previous = window[0].map(|p| index_of(*p));
+        match previous {
+            None => assert_eq!(current, 0, "delivery starts with the first event"),
+            Some(prev) if current == prev + 1 => {}
+            Some(prev) => {
+                assert!(current <= prev, "gap: event #{current} delivered after #{prev}");
+                replays += 1;
+                replay_lengths.push(prev - current + 1);
+            }
+        }
+        highest = highest.max(Some(current));
+    }
+    assert_eq!(highest, Some(expected_positions.len() - 1));
+    assert!(replays <= kills, "{replays} replays for {kills} kills");
+    for length in &replay_lengths {
+        assert!(
+            *length as u64 <= EVERY_EVENTS + PER_EVENT_BATCH,
+            "a replay of {length} events goes further back than the last checkpoint (every {EVERY_EVENTS} events, {PER_EVENT_BATCH} per call); replays: {replay_lengths:?}"
+        );
+    }
+}

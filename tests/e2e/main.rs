@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `connectors` binary, a real HTTP receiver on
+//! loopback, real SIGKILLs.
+
+mod support;
+
+mod bad_input;
+mod crash;
+mod delivery;
+mod lifecycle;
+mod outage;

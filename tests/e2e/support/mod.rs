@@ -1,0 +1,7 @@
+//! Test harness: the real binary and a real receiver.
+
+mod node;
+mod receiver;
+
+pub use node::{event, eventually, NodeProcess};
+pub use receiver::Receiver;

@@ -1,0 +1,211 @@
+//! Starts the real `connectors` binary on a temp dir and a free port.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running `connectors serve` process; killed with SIGKILL when dropped.
+pub struct NodeProcess {
+    child: Child,
+    pub data: PathBuf,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+impl NodeProcess {
+    /// Starts a node on `data` and waits until its API answers.
+    pub async fn start(data: &Path) -> Self {
+        let port = free_port();
+        std::fs::create_dir_all(data).expect("create data dir");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("node.log"))
+            .expect("open node log");
+        let child = Command::new(env!("CARGO_BIN_EXE_connectors"))
+            .arg("serve")
+            .arg("--data")
+            .arg(data)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the connectors binary");
+        let node = Self {
+            child,
+            data: data.to_owned(),
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        };
+        node.wait_healthy().await;
+        node
+    }
+
+    async fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.client.get(format!("{}/health", self.base)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "node did not become healthy; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.join("node.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL, no chance to checkpoint.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for a graceful exit.
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("node did not stop after SIGTERM; log:\n{}", self.log());
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request and returns the status and the JSON body (Null when empty).
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(body).expect("serialize body"));
+        }
+        let response = request.send().await.expect("request to node");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("response body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer ({status}): {text}"))
+        };
+        (status, json)
+    }
+
+    /// Sends raw bytes.
+    pub async fn call_raw(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request to node");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("response body");
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer ({status}): {text}"));
+        (status, json)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// Appends `events` (`(stream, type, data)`) in batches of one stream each
+    /// and returns the log position of every event, in order.
+    pub async fn append(&self, stream: &str, events: &[Value]) -> u64 {
+        let (status, body) = self.post(&format!("/streams/{stream}"), &Value::Array(events.to_vec())).await;
+        assert_eq!(status, 201, "append to {stream}: {body}");
+        body["position"].as_u64().expect("position")
+    }
+
+    /// Creates a connector and checks the answer.
+    pub async fn create_connector(&self, id: &str, definition: Value) -> Value {
+        let (status, body) = self.post(&format!("/connectors/{id}"), &definition).await;
+        assert_eq!(status, 201, "create {id}: {body}");
+        body
+    }
+
+    /// Reads the connector's status.
+    pub async fn status(&self, id: &str) -> Value {
+        let (status, body) = self.get(&format!("/connectors/{id}")).await;
+        assert_eq!(status, 200, "get {id}: {body}");
+        body["status"].clone()
+    }
+
+    /// Every event of a stream, forwards (empty when it does not exist).
+    pub async fn read_stream(&self, stream: &str) -> Vec<Value> {
+        let encoded = stream.replace('$', "%24").replace('/', "%2F");
+        let mut events = Vec::new();
+        let mut from = 0;
+        loop {
+            let (status, body) = self.get(&format!("/streams/{encoded}?from={from}&count=4096")).await;
+            if status == 404 {
+                return events;
+            }
+            assert_eq!(status, 200, "read {stream}: {body}");
+            let page = body["events"].as_array().expect("events").clone();
+            let done = page.len() < 4096;
+            if let Some(last) = page.last() {
+                from = last["revision"].as_u64().expect("revision") + 1;
+            }
+            events.extend(page);
+            if done {
+                return events;
+            }
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An event for an append request.
+pub fn event(event_type: &str, data: Value) -> Value {
+    serde_json::json!({ "eventId": uuid::Uuid::new_v4(), "eventType": event_type, "data": data })
+}
+
+/// Waits until `check` returns `Some`, failing after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,112 @@
+//! A real HTTP receiver on loopback that records what it got and can be told
+//! to fail.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Router;
+
+/// One accepted request.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    pub fn position(&self) -> u64 {
+        self.header("esdb-record-log-position").parse().expect("position header")
+    }
+}
+
+#[derive(Default)]
+struct Behaviour {
+    /// Answer this status to everything while set.
+    fail_all: Option<u16>,
+    /// Answer 400 to requests with these `esdb-record-id`s.
+    reject_ids: HashSet<String>,
+    accepted: Vec<Received>,
+    refused: usize,
+}
+
+/// The receiver; cheap to clone.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    state: Arc<Mutex<Behaviour>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(Behaviour::default()));
+        let app = Router::new().fallback(handle).with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let addr: SocketAddr = listener.local_addr().expect("receiver addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: format!("http://{addr}"),
+            state,
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Behaviour) -> R) -> R {
+        f(&mut self.state.lock().expect("receiver lock"))
+    }
+
+    pub fn fail_all(&self, status: Option<u16>) {
+        self.with(|b| b.fail_all = status);
+    }
+
+    pub fn reject_id(&self, id: &str) {
+        self.with(|b| b.reject_ids.insert(id.to_owned()));
+    }
+
+    pub fn accepted(&self) -> Vec<Received> {
+        self.with(|b| b.accepted.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        self.with(|b| b.accepted.len())
+    }
+
+    pub fn refused(&self) -> usize {
+        self.with(|b| b.refused)
+    }
+
+    pub fn clear(&self) {
+        self.with(|b| b.accepted.clear());
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<Mutex<Behaviour>>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let mut b = state.lock().expect("receiver lock");
+    if let Some(status) = b.fail_all {
+        b.refused += 1;
+        return StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let id = headers.get("esdb-record-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if b.reject_ids.contains(id) {
+        b.refused += 1;
+        return StatusCode::BAD_REQUEST;
+    }
+    b.accepted.push(Received {
+        path: uri.path().to_owned(),
+        headers,
+        body,
+    });
+    StatusCode::OK
+}
