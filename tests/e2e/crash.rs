@@ -18,6 +18,8 @@ const PER_EVENT_BATCH: u64 = 32;
 async fn sigkill_during_delivery_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start().await;
+    // A slow destination keeps delivery going while the node is killed.
+    receiver.set_delay(Duration::from_millis(1));
     let mut node = NodeProcess::start(dir.path()).await;
 
     let mut expected_positions = Vec::new();

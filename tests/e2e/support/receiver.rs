@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -36,6 +37,8 @@ struct Behaviour {
     reject_ids: HashSet<String>,
     accepted: Vec<Received>,
     refused: usize,
+    /// Time taken to answer each request.
+    delay: Duration,
 }
 
 /// The receiver; cheap to clone.
@@ -66,6 +69,11 @@ impl Receiver {
         self.with(|b| b.fail_all = status);
     }
 
+    /// Answers every request only after `delay` (a slow destination).
+    pub fn set_delay(&self, delay: Duration) {
+        self.with(|b| b.delay = delay);
+    }
+
     pub fn reject_id(&self, id: &str) {
         self.with(|b| b.reject_ids.insert(id.to_owned()));
     }
@@ -93,6 +101,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    let delay = state.lock().expect("receiver lock").delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut b = state.lock().expect("receiver lock");
     if let Some(status) = b.fail_all {
         b.refused += 1;

@@ -1,0 +1,195 @@
+//! Throughput of the embedded store and of connectors delivering to a local
+//! HTTP receiver. Run with `cargo bench --bench throughput`; results are
+//! printed as a Markdown table (see docs/benchmarks.md).
+//!
+//! Set `BENCH_EVENTS` to change the number of events per end-to-end run.
+
+#![allow(clippy::print_stdout)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Router;
+use connectors::connector::{Command, ConnectorDefinition, ConnectorId};
+use connectors::node::{Node, NodeConfig};
+use connectors::store::embedded::SqliteStore;
+use connectors::store::{AllStart, Direction, EventStore, ExpectedRevision, NewEvent};
+use serde_json::json;
+
+/// A JSON object of about 250 bytes.
+fn payload(n: u64) -> serde_json::Value {
+    json!({
+        "orderId": format!("order-{n:08}"),
+        "customer": { "id": format!("customer-{:06}", n % 100_000), "tier": "gold", "country": "NL" },
+        "lines": [ { "sku": "SKU-000123", "qty": 2, "price": 19.99 }, { "sku": "SKU-000456", "qty": 1, "price": 5.25 } ],
+        "total": 45.23,
+        "currency": "EUR",
+        "placedAt": "2026-11-28T12:00:00.000Z"
+    })
+}
+
+fn events(from: u64, count: u64) -> Vec<NewEvent> {
+    (from..from + count).map(|n| NewEvent::json("OrderPlaced", &payload(n))).collect()
+}
+
+struct Row {
+    what: String,
+    events: u64,
+    seconds: f64,
+}
+
+impl Row {
+    fn print(&self) {
+        println!(
+            "| {} | {} | {:.2} s | {:.0} events/s |",
+            self.what,
+            self.events,
+            self.seconds,
+            self.events as f64 / self.seconds
+        );
+    }
+}
+
+async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
+    let store = SqliteStore::open(&dir.join("store-bench.db")).expect("open store");
+    let mut rows = Vec::new();
+
+    let batches = 1000;
+    let start = Instant::now();
+    for b in 0..batches {
+        store
+            .append(&format!("orders-{}", b % 10), ExpectedRevision::Any, events(b * 100, 100))
+            .await
+            .expect("append");
+    }
+    rows.push(Row { what: "append, batches of 100".into(), events: batches * 100, seconds: start.elapsed().as_secs_f64() });
+
+    let singles = 2000;
+    let start = Instant::now();
+    for n in 0..singles {
+        store.append("singles-1", ExpectedRevision::Any, events(n, 1)).await.expect("append");
+    }
+    rows.push(Row { what: "append, one event per call (sequential)".into(), events: singles, seconds: start.elapsed().as_secs_f64() });
+
+    let concurrent = 2000;
+    let start = Instant::now();
+    let store = Arc::new(store);
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for n in 0..concurrent / 16 {
+                    store.append(&format!("writer-{w}"), ExpectedRevision::Any, events(n, 1)).await.expect("append");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+    rows.push(Row { what: "append, one event per call, 16 concurrent writers".into(), events: concurrent, seconds: start.elapsed().as_secs_f64() });
+
+    let start = Instant::now();
+    let mut read = 0u64;
+    let mut from = AllStart::Start;
+    loop {
+        let page = store.read_all(Direction::Forwards, from, 1000).await.expect("read");
+        read += page.len() as u64;
+        match page.last() {
+            Some(last) if page.len() == 1000 => {
+                from = AllStart::Position(connectors::store::Position::new(last.position.commit + 1, last.position.prepare + 1))
+            }
+            _ => break,
+        }
+    }
+    rows.push(Row { what: "read `$all` forwards, pages of 1000".into(), events: read, seconds: start.elapsed().as_secs_f64() });
+    rows
+}
+
+/// A receiver that counts events (requests, or array items in batch mode).
+async fn receiver() -> (String, Arc<AtomicU64>) {
+    async fn count(State(counter): State<Arc<AtomicU64>>, body: Bytes) -> StatusCode {
+        let n = if body.first() == Some(&b'[') {
+            serde_json::from_slice::<Vec<serde_json::Value>>(&body).map(|v| v.len() as u64).unwrap_or(0)
+        } else {
+            1
+        };
+        counter.fetch_add(n, Ordering::Relaxed);
+        StatusCode::OK
+    }
+    let counter = Arc::new(AtomicU64::new(0));
+    let app = Router::new().fallback(count).with_state(Arc::clone(&counter));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/ingest"), counter)
+}
+
+/// Sequential POSTs of one 250-byte body: the round trip per-event mode is
+/// bounded by.
+async fn round_trip_row(url: &str, counter: &AtomicU64, requests: u64) -> Row {
+    let client = reqwest::Client::new();
+    let body = serde_json::to_vec(&payload(1)).expect("payload");
+    let before = counter.load(Ordering::Relaxed);
+    let start = Instant::now();
+    for _ in 0..requests {
+        let response = client.post(url).header("content-type", "application/json").body(body.clone()).send().await.expect("post");
+        assert!(response.status().is_success());
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(counter.load(Ordering::Relaxed) - before, requests);
+    Row { what: "plain sequential HTTP POSTs (the per-event bound)".into(), events: requests, seconds }
+}
+
+async fn end_to_end_row(dir: &std::path::Path, name: &str, sink: serde_json::Value, count: u64) -> Row {
+    let (url, counter) = receiver().await;
+    let mut sink = sink;
+    sink["url"] = json!(url);
+    let node = Node::start(NodeConfig {
+        data_dir: dir.join(name),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        max_body_bytes: 1 << 20,
+        member: "bench".into(),
+    })
+    .await
+    .expect("start node");
+    for b in 0..count / 1000 {
+        node.store().append(&format!("orders-{}", b % 10), ExpectedRevision::Any, events(b * 1000, 1000)).await.expect("append");
+    }
+    let definition: ConnectorDefinition = serde_json::from_value(json!({
+        "sink": sink,
+        "filter": { "streams": { "prefixes": ["orders-"] } },
+        "checkpoint": { "everyEvents": 1000, "everyMs": 1000 }
+    }))
+    .expect("definition");
+    let id = ConnectorId::parse(name).expect("id");
+    let start = Instant::now();
+    let state = node.repository().execute(&id, Command::Create { definition, enable: true }).await.expect("create");
+    node.supervisor().apply(&state).await;
+    while counter.load(Ordering::Relaxed) < count {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    node.supervisor().stop_all().await;
+    Row { what: format!("connector to local HTTP receiver, {name}"), events: count, seconds }
+}
+
+#[tokio::main]
+async fn main() {
+    let events: u64 = std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!("| what | events | time | rate |");
+    println!("|---|---|---|---|");
+    for row in store_rows(dir.path()).await {
+        row.print();
+    }
+    let (url, counter) = receiver().await;
+    round_trip_row(&url, &counter, events).await.print();
+    end_to_end_row(dir.path(), "per-event", json!({ "type": "http" }), events).await.print();
+    end_to_end_row(dir.path(), "batch-1000", json!({ "type": "http", "batch": { "maxEvents": 1000, "maxBytes": 4194304, "lingerMs": 5 } }), events * 10).await.print();
+}
