@@ -34,7 +34,9 @@ fn payload(n: u64) -> serde_json::Value {
 }
 
 fn events(from: u64, count: u64) -> Vec<NewEvent> {
-    (from..from + count).map(|n| NewEvent::json("OrderPlaced", &payload(n))).collect()
+    (from..from + count)
+        .map(|n| NewEvent::json("OrderPlaced", &payload(n)))
+        .collect()
 }
 
 struct Row {
@@ -63,18 +65,33 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
     let start = Instant::now();
     for b in 0..batches {
         store
-            .append(&format!("orders-{}", b % 10), ExpectedRevision::Any, events(b * 100, 100))
+            .append(
+                &format!("orders-{}", b % 10),
+                ExpectedRevision::Any,
+                events(b * 100, 100),
+            )
             .await
             .expect("append");
     }
-    rows.push(Row { what: "append, batches of 100".into(), events: batches * 100, seconds: start.elapsed().as_secs_f64() });
+    rows.push(Row {
+        what: "append, batches of 100".into(),
+        events: batches * 100,
+        seconds: start.elapsed().as_secs_f64(),
+    });
 
     let singles = 2000;
     let start = Instant::now();
     for n in 0..singles {
-        store.append("singles-1", ExpectedRevision::Any, events(n, 1)).await.expect("append");
+        store
+            .append("singles-1", ExpectedRevision::Any, events(n, 1))
+            .await
+            .expect("append");
     }
-    rows.push(Row { what: "append, one event per call (sequential)".into(), events: singles, seconds: start.elapsed().as_secs_f64() });
+    rows.push(Row {
+        what: "append, one event per call (sequential)".into(),
+        events: singles,
+        seconds: start.elapsed().as_secs_f64(),
+    });
 
     let concurrent = 2000;
     let start = Instant::now();
@@ -84,7 +101,10 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 for n in 0..concurrent / 16 {
-                    store.append(&format!("writer-{w}"), ExpectedRevision::Any, events(n, 1)).await.expect("append");
+                    store
+                        .append(&format!("writer-{w}"), ExpectedRevision::Any, events(n, 1))
+                        .await
+                        .expect("append");
                 }
             })
         })
@@ -92,22 +112,36 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
     for w in writers {
         w.await.expect("writer");
     }
-    rows.push(Row { what: "append, one event per call, 16 concurrent writers".into(), events: concurrent, seconds: start.elapsed().as_secs_f64() });
+    rows.push(Row {
+        what: "append, one event per call, 16 concurrent writers".into(),
+        events: concurrent,
+        seconds: start.elapsed().as_secs_f64(),
+    });
 
     let start = Instant::now();
     let mut read = 0u64;
     let mut from = AllStart::Start;
     loop {
-        let page = store.read_all(Direction::Forwards, from, 1000).await.expect("read");
+        let page = store
+            .read_all(Direction::Forwards, from, 1000)
+            .await
+            .expect("read");
         read += page.len() as u64;
         match page.last() {
             Some(last) if page.len() == 1000 => {
-                from = AllStart::Position(connectors::store::Position::new(last.position.commit + 1, last.position.prepare + 1))
+                from = AllStart::Position(connectors::store::Position::new(
+                    last.position.commit + 1,
+                    last.position.prepare + 1,
+                ))
             }
             _ => break,
         }
     }
-    rows.push(Row { what: "read `$all` forwards, pages of 1000".into(), events: read, seconds: start.elapsed().as_secs_f64() });
+    rows.push(Row {
+        what: "read `$all` forwards, pages of 1000".into(),
+        events: read,
+        seconds: start.elapsed().as_secs_f64(),
+    });
     rows
 }
 
@@ -115,7 +149,9 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
 async fn receiver() -> (String, Arc<AtomicU64>) {
     async fn count(State(counter): State<Arc<AtomicU64>>, body: Bytes) -> StatusCode {
         let n = if body.first() == Some(&b'[') {
-            serde_json::from_slice::<Vec<serde_json::Value>>(&body).map(|v| v.len() as u64).unwrap_or(0)
+            serde_json::from_slice::<Vec<serde_json::Value>>(&body)
+                .map(|v| v.len() as u64)
+                .unwrap_or(0)
         } else {
             1
         };
@@ -123,8 +159,12 @@ async fn receiver() -> (String, Arc<AtomicU64>) {
         StatusCode::OK
     }
     let counter = Arc::new(AtomicU64::new(0));
-    let app = Router::new().fallback(count).with_state(Arc::clone(&counter));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let app = Router::new()
+        .fallback(count)
+        .with_state(Arc::clone(&counter));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/ingest"), counter)
@@ -138,15 +178,30 @@ async fn round_trip_row(url: &str, counter: &AtomicU64, requests: u64) -> Row {
     let before = counter.load(Ordering::Relaxed);
     let start = Instant::now();
     for _ in 0..requests {
-        let response = client.post(url).header("content-type", "application/json").body(body.clone()).send().await.expect("post");
+        let response = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("post");
         assert!(response.status().is_success());
     }
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(counter.load(Ordering::Relaxed) - before, requests);
-    Row { what: "plain sequential HTTP POSTs (the per-event bound)".into(), events: requests, seconds }
+    Row {
+        what: "plain sequential HTTP POSTs (the per-event bound)".into(),
+        events: requests,
+        seconds,
+    }
 }
 
-async fn end_to_end_row(dir: &std::path::Path, name: &str, sink: serde_json::Value, count: u64) -> Row {
+async fn end_to_end_row(
+    dir: &std::path::Path,
+    name: &str,
+    sink: serde_json::Value,
+    count: u64,
+) -> Row {
     let (url, counter) = receiver().await;
     let mut sink = sink;
     sink["url"] = json!(url);
@@ -159,7 +214,14 @@ async fn end_to_end_row(dir: &std::path::Path, name: &str, sink: serde_json::Val
     .await
     .expect("start node");
     for b in 0..count / 1000 {
-        node.store().append(&format!("orders-{}", b % 10), ExpectedRevision::Any, events(b * 1000, 1000)).await.expect("append");
+        node.store()
+            .append(
+                &format!("orders-{}", b % 10),
+                ExpectedRevision::Any,
+                events(b * 1000, 1000),
+            )
+            .await
+            .expect("append");
     }
     let definition: ConnectorDefinition = serde_json::from_value(json!({
         "sink": sink,
@@ -169,19 +231,36 @@ async fn end_to_end_row(dir: &std::path::Path, name: &str, sink: serde_json::Val
     .expect("definition");
     let id = ConnectorId::parse(name).expect("id");
     let start = Instant::now();
-    let state = node.repository().execute(&id, Command::Create { definition, enable: true }).await.expect("create");
+    let state = node
+        .repository()
+        .execute(
+            &id,
+            Command::Create {
+                definition,
+                enable: true,
+            },
+        )
+        .await
+        .expect("create");
     node.supervisor().apply(&state).await;
     while counter.load(Ordering::Relaxed) < count {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let seconds = start.elapsed().as_secs_f64();
     node.supervisor().stop_all().await;
-    Row { what: format!("connector to local HTTP receiver, {name}"), events: count, seconds }
+    Row {
+        what: format!("connector to local HTTP receiver, {name}"),
+        events: count,
+        seconds,
+    }
 }
 
 #[tokio::main]
 async fn main() {
-    let events: u64 = std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let events: u64 = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let dir = tempfile::tempdir().expect("tempdir");
     println!("| what | events | time | rate |");
     println!("|---|---|---|---|");
@@ -190,6 +269,8 @@ async fn main() {
     }
     let (url, counter) = receiver().await;
     round_trip_row(&url, &counter, events).await.print();
-    end_to_end_row(dir.path(), "per-event", json!({ "type": "http" }), events).await.print();
+    end_to_end_row(dir.path(), "per-event", json!({ "type": "http" }), events)
+        .await
+        .print();
     end_to_end_row(dir.path(), "batch-1000", json!({ "type": "http", "batch": { "maxEvents": 1000, "maxBytes": 4194304, "lingerMs": 5 } }), events * 10).await.print();
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::connector::{Command, CommandError, ConnectorDefinition, ConnectorId, ConnectorRepository};
+use crate::connector::{
+    Command, CommandError, ConnectorDefinition, ConnectorId, ConnectorRepository,
+};
 use crate::node::Node;
 use crate::store::{ExpectedRevision, NewEvent};
 
@@ -26,7 +28,10 @@ pub async fn start(node: &Node, interval: Duration) -> anyhow::Result<()> {
                 "OrderPlaced",
                 &json!({ "order": n, "total": (n * 37) % 200, "currency": "EUR" }),
             );
-            if let Err(e) = store.append(&stream, ExpectedRevision::Any, vec![event]).await {
+            if let Err(e) = store
+                .append(&stream, ExpectedRevision::Any, vec![event])
+                .await
+            {
                 tracing::warn!(error = %e, "demo writer could not append");
             }
         }
@@ -42,7 +47,13 @@ async fn create_connector(repository: &ConnectorRepository, node: &Node) -> anyh
         "start": "end"
     }))?;
     match repository
-        .execute(&id, Command::Create { definition, enable: true })
+        .execute(
+            &id,
+            Command::Create {
+                definition,
+                enable: true,
+            },
+        )
         .await
     {
         Ok(state) => {

@@ -38,8 +38,12 @@ pub struct Node {
 impl Node {
     /// Opens the store and starts every enabled connector.
     pub async fn start(config: NodeConfig) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
         let db = config.data_dir.join("events.db");
         let store = SqliteStore::open(&db)
             .with_context(|| format!("cannot open the event store at {}", db.display()))?;
@@ -81,7 +85,10 @@ impl Node {
 
     /// Serves the API until `shutdown` completes, then stops every connector
     /// gracefully (each checkpoints what it delivered).
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let listener = TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;

@@ -9,7 +9,10 @@ fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str, fra
     assert_eq!(status, expected_status, "{body}");
     assert_eq!(body["code"], code, "{body}");
     let message = body["message"].as_str().expect("message");
-    assert!(message.contains(fragment), "`{message}` should contain `{fragment}`");
+    assert!(
+        message.contains(fragment),
+        "`{message}` should contain `{fragment}`"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,63 +21,133 @@ async fn connector_requests() {
     let node = NodeProcess::start(dir.path()).await;
     let ok_sink = json!({ "type": "console" });
 
-    let (s, b) = node.call_raw(Method::POST, "/connectors/a", b"{\"sink\": ".to_vec()).await;
+    let (s, b) = node
+        .call_raw(Method::POST, "/connectors/a", b"{\"sink\": ".to_vec())
+        .await;
     assert_error(s, &b, 400, "invalid-json", "malformed JSON");
 
-    let (s, b) = node.call_raw(Method::POST, "/connectors/a", Vec::new()).await;
+    let (s, b) = node
+        .call_raw(Method::POST, "/connectors/a", Vec::new())
+        .await;
     assert_error(s, &b, 400, "invalid-json", "empty");
 
-    let (s, b) = node.post("/connectors/a", &json!({ "sinc": ok_sink })).await;
-    assert_error(s, &b, 400, "invalid-body", "unknown field `sinc`, expected one of `sink`, `filter`");
-    assert!(b["message"].as_str().expect("message").contains("`enable`"), "{b}");
+    let (s, b) = node
+        .post("/connectors/a", &json!({ "sinc": ok_sink }))
+        .await;
+    assert_error(
+        s,
+        &b,
+        400,
+        "invalid-body",
+        "unknown field `sinc`, expected one of `sink`, `filter`",
+    );
+    assert!(
+        b["message"].as_str().expect("message").contains("`enable`"),
+        "{b}"
+    );
 
-    let (s, b) = node.post("/connectors/a", &json!({ "sink": { "type": "http", "url": "http://x", "colour": 1 } })).await;
+    let (s, b) = node
+        .post(
+            "/connectors/a",
+            &json!({ "sink": { "type": "http", "url": "http://x", "colour": 1 } }),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-body", "unknown field `colour`");
 
-    let (s, b) = node.post("/connectors/a", &json!({ "sink": { "type": "http", "url": "not a url" } })).await;
+    let (s, b) = node
+        .post(
+            "/connectors/a",
+            &json!({ "sink": { "type": "http", "url": "not a url" } }),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-setting", "sink.url");
-    assert!(b["message"].as_str().expect("message").contains("e.g."), "a valid example: {b}");
+    assert!(
+        b["message"].as_str().expect("message").contains("e.g."),
+        "a valid example: {b}"
+    );
 
-    let (s, b) = node.post("/connectors/a", &json!({ "sink": { "type": "http", "url": "ftp://example.com/x" } })).await;
+    let (s, b) = node
+        .post(
+            "/connectors/a",
+            &json!({ "sink": { "type": "http", "url": "ftp://example.com/x" } }),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-setting", "sink.url");
 
-    let (s, b) = node.post("/connectors/a", &json!({ "sink": { "type": "kafka" } })).await;
+    let (s, b) = node
+        .post("/connectors/a", &json!({ "sink": { "type": "kafka" } }))
+        .await;
     assert_error(s, &b, 400, "invalid-body", "kafka");
 
-    let (s, b) = node.post("/connectors/a", &json!({ "sink": ok_sink, "filter": { "streams": { "regex": "(" } } })).await;
+    let (s, b) = node
+        .post(
+            "/connectors/a",
+            &json!({ "sink": ok_sink, "filter": { "streams": { "regex": "(" } } }),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-setting", "filter.streams.regex");
 
-    let (s, b) = node.post("/connectors/a", &json!({ "sink": ok_sink, "filter": { "jsonPath": "$[" } })).await;
+    let (s, b) = node
+        .post(
+            "/connectors/a",
+            &json!({ "sink": ok_sink, "filter": { "jsonPath": "$[" } }),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-setting", "filter.jsonPath");
 
-    let (s, b) = node.post("/connectors/a", &json!({ "sink": ok_sink, "start": "yesterday" })).await;
+    let (s, b) = node
+        .post(
+            "/connectors/a",
+            &json!({ "sink": ok_sink, "start": "yesterday" }),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-body", "start");
 
-    let (s, b) = node.post("/connectors/a", &json!({ "sink": ok_sink, "enable": "yes" })).await;
+    let (s, b) = node
+        .post(
+            "/connectors/a",
+            &json!({ "sink": ok_sink, "enable": "yes" }),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-body", "enable");
 
-    let (s, b) = node.post("/connectors/bad%20id", &json!({ "sink": ok_sink })).await;
+    let (s, b) = node
+        .post("/connectors/bad%20id", &json!({ "sink": ok_sink }))
+        .await;
     assert_error(s, &b, 400, "invalid-id", "not a valid connector id");
 
     let (s, b) = node.get("/connectors/nobody").await;
     assert_error(s, &b, 404, "not-found", "`nobody`");
     for action in ["enable", "disable", "reset"] {
-        let (s, b) = node.post(&format!("/connectors/nobody/{action}"), &json!({})).await;
+        let (s, b) = node
+            .post(&format!("/connectors/nobody/{action}"), &json!({}))
+            .await;
         assert_error(s, &b, 404, "not-found", "`nobody`");
     }
     let (s, b) = node.call(Method::DELETE, "/connectors/nobody", None).await;
     assert_error(s, &b, 404, "not-found", "`nobody`");
-    let (s, b) = node.call(Method::PUT, "/connectors/nobody", Some(&json!({ "sink": ok_sink }))).await;
+    let (s, b) = node
+        .call(
+            Method::PUT,
+            "/connectors/nobody",
+            Some(&json!({ "sink": ok_sink })),
+        )
+        .await;
     assert_error(s, &b, 404, "not-found", "`nobody`");
 
     // Nothing was stored by any of the above.
     let (_, list) = node.get("/connectors").await;
     assert_eq!(list, json!([]));
 
-    node.create_connector("a", json!({ "sink": ok_sink, "enable": false })).await;
-    let (s, b) = node.post("/connectors/a", &json!({ "sink": ok_sink })).await;
+    node.create_connector("a", json!({ "sink": ok_sink, "enable": false }))
+        .await;
+    let (s, b) = node
+        .post("/connectors/a", &json!({ "sink": ok_sink }))
+        .await;
     assert_error(s, &b, 409, "already-exists", "`a`");
-    let (s, b) = node.post("/connectors/a/reset", &json!({ "to": "tomorrow" })).await;
+    let (s, b) = node
+        .post("/connectors/a/reset", &json!({ "to": "tomorrow" }))
+        .await;
     assert_error(s, &b, 400, "invalid-body", "to");
 
     let (s, b) = node.call(Method::PATCH, "/connectors/a", None).await;
@@ -88,25 +161,54 @@ async fn stream_requests() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = NodeProcess::start(dir.path()).await;
 
-    let (s, b) = node.post("/streams/s-1", &json!({ "eventType": "X", "data": {} })).await;
+    let (s, b) = node
+        .post("/streams/s-1", &json!({ "eventType": "X", "data": {} }))
+        .await;
     assert_error(s, &b, 400, "invalid-body", "sequence");
 
-    let (s, b) = node.post("/streams/s-1", &json!([{ "eventType": "X", "data": {}, "extra": 1 }])).await;
+    let (s, b) = node
+        .post(
+            "/streams/s-1",
+            &json!([{ "eventType": "X", "data": {}, "extra": 1 }]),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-body", "unknown field `extra`");
 
-    let (s, b) = node.post("/streams/s-1", &json!([{ "eventId": "nope", "eventType": "X", "data": {} }])).await;
+    let (s, b) = node
+        .post(
+            "/streams/s-1",
+            &json!([{ "eventId": "nope", "eventType": "X", "data": {} }]),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-body", "[0].eventId");
 
-    let (s, b) = node.post("/streams/%24connectors", &json!([event("X", json!({}))])).await;
+    let (s, b) = node
+        .post("/streams/%24connectors", &json!([event("X", json!({}))]))
+        .await;
     assert_error(s, &b, 403, "system-stream", "system stream");
 
     node.append("s-1", &[event("X", json!({}))]).await;
-    let (s, b) = node.post("/streams/s-1?expectedRevision=no-stream", &json!([event("X", json!({}))])).await;
+    let (s, b) = node
+        .post(
+            "/streams/s-1?expectedRevision=no-stream",
+            &json!([event("X", json!({}))]),
+        )
+        .await;
     assert_error(s, &b, 409, "wrong-expected-revision", "s-1");
     assert_eq!(b["details"]["currentRevision"], 0);
-    let (s, b) = node.post("/streams/s-1?expectedRevision=soon", &json!([event("X", json!({}))])).await;
+    let (s, b) = node
+        .post(
+            "/streams/s-1?expectedRevision=soon",
+            &json!([event("X", json!({}))]),
+        )
+        .await;
     assert_error(s, &b, 400, "invalid-expected-revision", "soon");
-    let (s, b) = node.post("/streams/s-1?expectedRevision=0", &json!([event("X", json!({}))])).await;
+    let (s, b) = node
+        .post(
+            "/streams/s-1?expectedRevision=0",
+            &json!([event("X", json!({}))]),
+        )
+        .await;
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["nextExpectedRevision"], 1);
 
@@ -125,7 +227,11 @@ async fn stream_requests() {
     assert_eq!(b["events"][0]["revision"], 1);
     let (s, b) = node.get("/streams/$all?from=start&count=10").await;
     assert_eq!(s, 200, "{b}");
-    assert!(b["events"].as_array().expect("events").iter().any(|e| e["stream"] == "s-1"));
+    assert!(b["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .any(|e| e["stream"] == "s-1"));
 
     // Last: the node closes the connection after refusing a body unread.
     let big = vec![b' '; 17 * 1024 * 1024];

@@ -24,7 +24,9 @@ async fn sigkill_during_delivery_loses_nothing() {
 
     let mut expected_positions = Vec::new();
     for chunk in 0..6 {
-        let batch: Vec<_> = (0..500).map(|i| event("Paid", json!({ "n": chunk * 500 + i }))).collect();
+        let batch: Vec<_> = (0..500)
+            .map(|i| event("Paid", json!({ "n": chunk * 500 + i })))
+            .collect();
         let last = node.append(&format!("payments-{chunk}"), &batch).await;
         expected_positions.extend(last - 499..=last);
         // Noise that the filter drops.
@@ -53,29 +55,44 @@ async fn sigkill_during_delivery_loses_nothing() {
     }
     assert!(kills >= 1, "the node was killed during delivery");
 
-    eventually(Duration::from_secs(120), "every event after the restarts", || async {
-        let mut seen: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        (seen.len() >= expected_positions.len()).then_some(())
-    })
+    eventually(
+        Duration::from_secs(120),
+        "every event after the restarts",
+        || async {
+            let mut seen: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            (seen.len() >= expected_positions.len()).then_some(())
+        },
+    )
     .await;
 
     let received: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
-    let index_of = |p: u64| expected_positions.binary_search(&p).unwrap_or_else(|_| panic!("unexpected position {p}"));
+    let index_of = |p: u64| {
+        expected_positions
+            .binary_search(&p)
+            .unwrap_or_else(|_| panic!("unexpected position {p}"))
+    };
     // Walk the deliveries: each one is the next expected event, or a replay
     // that restarts right after an event already delivered.
     let mut highest: Option<usize> = None;
     let mut replays = 0;
     let mut replay_lengths = Vec::new();
-    for window in std::iter::once(None).chain(received.iter().map(Some)).collect::<Vec<_>>().windows(2) {
+    for window in std::iter::once(None)
+        .chain(received.iter().map(Some))
+        .collect::<Vec<_>>()
+        .windows(2)
+    {
         let current = index_of(*window[1].expect("current"));
         let previous = window[0].map(|p| index_of(*p));
         match previous {
             None => assert_eq!(current, 0, "delivery starts with the first event"),
             Some(prev) if current == prev + 1 => {}
             Some(prev) => {
-                assert!(current <= prev, "gap: event #{current} delivered after #{prev}");
+                assert!(
+                    current <= prev,
+                    "gap: event #{current} delivered after #{prev}"
+                );
                 replays += 1;
                 replay_lengths.push(prev - current + 1);
             }

@@ -11,7 +11,11 @@ fn numbers(receiver: &Receiver) -> Vec<u64> {
     receiver
         .accepted()
         .iter()
-        .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).expect("json")["n"].as_u64().expect("n"))
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).expect("json")["n"]
+                .as_u64()
+                .expect("n")
+        })
         .collect()
 }
 
@@ -21,9 +25,11 @@ async fn append_numbered(node: &NodeProcess, stream: &str, range: std::ops::Rang
 }
 
 async fn wait_for(receiver: &Receiver, count: usize) {
-    eventually(Duration::from_secs(30), &format!("{count} deliveries"), || async {
-        (receiver.count() >= count).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        &format!("{count} deliveries"),
+        || async { (receiver.count() >= count).then_some(()) },
+    )
     .await;
 }
 
@@ -33,7 +39,11 @@ async fn disable_enable_reset_and_delete() {
     let node = NodeProcess::start(dir.path()).await;
     let receiver = Receiver::start().await;
     append_numbered(&node, "counts-1", 0..100).await;
-    node.create_connector("counter", json!({ "sink": { "type": "http", "url": receiver.url } })).await;
+    node.create_connector(
+        "counter",
+        json!({ "sink": { "type": "http", "url": receiver.url } }),
+    )
+    .await;
     wait_for(&receiver, 100).await;
 
     // Disable: nothing more arrives; enable resumes from the checkpoint.
@@ -43,16 +53,26 @@ async fn disable_enable_reset_and_delete() {
     assert_eq!(body["status"]["state"], "disabled");
     append_numbered(&node, "counts-1", 100..150).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(receiver.count(), 100, "a disabled connector delivers nothing");
+    assert_eq!(
+        receiver.count(),
+        100,
+        "a disabled connector delivers nothing"
+    );
     let (status, body) = node.post("/connectors/counter/enable", &json!({})).await;
     assert_eq!(status, 200, "{body}");
     wait_for(&receiver, 150).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(numbers(&receiver), (0..150).collect::<Vec<_>>(), "resumed after the checkpoint, no duplicates");
+    assert_eq!(
+        numbers(&receiver),
+        (0..150).collect::<Vec<_>>(),
+        "resumed after the checkpoint, no duplicates"
+    );
 
     // Reset to the start redelivers everything.
     receiver.clear();
-    let (status, body) = node.post("/connectors/counter/reset", &json!({ "to": "start" })).await;
+    let (status, body) = node
+        .post("/connectors/counter/reset", &json!({ "to": "start" }))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["round"], 1);
     wait_for(&receiver, 150).await;
@@ -62,7 +82,9 @@ async fn disable_enable_reset_and_delete() {
     let events = node.read_stream("counts-1").await;
     let position = events[119]["position"].as_u64().expect("position");
     receiver.clear();
-    let (status, body) = node.post("/connectors/counter/reset", &json!({ "to": position })).await;
+    let (status, body) = node
+        .post("/connectors/counter/reset", &json!({ "to": position }))
+        .await;
     assert_eq!(status, 200, "{body}");
     wait_for(&receiver, 30).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -82,7 +104,11 @@ async fn disable_enable_reset_and_delete() {
     assert_eq!(list, json!([]));
 
     // The id can be used again, from scratch.
-    node.create_connector("counter", json!({ "sink": { "type": "http", "url": receiver.url }, "start": "end" })).await;
+    node.create_connector(
+        "counter",
+        json!({ "sink": { "type": "http", "url": receiver.url }, "start": "end" }),
+    )
+    .await;
     append_numbered(&node, "counts-1", 160..161).await;
     wait_for(&receiver, 1).await;
     assert_eq!(numbers(&receiver), vec![160]);
@@ -104,14 +130,20 @@ async fn restart_keeps_definitions_and_state() {
             }),
         )
         .await;
-    assert_eq!(created["definition"]["sink"]["auth"]["token"], "******", "secrets are never returned");
+    assert_eq!(
+        created["definition"]["sink"]["auth"]["token"], "******",
+        "secrets are never returned"
+    );
     node.create_connector(
         "kept-off",
         json!({ "sink": { "type": "console", "format": "json" }, "enable": false }),
     )
     .await;
     wait_for(&receiver, 20).await;
-    assert_eq!(receiver.accepted()[0].header("authorization"), "Bearer s3cret");
+    assert_eq!(
+        receiver.accepted()[0].header("authorization"),
+        "Bearer s3cret"
+    );
     let (_, before) = node.get("/connectors").await;
     node.terminate();
 
@@ -153,12 +185,18 @@ async fn reconfigure_keeps_secrets_and_applies_the_new_sink() {
     let (_, current) = node.get("/connectors/moving").await;
     let mut definition = current["definition"].clone();
     definition["sink"]["url"] = json!(second.url);
-    let (status, body) = node.call(Method::PUT, "/connectors/moving", Some(&definition)).await;
+    let (status, body) = node
+        .call(Method::PUT, "/connectors/moving", Some(&definition))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["definition"]["sink"]["auth"]["password"], "******");
     append_numbered(&node, "moves-1", 3..5).await;
     wait_for(&second, 2).await;
     let got = second.accepted();
-    assert_eq!(got[0].header("authorization"), "Basic dTpw", "the stored password was kept");
+    assert_eq!(
+        got[0].header("authorization"),
+        "Basic dTpw",
+        "the stored password was kept"
+    );
     assert_eq!(numbers(&second), vec![3, 4]);
 }

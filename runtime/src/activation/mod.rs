@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::connector::{CommandError, ConnectorDefinition, ConnectorId, ConnectorRepository, ConnectorState};
+use crate::connector::{
+    CommandError, ConnectorDefinition, ConnectorId, ConnectorRepository, ConnectorState,
+};
 use crate::pipeline::{PipelineHandle, PipelineStatus, RunState, StatusSnapshot};
 
 /// How long a stopping pipeline may take to checkpoint and end.
@@ -23,10 +25,17 @@ struct Running {
     round: u64,
 }
 
+/// The pipelines and the newest connector revision applied to them.
+#[derive(Default)]
+struct Applied {
+    running: HashMap<ConnectorId, Running>,
+    revisions: HashMap<ConnectorId, u64>,
+}
+
 /// Runs the pipelines of the enabled connectors.
 pub struct Supervisor {
     repository: ConnectorRepository,
-    running: tokio::sync::Mutex<HashMap<ConnectorId, Running>>,
+    applied: tokio::sync::Mutex<Applied>,
     /// Read by the API without waiting for a start or stop in progress.
     statuses: Mutex<HashMap<ConnectorId, Arc<PipelineStatus>>>,
 }
@@ -35,7 +44,7 @@ impl Supervisor {
     pub fn new(repository: ConnectorRepository) -> Self {
         Self {
             repository,
-            running: tokio::sync::Mutex::new(HashMap::new()),
+            applied: tokio::sync::Mutex::new(Applied::default()),
             statuses: Mutex::new(HashMap::new()),
         }
     }
@@ -51,9 +60,15 @@ impl Supervisor {
         Ok(started)
     }
 
-    /// Brings the connector's pipeline in line with `state`.
+    /// Brings the connector's pipeline in line with `state`. A state older
+    /// than one already applied (two requests racing) is ignored.
     pub async fn apply(&self, state: &ConnectorState) {
-        let mut running = self.running.lock().await;
+        let mut applied = self.applied.lock().await;
+        if applied.revisions.get(&state.id).is_some_and(|r| *r > state.revision) {
+            return;
+        }
+        applied.revisions.insert(state.id.clone(), state.revision);
+        let running = &mut applied.running;
         if let Some(current) = running.get(&state.id) {
             let unchanged = state.should_run()
                 && current.definition == state.definition
@@ -102,8 +117,11 @@ impl Supervisor {
 
     /// Stops every pipeline, checkpointing what was delivered.
     pub async fn stop_all(&self) {
-        let mut running = self.running.lock().await;
-        let stops = running.drain().map(|(id, r)| async move { stop(&id, r).await });
+        let mut applied = self.applied.lock().await;
+        let stops = applied
+            .running
+            .drain()
+            .map(|(id, r)| async move { stop(&id, r).await });
         futures::future::join_all(stops).await;
     }
 }

@@ -70,7 +70,11 @@ fn parse_id(id: &str) -> Result<ConnectorId, ApiError> {
     Ok(ConnectorId::parse(id)?)
 }
 
-async fn run(state: &AppState, id: &ConnectorId, command: Command) -> Result<ConnectorView, ApiError> {
+async fn run(
+    state: &AppState,
+    id: &ConnectorId,
+    command: Command,
+) -> Result<ConnectorView, ApiError> {
     let connector = state.repository.execute(id, command).await?;
     state.supervisor.apply(&connector).await;
     Ok(view(state, connector).await)
@@ -118,14 +122,14 @@ pub async fn create(
     };
     let definition: ConnectorDefinition = parse(&serde_json::to_vec(&object).unwrap_or_default())
         .map_err(|mut e| {
-            // The definition's own field list lacks `enable`.
-            if e.message.contains("expected one of") {
-                if let Some(i) = e.message.find("expected one of") {
-                    e.message = format!("{}expected one of {CREATE_FIELDS}", &e.message[..i]);
-                }
+        // The definition's own field list lacks `enable`.
+        if e.message.contains("expected one of") {
+            if let Some(i) = e.message.find("expected one of") {
+                e.message = format!("{}expected one of {CREATE_FIELDS}", &e.message[..i]);
             }
-            e
-        })?;
+        }
+        e
+    })?;
     definition.validate()?;
     let view = run(&state, &id, Command::Create { definition, enable }).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -147,7 +151,9 @@ pub async fn reconfigure(
         .ok_or_else(|| ApiError::not_found(format!("connector `{id}` not found")))?;
     definition.sink.keep_secrets_from(&current.definition.sink);
     definition.validate()?;
-    Ok(Json(run(&state, &id, Command::Reconfigure { definition }).await?))
+    Ok(Json(
+        run(&state, &id, Command::Reconfigure { definition }).await?,
+    ))
 }
 
 pub async fn enable(

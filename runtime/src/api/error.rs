@@ -87,15 +87,25 @@ impl From<StoreError> for ApiError {
                 };
                 Self {
                     details: Some(serde_json::json!({ "currentRevision": current })),
-                    ..Self::new(StatusCode::CONFLICT, "wrong-expected-revision", e.to_string())
+                    ..Self::new(
+                        StatusCode::CONFLICT,
+                        "wrong-expected-revision",
+                        e.to_string(),
+                    )
                 }
             }
             StoreError::StreamNotFound(_) => Self::not_found(e.to_string()),
-            StoreError::StreamDeleted(_) => Self::new(StatusCode::GONE, "stream-deleted", e.to_string()),
+            StoreError::StreamDeleted(_) => {
+                Self::new(StatusCode::GONE, "stream-deleted", e.to_string())
+            }
             StoreError::InvalidRequest(_) => Self::bad_request("invalid-request", e.to_string()),
             StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, "store unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the event store is unavailable; retry later")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the event store is unavailable; retry later",
+                )
             }
         }
     }
@@ -105,7 +115,9 @@ impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         match e {
             CommandError::NotFound(_) => Self::not_found(e.to_string()),
-            CommandError::AlreadyExists(_) => Self::new(StatusCode::CONFLICT, "already-exists", e.to_string()),
+            CommandError::AlreadyExists(_) => {
+                Self::new(StatusCode::CONFLICT, "already-exists", e.to_string())
+            }
             CommandError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             CommandError::Corrupt { .. } => Self::internal(&e),
             CommandError::Store(e) => e.into(),

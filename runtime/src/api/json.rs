@@ -23,7 +23,11 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
     Bytes::from_request(req, state).await.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(status, "payload-too-large", "the request body is larger than this node accepts (see `--max-body-bytes`)")
+            ApiError::new(
+                status,
+                "payload-too-large",
+                "the request body is larger than this node accepts (see `--max-body-bytes`)",
+            )
         } else {
             ApiError::new(status, "invalid-body", rejection.body_text())
         }
@@ -33,7 +37,10 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
 /// Parses `bytes` as `T`, explaining failures.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("invalid-json", "the request body is empty; send a JSON document"));
+        return Err(ApiError::bad_request(
+            "invalid-json",
+            "the request body is empty; send a JSON document",
+        ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(describe)?;

@@ -47,7 +47,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/connectors/{id}/enable", post(connectors::enable))
         .route("/connectors/{id}/disable", post(connectors::disable))
         .route("/connectors/{id}/reset", post(connectors::reset))
-        .route("/streams/{stream}", get(streams::read).post(streams::append))
+        .route(
+            "/streams/{stream}",
+            get(streams::read).post(streams::append),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

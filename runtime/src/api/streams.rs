@@ -13,7 +13,9 @@ use super::error::ApiError;
 use super::json::StrictJson;
 use super::AppState;
 use crate::sinks::envelope::envelope;
-use crate::store::{AllStart, ContentType, Direction, ExpectedRevision, NewEvent, Position, StreamStart};
+use crate::store::{
+    AllStart, ContentType, Direction, ExpectedRevision, NewEvent, Position, StreamStart,
+};
 
 /// The most events one read returns.
 const MAX_READ: usize = 4096;
@@ -68,7 +70,10 @@ fn parse_expected(value: &str) -> Result<ExpectedRevision, ApiError> {
 
 fn check_stream_name(stream: &str) -> Result<(), ApiError> {
     if stream.is_empty() || stream.len() > 1024 {
-        return Err(ApiError::bad_request("invalid-stream", "a stream name must have 1 to 1024 characters, e.g. `orders-42`"));
+        return Err(ApiError::bad_request(
+            "invalid-stream",
+            "a stream name must have 1 to 1024 characters, e.g. `orders-42`",
+        ));
     }
     if stream.starts_with('$') {
         return Err(ApiError::new(
@@ -100,7 +105,10 @@ pub async fn append(
         None => ExpectedRevision::Any,
     };
     if events.is_empty() {
-        return Err(ApiError::bad_request("invalid-body", "the array of events is empty; send at least one event"));
+        return Err(ApiError::bad_request(
+            "invalid-body",
+            "the array of events is empty; send at least one event",
+        ));
     }
     let mut new_events = Vec::with_capacity(events.len());
     for (i, event) in events.into_iter().enumerate() {
@@ -158,7 +166,10 @@ fn parse_read(query: &ReadQuery) -> Result<(Direction, From, usize), ApiError> {
         None | Some("forwards") | Some("forward") => Direction::Forwards,
         Some("backwards") | Some("backward") => Direction::Backwards,
         Some(other) => {
-            return Err(ApiError::bad_request("invalid-query", format!("direction `{other}` is not valid; use `forwards` or `backwards`")))
+            return Err(ApiError::bad_request(
+                "invalid-query",
+                format!("direction `{other}` is not valid; use `forwards` or `backwards`"),
+            ))
         }
     };
     let from = match query.from.as_deref() {
@@ -167,12 +178,18 @@ fn parse_read(query: &ReadQuery) -> Result<(Direction, From, usize), ApiError> {
         Some("start") => From::Start,
         Some("end") => From::End,
         Some(n) => From::At(n.parse().map_err(|_| {
-            ApiError::bad_request("invalid-query", format!("from `{n}` is not valid; use `start`, `end` or a number such as `10`"))
+            ApiError::bad_request(
+                "invalid-query",
+                format!("from `{n}` is not valid; use `start`, `end` or a number such as `10`"),
+            )
         })?),
     };
     let count = query.count.unwrap_or(DEFAULT_READ);
     if count == 0 || count > MAX_READ {
-        return Err(ApiError::bad_request("invalid-query", format!("count must be between 1 and {MAX_READ}, e.g. `100`")));
+        return Err(ApiError::bad_request(
+            "invalid-query",
+            format!("count must be between 1 and {MAX_READ}, e.g. `100`"),
+        ));
     }
     Ok((direction, from, count))
 }
@@ -197,7 +214,10 @@ pub async fn read(
             From::End => StreamStart::End,
             From::At(r) => StreamStart::Revision(r),
         };
-        state.store.read_stream(&stream, direction, start, count).await?
+        state
+            .store
+            .read_stream(&stream, direction, start, count)
+            .await?
     };
     Ok(Json(ReadResponse {
         events: events.iter().map(envelope).collect(),

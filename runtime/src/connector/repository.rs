@@ -76,7 +76,12 @@ impl ConnectorRepository {
         loop {
             let page = match self
                 .store
-                .read_stream(&id.stream(), Direction::Forwards, StreamStart::Revision(from), PAGE)
+                .read_stream(
+                    &id.stream(),
+                    Direction::Forwards,
+                    StreamStart::Revision(from),
+                    PAGE,
+                )
                 .await
             {
                 Ok(page) => page,
@@ -89,7 +94,10 @@ impl ConnectorRepository {
                     Some(Err(e)) => {
                         return Err(CommandError::Corrupt {
                             id: id.clone(),
-                            message: format!("{} at revision {}: {e}", event.event_type, event.revision),
+                            message: format!(
+                                "{} at revision {}: {e}",
+                                event.event_type, event.revision
+                            ),
                         })
                     }
                     None => {}
@@ -128,7 +136,12 @@ impl ConnectorRepository {
         loop {
             let page = match self
                 .store
-                .read_stream(INDEX_STREAM, Direction::Forwards, StreamStart::Revision(from), PAGE)
+                .read_stream(
+                    INDEX_STREAM,
+                    Direction::Forwards,
+                    StreamStart::Revision(from),
+                    PAGE,
+                )
                 .await
             {
                 Ok(page) => page,
@@ -172,9 +185,9 @@ impl ConnectorRepository {
         if events.is_empty() {
             return current.ok_or_else(|| CommandError::NotFound(id.clone()));
         }
-        let expected = current
-            .as_ref()
-            .map_or(ExpectedRevision::NoStream, |s| ExpectedRevision::Exact(s.revision));
+        let expected = current.as_ref().map_or(ExpectedRevision::NoStream, |s| {
+            ExpectedRevision::Exact(s.revision)
+        });
         let new_events = events.iter().map(ConnectorEvent::to_new_event).collect();
         match self.store.append(&id.stream(), expected, new_events).await {
             Ok(_) => {}
@@ -218,7 +231,12 @@ impl ConnectorRepository {
     ) -> Result<Option<Checkpoint>, StoreError> {
         match self
             .store
-            .read_stream(&id.checkpoint_stream(), Direction::Backwards, StreamStart::End, 1)
+            .read_stream(
+                &id.checkpoint_stream(),
+                Direction::Backwards,
+                StreamStart::End,
+                1,
+            )
             .await
         {
             Ok(events) => Ok(events

@@ -56,7 +56,8 @@ impl Checkpointer {
 
     fn due(&self) -> bool {
         self.pending.is_some()
-            && (self.events_since_save >= self.every_events || self.last_save.elapsed() >= self.every)
+            && (self.events_since_save >= self.every_events
+                || self.last_save.elapsed() >= self.every)
     }
 
     /// Saves if a save is due.

@@ -132,7 +132,10 @@ async fn run_until_stopped(
                 match delivered {
                     Delivery::Done => {}
                     Delivery::Cancelled => break 'subscribe,
-                    Delivery::Fault { handled_up_to, message } => {
+                    Delivery::Fault {
+                        handled_up_to,
+                        message,
+                    } => {
                         if let Some(position) = handled_up_to {
                             checkpointer.advance(position, 0);
                         }
@@ -244,7 +247,9 @@ async fn deliver(
                             status: rejection.status,
                             response: rejection.response.as_deref(),
                         };
-                        if !write_dead_letter(repository, &connector.id, letter, status, cancel).await {
+                        if !write_dead_letter(repository, &connector.id, letter, status, cancel)
+                            .await
+                        {
                             return Delivery::Cancelled;
                         }
                         status.add_dead_lettered(1);

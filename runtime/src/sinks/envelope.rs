@@ -39,7 +39,10 @@ pub fn envelope(event: &RecordedEvent) -> Value {
     );
     match json_data(event) {
         Some(data) => map.insert("data".into(), data),
-        None => map.insert("dataBase64".into(), Value::String(STANDARD.encode(&event.data))),
+        None => map.insert(
+            "dataBase64".into(),
+            Value::String(STANDARD.encode(&event.data)),
+        ),
     };
     if !event.metadata.is_empty() {
         match parse_json(&event.metadata) {
@@ -191,7 +194,11 @@ mod tests {
 
     #[test]
     fn json_event_with_json_metadata() {
-        let e = event(ContentType::Json, b"{ \"total\" : 12 }", b"{\"user\":\"ann\"}");
+        let e = event(
+            ContentType::Json,
+            b"{ \"total\" : 12 }",
+            b"{\"user\":\"ann\"}",
+        );
         let expected = json!({
             "id": "01234567-89ab-cdef-0123-456789abcdef",
             "stream": "orders-42",

@@ -198,7 +198,10 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused() {
         let error = serde_json::from_str::<RetryConfig>(r#"{"maxRetries":3}"#).unwrap_err();
-        assert!(error.to_string().contains("unknown field `maxRetries`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown field `maxRetries`"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -221,7 +224,10 @@ mod tests {
         for attempt in 1..20 {
             let wait = p.backoff(attempt);
             let ceiling = p.ceiling(attempt);
-            assert!(wait >= ceiling / 2 && wait <= ceiling, "{wait:?} vs {ceiling:?}");
+            assert!(
+                wait >= ceiling / 2 && wait <= ceiling,
+                "{wait:?} vs {ceiling:?}"
+            );
         }
     }
 
@@ -237,7 +243,10 @@ mod tests {
     #[test]
     fn retry_after_replaces_the_backoff_within_bounds() {
         let p = policy(100, 1_000, 2.0, None);
-        assert_eq!(p.wait(1, Some(Duration::from_secs(5))), Duration::from_secs(5));
+        assert_eq!(
+            p.wait(1, Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
         assert_eq!(p.wait(1, Some(Duration::from_secs(3_600))), MAX_RETRY_AFTER);
         assert_eq!(p.wait(1, Some(Duration::ZERO)), Duration::from_millis(100));
         assert!(p.wait(1, None) <= Duration::from_millis(100));
@@ -248,7 +257,10 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
@@ -261,18 +273,39 @@ mod tests {
         let ok = RetryConfig::default();
         assert_eq!(ok.validate("sink.retry"), Ok(()));
         assert_eq!(
-            bad(RetryConfig { initial_backoff_ms: 0, ..ok.clone() }),
+            bad(RetryConfig {
+                initial_backoff_ms: 0,
+                ..ok.clone()
+            }),
             "sink.retry.initialBackoffMs"
         );
         assert_eq!(
-            bad(RetryConfig { max_backoff_ms: 10, ..ok.clone() }),
+            bad(RetryConfig {
+                max_backoff_ms: 10,
+                ..ok.clone()
+            }),
             "sink.retry.maxBackoffMs"
         );
-        assert_eq!(bad(RetryConfig { multiplier: 0.5, ..ok.clone() }), "sink.retry.multiplier");
         assert_eq!(
-            bad(RetryConfig { multiplier: f64::NAN, ..ok.clone() }),
+            bad(RetryConfig {
+                multiplier: 0.5,
+                ..ok.clone()
+            }),
             "sink.retry.multiplier"
         );
-        assert_eq!(bad(RetryConfig { max_attempts: Some(0), ..ok }), "sink.retry.maxAttempts");
+        assert_eq!(
+            bad(RetryConfig {
+                multiplier: f64::NAN,
+                ..ok.clone()
+            }),
+            "sink.retry.multiplier"
+        );
+        assert_eq!(
+            bad(RetryConfig {
+                max_attempts: Some(0),
+                ..ok
+            }),
+            "sink.retry.maxAttempts"
+        );
     }
 }

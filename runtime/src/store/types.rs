@@ -215,7 +215,9 @@ impl Subscription {
     /// Wraps the receiving end of a channel fed by a backend task. The task
     /// should stop when the channel is closed.
     pub fn new(
-        receiver: tokio::sync::mpsc::Receiver<Result<SubscriptionMessage, crate::store::StoreError>>,
+        receiver: tokio::sync::mpsc::Receiver<
+            Result<SubscriptionMessage, crate::store::StoreError>,
+        >,
     ) -> Self {
         Self { receiver }
     }

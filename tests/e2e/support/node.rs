@@ -53,12 +53,21 @@ impl NodeProcess {
     async fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = self.client.get(format!("{}/health", self.base)).send().await {
+            if let Ok(r) = self
+                .client
+                .get(format!("{}/health", self.base))
+                .send()
+                .await
+            {
                 if r.status().is_success() {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "node did not become healthy; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "node did not become healthy; log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -94,7 +103,12 @@ impl NodeProcess {
     }
 
     /// Sends a request and returns the status and the JSON body (Null when empty).
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let mut request = self.client.request(method, self.url(path));
         if let Some(body) = body {
             request = request
@@ -107,13 +121,19 @@ impl NodeProcess {
         let json = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer ({status}): {text}"))
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("non-JSON answer ({status}): {text}"))
         };
         (status, json)
     }
 
     /// Sends raw bytes.
-    pub async fn call_raw(&self, method: reqwest::Method, path: &str, body: Vec<u8>) -> (u16, Value) {
+    pub async fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
         let response = self
             .client
             .request(method, self.url(path))
@@ -124,7 +144,8 @@ impl NodeProcess {
             .expect("request to node");
         let status = response.status().as_u16();
         let text = response.text().await.expect("response body");
-        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer ({status}): {text}"));
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("non-JSON answer ({status}): {text}"));
         (status, json)
     }
 
@@ -139,7 +160,12 @@ impl NodeProcess {
     /// Appends `events` (`(stream, type, data)`) in batches of one stream each
     /// and returns the log position of every event, in order.
     pub async fn append(&self, stream: &str, events: &[Value]) -> u64 {
-        let (status, body) = self.post(&format!("/streams/{stream}"), &Value::Array(events.to_vec())).await;
+        let (status, body) = self
+            .post(
+                &format!("/streams/{stream}"),
+                &Value::Array(events.to_vec()),
+            )
+            .await;
         assert_eq!(status, 201, "append to {stream}: {body}");
         body["position"].as_u64().expect("position")
     }
@@ -164,7 +190,9 @@ impl NodeProcess {
         let mut events = Vec::new();
         let mut from = 0;
         loop {
-            let (status, body) = self.get(&format!("/streams/{encoded}?from={from}&count=4096")).await;
+            let (status, body) = self
+                .get(&format!("/streams/{encoded}?from={from}&count=4096"))
+                .await;
             if status == 404 {
                 return events;
             }

@@ -21,11 +21,16 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     pub fn position(&self) -> u64 {
-        self.header("esdb-record-log-position").parse().expect("position header")
+        self.header("esdb-record-log-position")
+            .parse()
+            .expect("position header")
     }
 }
 
@@ -51,8 +56,12 @@ pub struct Receiver {
 impl Receiver {
     pub async fn start() -> Self {
         let state = Arc::new(Mutex::new(Behaviour::default()));
-        let app = Router::new().fallback(handle).with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
         let addr: SocketAddr = listener.local_addr().expect("receiver addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
@@ -110,7 +119,10 @@ async fn handle(
         b.refused += 1;
         return StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     }
-    let id = headers.get("esdb-record-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let id = headers
+        .get("esdb-record-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if b.reject_ids.contains(id) {
         b.refused += 1;
         return StatusCode::BAD_REQUEST;

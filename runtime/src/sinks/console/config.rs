@@ -53,8 +53,14 @@ mod tests {
     #[test]
     fn unknown_fields_and_formats_are_refused() {
         let error = serde_json::from_str::<ConsoleSinkConfig>(r#"{"colour":true}"#).unwrap_err();
-        assert!(error.to_string().contains("unknown field `colour`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown field `colour`"),
+            "{error}"
+        );
         let error = serde_json::from_str::<ConsoleSinkConfig>(r#"{"format":"xml"}"#).unwrap_err();
-        assert!(error.to_string().contains("unknown variant `xml`"), "{error}");
+        assert!(
+            error.to_string().contains("unknown variant `xml`"),
+            "{error}"
+        );
     }
 }

@@ -58,7 +58,10 @@ impl Sink for ConsoleSink {
         }
     }
 
-    async fn deliver(&mut self, batch: &[RecordedEvent]) -> Result<Vec<DeliveryOutcome>, SinkError> {
+    async fn deliver(
+        &mut self,
+        batch: &[RecordedEvent],
+    ) -> Result<Vec<DeliveryOutcome>, SinkError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -94,7 +97,10 @@ impl Sink for ConsoleSink {
         match written {
             Ok(Ok(())) => Ok(vec![DeliveryOutcome::Delivered; batch.len()]),
             Ok(Err(error)) => Err(fail("writing to standard output", error)),
-            Err(join) => Err(fail("the output task", std::io::Error::other(join.to_string()))),
+            Err(join) => Err(fail(
+                "the output task",
+                std::io::Error::other(join.to_string()),
+            )),
         }
     }
 }
@@ -215,8 +221,10 @@ mod tests {
             event(2, ContentType::Binary, b"x"),
         ];
         let text = String::from_utf8(format_batch(ConsoleFormat::Json, &batch)).unwrap();
-        let lines: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines, [envelope(&batch[0]), envelope(&batch[1])]);
     }
 
@@ -225,10 +233,21 @@ mod tests {
         let out = Shared::default();
         let config = ConsoleSinkConfig::default();
         let mut sink = ConsoleSink::with_writer(config, SinkContext::detached("c1"), out.clone());
-        let batch = [event(1, ContentType::Json, b"1"), event(2, ContentType::Json, b"2")];
+        let batch = [
+            event(1, ContentType::Json, b"1"),
+            event(2, ContentType::Json, b"2"),
+        ];
         let outcomes = sink.deliver(&batch).await.unwrap();
         assert_eq!(outcomes, vec![DeliveryOutcome::Delivered; 2]);
-        assert_eq!(out.0.lock().unwrap().iter().filter(|&&b| b == b'\n').count(), 2);
+        assert_eq!(
+            out.0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
+            2
+        );
         assert_eq!(sink.deliver(&[]).await.unwrap(), vec![]);
         assert_eq!(sink.batch_limits().max_events, 500);
     }
@@ -237,7 +256,10 @@ mod tests {
     async fn a_closed_pipe_is_a_sink_error() {
         let config = ConsoleSinkConfig::default();
         let mut sink = ConsoleSink::with_writer(config, SinkContext::detached("c1"), Broken);
-        let error = sink.deliver(&[event(1, ContentType::Json, b"1")]).await.unwrap_err();
+        let error = sink
+            .deliver(&[event(1, ContentType::Json, b"1")])
+            .await
+            .unwrap_err();
         assert!(error.0.contains("connector `c1`"), "{error}");
         assert!(error.0.to_lowercase().contains("broken pipe"), "{error}");
     }

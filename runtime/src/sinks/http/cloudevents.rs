@@ -78,7 +78,10 @@ pub fn structured(event: &RecordedEvent) -> Value {
     if let Value::Object(map) = &mut value {
         match json_data(event) {
             Some(data) => map.insert("data".into(), data),
-            None => map.insert("data_base64".into(), Value::String(STANDARD.encode(&event.data))),
+            None => map.insert(
+                "data_base64".into(),
+                Value::String(STANDARD.encode(&event.data)),
+            ),
         };
     }
     value
@@ -135,7 +138,9 @@ mod tests {
         let get = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_string();
         assert_eq!(get("ce-specversion"), "1.0");
         assert_eq!(get("ce-id"), "00000000-0000-0000-0000-000000000001");
-        assert_eq!(get("ce-source"), "kurrentdb:/streams/a%20b");
+        // The attribute is `kurrentdb:/streams/a%20b`; the header encodes it once more.
+        assert_eq!(source("a b"), "kurrentdb:/streams/a%20b");
+        assert_eq!(get("ce-source"), "kurrentdb:/streams/a%2520b");
         assert_eq!(get("ce-subject"), "a%20b");
         assert_eq!(get("ce-type"), "OrderPlaced");
         assert_eq!(get("ce-time"), "2024-05-01T12:00:00.000Z");

@@ -6,6 +6,7 @@ use std::fmt;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
+use super::request::is_printable_ascii;
 use super::secrets::is_sensitive_header;
 use super::template::UrlTemplate;
 use crate::sinks::retry::RetryConfig;
@@ -174,8 +175,8 @@ impl HttpSinkConfig {
     fn validate_url(&self) -> Result<(), ConfigError> {
         let field = "sink.url";
         let example = "e.g. `https://example.com/hook`";
-        let template =
-            UrlTemplate::parse(&self.url).map_err(|m| ConfigError::new(field, format!("{m}, {example}")))?;
+        let template = UrlTemplate::parse(&self.url)
+            .map_err(|m| ConfigError::new(field, format!("{m}, {example}")))?;
         if template.has_templates() && self.batch.is_some() {
             return Err(ConfigError::new(
                 field,
@@ -184,9 +185,8 @@ impl HttpSinkConfig {
                  `https://example.com/events`, or remove `batch`",
             ));
         }
-        let not_absolute = || {
-            ConfigError::new(field, format!("must be an absolute http(s) URL, {example}"))
-        };
+        let not_absolute =
+            || ConfigError::new(field, format!("must be an absolute http(s) URL, {example}"));
         let first = url::Url::parse(&template.render_with("a")).map_err(|_| not_absolute())?;
         if !matches!(first.scheme(), "http" | "https") || first.host_str().is_none() {
             return Err(not_absolute());
@@ -225,7 +225,7 @@ impl HttpSinkConfig {
                      `auth`); use another header, e.g. `x-source`",
                 ));
             }
-            if HeaderValue::from_str(value).is_err() {
+            if !is_printable_ascii(value) || HeaderValue::from_str(value).is_err() {
                 return Err(ConfigError::new(
                     &field,
                     "must be printable ASCII without line breaks, e.g. `orders-service`",
@@ -269,7 +269,10 @@ impl HttpAuth {
     fn validate(&self) -> Result<(), ConfigError> {
         match self {
             HttpAuth::Basic { username, password } => {
-                if username.is_empty() || username.contains(':') || username.chars().any(char::is_control) {
+                if username.is_empty()
+                    || username.contains(':')
+                    || username.chars().any(char::is_control)
+                {
                     return Err(ConfigError::new(
                         "sink.auth.username",
                         "must be a non-empty name without `:` or control characters, e.g. `ingest`",
@@ -289,10 +292,10 @@ impl HttpAuth {
                 if token == REDACTED {
                     return Err(secret_placeholder("sink.auth.token"));
                 }
-                if token.is_empty() || HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+                if token.is_empty() || !is_printable_ascii(token) || token.contains(' ') {
                     return Err(ConfigError::new(
                         "sink.auth.token",
-                        "must be non-empty printable ASCII, e.g. `eyJhbGciOi...`",
+                        "must be non-empty printable ASCII without spaces, e.g. `eyJhbGciOi...`",
                     ));
                 }
             }

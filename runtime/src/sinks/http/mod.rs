@@ -21,8 +21,8 @@
 //! sink follows no redirects) reject the event(s) with the status and the
 //! start of the body. Secrets in the settings are handled in [`secrets`].
 
-mod config;
 pub mod cloudevents;
+mod config;
 pub mod request;
 pub mod secrets;
 pub mod send;

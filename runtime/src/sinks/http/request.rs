@@ -43,8 +43,9 @@ pub fn base_headers(config: &HttpSinkConfig, connector_id: &str) -> Result<Heade
     let mut headers = HeaderMap::new();
     for (name, value) in &config.headers {
         let field = || format!("sink.headers.{name}");
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| ConfigError::new(field(), "is not a valid header name, e.g. `x-api-key`"))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            ConfigError::new(field(), "is not a valid header name, e.g. `x-api-key`")
+        })?;
         let value = HeaderValue::from_str(value)
             .map_err(|_| ConfigError::new(field(), "must be printable ASCII, e.g. `orders`"))?;
         headers.insert(name, value);
@@ -52,12 +53,18 @@ pub fn base_headers(config: &HttpSinkConfig, connector_id: &str) -> Result<Heade
     if let Some(auth) = &config.auth {
         let text = match auth {
             HttpAuth::Basic { username, password } => {
-                format!("Basic {}", STANDARD.encode(format!("{username}:{password}")))
+                format!(
+                    "Basic {}",
+                    STANDARD.encode(format!("{username}:{password}"))
+                )
             }
             HttpAuth::Bearer { token } => format!("Bearer {token}"),
         };
         let mut value = HeaderValue::from_str(&text).map_err(|_| {
-            ConfigError::new("sink.auth", "must be printable ASCII, e.g. `{\"type\":\"bearer\",\"token\":\"abc\"}`")
+            ConfigError::new(
+                "sink.auth",
+                "must be printable ASCII, e.g. `{\"type\":\"bearer\",\"token\":\"abc\"}`",
+            )
         })?;
         value.set_sensitive(true);
         headers.insert(header::AUTHORIZATION, value);
@@ -67,7 +74,10 @@ pub fn base_headers(config: &HttpSinkConfig, connector_id: &str) -> Result<Heade
         HeaderValue::from_static(concat!("kurrent-connectors/", env!("CARGO_PKG_VERSION"))),
     );
     let connector = HeaderValue::from_str(connector_id).map_err(|_| {
-        ConfigError::new("id", "must be printable ASCII to be sent as `esdb-connector-id`, e.g. `orders-hook`")
+        ConfigError::new(
+            "id",
+            "must be printable ASCII to be sent as `esdb-connector-id`, e.g. `orders-hook`",
+        )
     })?;
     headers.insert(HeaderName::from_static("esdb-connector-id"), connector);
     Ok(headers)
@@ -107,12 +117,18 @@ pub fn batch_request(
 ) -> PreparedRequest {
     let mut headers = base.clone();
     let (content_type, body) = if cloud_events {
-        (cloudevents::BATCH_CONTENT_TYPE, cloudevents::batch_body(events))
+        (
+            cloudevents::BATCH_CONTENT_TYPE,
+            cloudevents::batch_body(events),
+        )
     } else {
         ("application/json", write_envelopes(events))
     };
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(HeaderName::from_static("esdb-batch-size"), HeaderValue::from(events.len()));
+    headers.insert(
+        HeaderName::from_static("esdb-batch-size"),
+        HeaderValue::from(events.len()),
+    );
     PreparedRequest {
         url,
         headers,
@@ -126,15 +142,21 @@ pub fn add_record_headers(event: &RecordedEvent, headers: &mut HeaderMap) {
         ("esdb-record-id", event.id.to_string()),
         ("esdb-record-stream-id", event.stream.clone()),
         ("esdb-record-stream-revision", event.revision.to_string()),
-        ("esdb-record-log-position", event.position.commit.to_string()),
+        (
+            "esdb-record-log-position",
+            event.position.commit.to_string(),
+        ),
         ("esdb-record-timestamp", timestamp(&event.created)),
         ("esdb-record-schema-subject", event.event_type.clone()),
     ];
     for (name, value) in record {
         // Stream names and event types that are not printable ASCII are
         // percent-encoded like CloudEvents header values.
-        let value = HeaderValue::from_str(&value)
-            .or_else(|_| HeaderValue::from_str(&cloudevents::encode_header_value(&value)));
+        let value = if is_printable_ascii(&value) {
+            HeaderValue::from_str(&value)
+        } else {
+            HeaderValue::from_str(&cloudevents::encode_header_value(&value))
+        };
         if let Ok(value) = value {
             headers.insert(HeaderName::from_static(name), value);
         }
@@ -155,10 +177,20 @@ pub fn add_metadata_headers(event: &RecordedEvent, headers: &mut HeaderMap) {
             Value::String(text) => text,
             other => other.to_string(),
         };
+        if !is_printable_ascii(&text) {
+            continue;
+        }
         if let Ok(value) = HeaderValue::from_str(&text) {
             headers.insert(name, value);
         }
     }
+}
+
+/// Whether `text` can be a header value as-is: printable ASCII and spaces
+/// (the `http` crate would also take bytes above 127, which many receivers
+/// cannot read).
+pub fn is_printable_ascii(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 #[cfg(test)]
@@ -186,7 +218,8 @@ mod tests {
     #[test]
     fn metadata_headers_skip_what_cannot_be_a_header() {
         let mut headers = HeaderMap::new();
-        let metadata = r#"{"Tenant":"acme","n":3,"obj":{"a":1},"bad key":"x","line":"a\nb","utf":"é"}"#;
+        let metadata =
+            r#"{"Tenant":"acme","n":3,"obj":{"a":1},"bad key":"x","line":"a\nb","utf":"é"}"#;
         add_metadata_headers(&event(metadata.as_bytes()), &mut headers);
         assert_eq!(headers["esdb-record-headers-tenant"], "acme");
         assert_eq!(headers["esdb-record-headers-n"], "3");

@@ -43,7 +43,8 @@ impl HttpSink {
     /// connections are reused across requests). No I/O happens here.
     pub fn new(config: HttpSinkConfig, ctx: SinkContext) -> Result<HttpSink, ConfigError> {
         config.validate()?;
-        let template = UrlTemplate::parse(&config.url).map_err(|m| ConfigError::new("sink.url", m))?;
+        let template =
+            UrlTemplate::parse(&config.url).map_err(|m| ConfigError::new("sink.url", m))?;
         let target = if template.has_templates() {
             Target::Template(template)
         } else {
@@ -90,7 +91,9 @@ impl HttpSink {
                         Ok(url) => url,
                         Err(error) => {
                             outcomes.push(DeliveryOutcome::Rejected(Rejection {
-                                reason: format!("the URL `{rendered}` for this event is invalid: {error}"),
+                                reason: format!(
+                                    "the URL `{rendered}` for this event is invalid: {error}"
+                                ),
                                 status: None,
                                 response: None,
                             }));
@@ -121,7 +124,8 @@ impl HttpSink {
         let mut pending = vec![(0, batch.len())];
         while let Some((start, end)) = pending.pop() {
             let events = &batch[start..end];
-            let request = batch_request(events, url.clone(), &self.headers, self.config.cloud_events);
+            let request =
+                batch_request(events, url.clone(), &self.headers, self.config.cloud_events);
             match self.transport.send(&request).await {
                 Sent::Delivered => fill(&mut outcomes[start..end], &DeliveryOutcome::Delivered),
                 Sent::Refused(_) if events.len() > 1 => {
@@ -130,7 +134,10 @@ impl HttpSink {
                     pending.push((start, middle));
                 }
                 Sent::Refused(rejection) | Sent::GaveUp(rejection) => {
-                    fill(&mut outcomes[start..end], &DeliveryOutcome::Rejected(rejection));
+                    fill(
+                        &mut outcomes[start..end],
+                        &DeliveryOutcome::Rejected(rejection),
+                    );
                 }
             }
         }
@@ -168,7 +175,10 @@ impl Sink for HttpSink {
         }
     }
 
-    async fn deliver(&mut self, batch: &[RecordedEvent]) -> Result<Vec<DeliveryOutcome>, SinkError> {
+    async fn deliver(
+        &mut self,
+        batch: &[RecordedEvent],
+    ) -> Result<Vec<DeliveryOutcome>, SinkError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }

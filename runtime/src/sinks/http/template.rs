@@ -165,7 +165,11 @@ mod tests {
         assert!(UrlTemplate::parse("http://h/{streamId}")
             .unwrap_err()
             .contains("unknown template `{streamId}`"));
-        assert!(UrlTemplate::parse("http://h/{stream").unwrap_err().contains("`{`"));
-        assert!(UrlTemplate::parse("http://h/stream}").unwrap_err().contains("`}`"));
+        assert!(UrlTemplate::parse("http://h/{stream")
+            .unwrap_err()
+            .contains("`{`"));
+        assert!(UrlTemplate::parse("http://h/stream}")
+            .unwrap_err()
+            .contains("`}`"));
     }
 }
