@@ -1,6 +1,9 @@
 //! The HTTP sink against a real HTTP receiver on 127.0.0.1, and the sink
 //! settings as the API reads them.
 
+// The helpers below are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -185,6 +188,7 @@ fn context() -> (SinkContext, Arc<Mutex<Vec<RetryNotice>>>) {
     let ctx = SinkContext {
         connector_id: "orders-hook".into(),
         on_retry: Arc::new(move |notice| sink.lock().unwrap().push(notice)),
+        stop_at_first_rejection: false,
     };
     (ctx, notices)
 }
@@ -866,4 +870,50 @@ fn secrets_are_redacted_and_kept() {
     assert_eq!(back.validate().unwrap_err().field, "sink.auth.token");
     back.keep_secrets_from(&bearer);
     assert_eq!(back, bearer);
+}
+
+fn stopping_sink(config: HttpSinkConfig) -> HttpSink {
+    let (mut ctx, _) = context();
+    ctx.stop_at_first_rejection = true;
+    HttpSink::new(config, ctx).unwrap()
+}
+
+#[tokio::test]
+async fn stop_at_first_rejection_sends_nothing_after_it() {
+    let receiver = Receiver::start().await;
+    let mut sink = stopping_sink(config(receiver.url("/hook")));
+    let mut batch = events(4);
+    batch[1].data = br#"{"x":"REJECT"}"#.to_vec();
+    let outcomes = sink.deliver(&batch).await.unwrap();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert_eq!(outcomes[0], DeliveryOutcome::Delivered);
+    assert_eq!(rejection(&outcomes[1]).status, Some(400));
+    assert_eq!(
+        receiver.seen().len(),
+        2,
+        "events after the refused one are not sent"
+    );
+
+    let receiver = Receiver::start().await;
+    let mut sink = stopping_sink(batch_config(receiver.url("/hook")));
+    let mut batch = events(8);
+    batch[5].data = br#"{"x":"REJECT"}"#.to_vec();
+    let outcomes = sink.deliver(&batch).await.unwrap();
+    assert_eq!(outcomes.len(), 6, "{outcomes:?}");
+    assert!(outcomes[..5]
+        .iter()
+        .all(|o| *o == DeliveryOutcome::Delivered));
+    assert_eq!(rejection(&outcomes[5]).status, Some(400));
+    let delivered: Vec<u64> = receiver
+        .seen()
+        .iter()
+        .filter(|s| s.status == 200)
+        .flat_map(|s| serde_json::from_slice::<Vec<Value>>(&s.body).unwrap())
+        .map(|e| e["revision"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        delivered,
+        vec![0, 1, 2, 3, 4],
+        "only the events before the refused one"
+    );
 }

@@ -162,6 +162,7 @@ fn build_sink(
     status: &Arc<PipelineStatus>,
 ) -> Result<Box<dyn Sink>, String> {
     let retry_status = Arc::clone(status);
+    let stop_at_first_rejection = connector.definition.on_failure == OnFailure::Fault;
     let id = connector.id.clone();
     let ctx = SinkContext {
         connector_id: connector.id.to_string(),
@@ -174,6 +175,7 @@ fn build_sink(
                 notice.wait.as_millis()
             ));
         }),
+        stop_at_first_rejection,
     };
     connector
         .definition
@@ -204,6 +206,13 @@ async fn deliver(
 ) -> Delivery {
     let outcomes = match sink.deliver(events).await {
         Ok(outcomes) if outcomes.len() == events.len() => outcomes,
+        // A sink told to stop at the first refused event sends nothing after it.
+        Ok(outcomes)
+            if outcomes.len() < events.len()
+                && matches!(outcomes.last(), Some(DeliveryOutcome::Rejected(_))) =>
+        {
+            outcomes
+        }
         Ok(outcomes) => {
             return Delivery::Fault {
                 handled_up_to: None,

@@ -97,6 +97,10 @@ pub struct SinkContext {
     pub connector_id: String,
     /// Called before each retry with the error that caused it.
     pub on_retry: Arc<dyn Fn(RetryNotice) + Send + Sync>,
+    /// The connector faults on a refused event, so the sink sends nothing
+    /// after one: it answers outcomes up to and including the first
+    /// [`DeliveryOutcome::Rejected`] and leaves the rest unsent.
+    pub stop_at_first_rejection: bool,
 }
 
 impl SinkContext {
@@ -105,6 +109,7 @@ impl SinkContext {
         Self {
             connector_id: connector_id.into(),
             on_retry: Arc::new(|_| {}),
+            stop_at_first_rejection: false,
         }
     }
 }
@@ -156,7 +161,8 @@ pub trait Sink: Send {
     /// The batch shape this sink wants.
     fn batch_limits(&self) -> BatchLimits;
 
-    /// Delivers `batch` in order and answers one outcome per event, in order.
+    /// Delivers `batch` in order and answers one outcome per event, in order
+    /// (fewer with [`SinkContext::stop_at_first_rejection`]).
     /// Retryable failures are retried here until they succeed or the retry
     /// policy gives up (then the events are [`DeliveryOutcome::Rejected`]).
     /// The future may be dropped at any await point (graceful stop).

@@ -96,7 +96,13 @@ impl Sink for ConsoleSink {
         };
         match written {
             Ok(Ok(())) => Ok(vec![DeliveryOutcome::Delivered; batch.len()]),
-            Ok(Err(error)) => Err(fail("writing to standard output", error)),
+            Ok(Err(error)) => Err(fail(
+                match self.output {
+                    Output::Stdout => "writing to standard output",
+                    Output::Writer(_) => "writing the output",
+                },
+                error,
+            )),
             Err(join) => Err(fail(
                 "the output task",
                 std::io::Error::other(join.to_string()),

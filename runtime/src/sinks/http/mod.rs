@@ -19,7 +19,8 @@
 //! `Retry-After`) until they succeed or `maxAttempts` runs out (then the
 //! events are rejected with the last error); other answers (4xx, 3xx: the
 //! sink follows no redirects) reject the event(s) with the status and the
-//! start of the body. Secrets in the settings are handled in [`secrets`].
+//! start of the body. Settings: [`HttpSinkConfig`], checked by `validate`;
+//! their secrets are handled in [`secrets`].
 
 pub mod cloudevents;
 mod config;
@@ -28,6 +29,7 @@ pub mod secrets;
 pub mod send;
 mod sink;
 pub mod template;
+mod validate;
 
 pub use config::{HttpAuth, HttpBatchConfig, HttpMethod, HttpSinkConfig};
 pub use sink::HttpSink;

@@ -66,7 +66,7 @@ impl Transport {
                 } => {
                     if !self.policy.may_retry(attempts) {
                         failure.reason =
-                            format!("gave up after {attempts} attempts: {}", failure.reason);
+                            format!("gave up after {}: {}", plural(attempts), failure.reason);
                         return Sent::GaveUp(failure);
                     }
                     let wait = self.policy.wait(attempts, retry_after);
@@ -167,6 +167,13 @@ fn describe(error: &reqwest::Error, timeout: Duration) -> String {
         text = format!("could not connect: {text}");
     }
     text
+}
+
+fn plural(attempts: u32) -> String {
+    match attempts {
+        1 => "1 attempt".into(),
+        n => format!("{n} attempts"),
+    }
 }
 
 fn lowercase_first(text: &str) -> String {

@@ -97,18 +97,24 @@ impl HttpSink {
                                 status: None,
                                 response: None,
                             }));
+                            if self.transport.ctx.stop_at_first_rejection {
+                                break;
+                            }
                             continue;
                         }
                     }
                 }
             };
             let request = event_request(event, url, &self.headers, self.config.cloud_events);
-            outcomes.push(match self.transport.send(&request).await {
-                Sent::Delivered => DeliveryOutcome::Delivered,
+            match self.transport.send(&request).await {
+                Sent::Delivered => outcomes.push(DeliveryOutcome::Delivered),
                 Sent::Refused(rejection) | Sent::GaveUp(rejection) => {
-                    DeliveryOutcome::Rejected(rejection)
+                    outcomes.push(DeliveryOutcome::Rejected(rejection));
+                    if self.transport.ctx.stop_at_first_rejection {
+                        break;
+                    }
                 }
-            });
+            }
         }
         outcomes
     }
@@ -138,6 +144,12 @@ impl HttpSink {
                         &mut outcomes[start..end],
                         &DeliveryOutcome::Rejected(rejection),
                     );
+                    // Halves go out left to right, so everything before
+                    // `start` was delivered and nothing after `end` was sent.
+                    if self.transport.ctx.stop_at_first_rejection {
+                        outcomes.truncate(start + 1);
+                        break;
+                    }
                 }
             }
         }
