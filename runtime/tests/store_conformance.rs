@@ -64,7 +64,9 @@ async fn all_checks_share_one_store() {
     let mut tasks = Vec::new();
     for _ in 0..3 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { conformance::run_all(&store).await }));
+        tasks.push(tokio::spawn(
+            async move { conformance::run_all(&store).await },
+        ));
     }
     for task in tasks {
         task.await.expect("a run of the suite panicked");
@@ -109,7 +111,11 @@ mod embedded {
         drop(store);
 
         let store = open(&path);
-        assert_eq!(store.head_position().await.expect("head"), head, "head kept");
+        assert_eq!(
+            store.head_position().await.expect("head"),
+            head,
+            "head kept"
+        );
         let read = store
             .read_stream("persisted", Direction::Forwards, StreamStart::Start, 100)
             .await
@@ -148,7 +154,12 @@ mod embedded {
             .append("other", ExpectedRevision::Any, events(1))
             .await
             .expect("append");
-        assert!(next.position > r.position, "{} after {}", next.position, r.position);
+        assert!(
+            next.position > r.position,
+            "{} after {}",
+            next.position,
+            r.position
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,9 +253,15 @@ mod embedded {
         let result = store
             .set_stream_metadata("$$x", StreamMetadata::default())
             .await;
-        assert!(matches!(result, Err(StoreError::InvalidRequest(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(StoreError::InvalidRequest(_))),
+            "{result:?}"
+        );
         let result = store.delete_stream("", ExpectedRevision::Any).await;
-        assert!(matches!(result, Err(StoreError::InvalidRequest(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(StoreError::InvalidRequest(_))),
+            "{result:?}"
+        );
     }
 
     /// A subscription that catches up over many pages with a sparse filter
@@ -291,8 +308,14 @@ mod embedded {
             }
         }
         assert_eq!(signals, 1);
-        assert!(checkpoints.windows(2).all(|w| w[0] < w[1]), "{checkpoints:?}");
+        assert!(
+            checkpoints.windows(2).all(|w| w[0] < w[1]),
+            "{checkpoints:?}"
+        );
         assert_eq!(checkpoints.last(), Some(&3_001), "{checkpoints:?}");
-        assert!(checkpoints.contains(&200), "interval checkpoints: {checkpoints:?}");
+        assert!(
+            checkpoints.contains(&200),
+            "interval checkpoints: {checkpoints:?}"
+        );
     }
 }

@@ -73,7 +73,11 @@ fn acknowledged_appends_survive_sigkill() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     for round in 0..ROUNDS {
         let acks = run_child_until_killed(&db, round);
-        assert!(acks.len() >= ACKS_BEFORE_KILL, "round {round}: only {} acks", acks.len());
+        assert!(
+            acks.len() >= ACKS_BEFORE_KILL,
+            "round {round}: only {} acks",
+            acks.len()
+        );
         runtime.block_on(verify(&db, &acks, round));
     }
 }
@@ -83,7 +87,12 @@ fn acknowledged_appends_survive_sigkill() {
 fn run_child_until_killed(db: &Path, round: usize) -> Vec<Ack> {
     let exe = std::env::current_exe().expect("current test binary");
     let mut child = Command::new(exe)
-        .args(["durability_child_writer", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "durability_child_writer",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, db)
         .env(CHILD_ROUND_ENV, round.to_string())
         .stdout(Stdio::piped())
@@ -118,7 +127,10 @@ fn run_child_until_killed(db: &Path, round: usize) -> Vec<Ack> {
     }
     child.0.kill().expect("SIGKILL the writer");
     let status = child.0.wait().expect("reap the writer");
-    assert!(!status.success(), "the writer was killed, not finished: {status}");
+    assert!(
+        !status.success(),
+        "the writer was killed, not finished: {status}"
+    );
     reader.join().expect("stdout reader");
     acks.extend(lines.try_iter().filter_map(|line| Ack::parse(&line)));
     acks
@@ -153,9 +165,16 @@ async fn verify(db: &Path, acks: &[Ack], round: usize) {
             );
         }
     }
-    let head = store.head_position().await.expect("head").map_or(0, |p| p.commit);
+    let head = store
+        .head_position()
+        .await
+        .expect("head")
+        .map_or(0, |p| p.commit);
     let acked_max = acks.iter().map(|a| a.position).max().unwrap_or(0);
-    assert!(head >= acked_max, "round {round}: head {head} < acknowledged {acked_max}");
+    assert!(
+        head >= acked_max,
+        "round {round}: head {head} < acknowledged {acked_max}"
+    );
 }
 
 /// The writer side; does nothing unless started by the test above.
@@ -183,7 +202,11 @@ async fn write_forever(store: SqliteStore, stream: String, writer: usize) {
     let mut expected = ExpectedRevision::NoStream;
     for seq in 0.. {
         // Batches of 1 to 4 events, a bigger one now and then.
-        let size = if seq % 10 == 9 { 50 } else { 1 + (seq + writer) % 4 };
+        let size = if seq % 10 == 9 {
+            50
+        } else {
+            1 + (seq + writer) % 4
+        };
         let events: Vec<NewEvent> = (0..size)
             .map(|i| NewEvent::json("Durable", &serde_json::json!({ "seq": seq, "i": i })))
             .collect();

@@ -64,7 +64,11 @@ impl Supervisor {
     /// than one already applied (two requests racing) is ignored.
     pub async fn apply(&self, state: &ConnectorState) {
         let mut applied = self.applied.lock().await;
-        if applied.revisions.get(&state.id).is_some_and(|r| *r > state.revision) {
+        if applied
+            .revisions
+            .get(&state.id)
+            .is_some_and(|r| *r > state.revision)
+        {
             return;
         }
         applied.revisions.insert(state.id.clone(), state.revision);

@@ -166,5 +166,6 @@ pub trait Sink: Send {
     /// Retryable failures are retried here until they succeed or the retry
     /// policy gives up (then the events are [`DeliveryOutcome::Rejected`]).
     /// The future may be dropped at any await point (graceful stop).
-    async fn deliver(&mut self, batch: &[RecordedEvent]) -> Result<Vec<DeliveryOutcome>, SinkError>;
+    async fn deliver(&mut self, batch: &[RecordedEvent])
+        -> Result<Vec<DeliveryOutcome>, SinkError>;
 }

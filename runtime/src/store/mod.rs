@@ -79,7 +79,11 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Soft-deletes `stream`: its events disappear from reads; a later append
     /// recreates it and continues the revisions.
-    async fn delete_stream(&self, stream: &str, expected: ExpectedRevision) -> Result<(), StoreError>;
+    async fn delete_stream(
+        &self,
+        stream: &str,
+        expected: ExpectedRevision,
+    ) -> Result<(), StoreError>;
 
     /// The position of the last event in the global log, if any.
     async fn head_position(&self) -> Result<Option<Position>, StoreError>;

@@ -22,7 +22,10 @@ fn max_count(n: u64) -> StreamMetadata {
 /// Metadata reads back as set; a stream without metadata has none.
 pub async fn stream_metadata_round_trip(store: &dyn EventStore) {
     let stream = unique_stream("metadata");
-    let none = store.stream_metadata(&stream).await.expect("stream_metadata");
+    let none = store
+        .stream_metadata(&stream)
+        .await
+        .expect("stream_metadata");
     assert_eq!(none, None, "no metadata before it is set");
 
     let mut metadata = StreamMetadata {
@@ -33,11 +36,17 @@ pub async fn stream_metadata_round_trip(store: &dyn EventStore) {
         .custom
         .insert("owner".into(), serde_json::json!({ "team": "connectors" }));
     set_metadata(store, &stream, metadata.clone()).await;
-    let got = store.stream_metadata(&stream).await.expect("stream_metadata");
+    let got = store
+        .stream_metadata(&stream)
+        .await
+        .expect("stream_metadata");
     assert_eq!(got, Some(metadata), "metadata round-trips");
 
     set_metadata(store, &stream, max_count(5)).await;
-    let got = store.stream_metadata(&stream).await.expect("stream_metadata");
+    let got = store
+        .stream_metadata(&stream)
+        .await
+        .expect("stream_metadata");
     assert_eq!(got, Some(max_count(5)), "setting metadata replaces it");
 }
 
@@ -50,7 +59,11 @@ pub async fn max_count_keeps_last_events(store: &dyn EventStore) {
         .append(&stream, ExpectedRevision::NoStream, json_events("Kept", 5))
         .await
         .expect("append 5 events");
-    assert_eq!(revisions(&read_whole(store, &stream).await), vec![2, 3, 4], "last 3 of 5");
+    assert_eq!(
+        revisions(&read_whole(store, &stream).await),
+        vec![2, 3, 4],
+        "last 3 of 5"
+    );
     let backwards = store
         .read_stream(&stream, Direction::Backwards, StreamStart::End, 10)
         .await
@@ -61,8 +74,15 @@ pub async fn max_count_keeps_last_events(store: &dyn EventStore) {
         .append(&stream, ExpectedRevision::Exact(4), json_events("Kept", 2))
         .await
         .expect("append 2 more with the real revision");
-    assert_eq!(r.next_expected_revision, 6, "hidden events still count for revisions");
-    assert_eq!(revisions(&read_whole(store, &stream).await), vec![4, 5, 6], "still the last 3");
+    assert_eq!(
+        r.next_expected_revision, 6,
+        "hidden events still count for revisions"
+    );
+    assert_eq!(
+        revisions(&read_whole(store, &stream).await),
+        vec![4, 5, 6],
+        "still the last 3"
+    );
 
     set_metadata(store, &stream, max_count(1)).await;
     assert_eq!(
@@ -81,11 +101,17 @@ pub async fn soft_delete_then_recreate(store: &dyn EventStore) {
         .await
         .expect("append 3 events");
     assert_wrong_revision(
-        store.delete_stream(&stream, ExpectedRevision::Exact(1)).await,
+        store
+            .delete_stream(&stream, ExpectedRevision::Exact(1))
+            .await,
         CurrentRevision::Current(2),
         "delete at the wrong revision",
     );
-    assert_eq!(read_whole(store, &stream).await.len(), 3, "a failed delete deletes nothing");
+    assert_eq!(
+        read_whole(store, &stream).await.len(),
+        3,
+        "a failed delete deletes nothing"
+    );
     store
         .delete_stream(&stream, ExpectedRevision::Exact(2))
         .await
@@ -99,7 +125,11 @@ pub async fn soft_delete_then_recreate(store: &dyn EventStore) {
     );
     assert_wrong_revision(
         store
-            .append(&stream, ExpectedRevision::StreamExists, json_events("New", 1))
+            .append(
+                &stream,
+                ExpectedRevision::StreamExists,
+                json_events("New", 1),
+            )
             .await,
         CurrentRevision::NoStream,
         "StreamExists on a deleted stream",
@@ -111,7 +141,10 @@ pub async fn soft_delete_then_recreate(store: &dyn EventStore) {
         .append(&stream, ExpectedRevision::NoStream, new)
         .await
         .expect("recreate with NoStream");
-    assert_eq!(r.next_expected_revision, 3, "revisions continue after a delete");
+    assert_eq!(
+        r.next_expected_revision, 3,
+        "revisions continue after a delete"
+    );
     let read = read_whole(store, &stream).await;
     assert_eq!(revisions(&read), vec![3], "only the new event is visible");
     assert_eq!(read[0].id, new_id, "the new event");
@@ -131,7 +164,9 @@ pub async fn delete_missing_stream(store: &dyn EventStore) {
         "delete of a missing stream with Any: {result:?}"
     );
     assert_wrong_revision(
-        store.delete_stream(&stream, ExpectedRevision::Exact(5)).await,
+        store
+            .delete_stream(&stream, ExpectedRevision::Exact(5))
+            .await,
         CurrentRevision::NoStream,
         "delete of a missing stream with Exact(5)",
     );

@@ -18,8 +18,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::store::{
-    ContentType, CurrentRevision, Direction, EventStore, NewEvent, RecordedEvent,
-    StoreError, StreamStart, SubscribeFrom, Subscription, SubscriptionMessage,
+    ContentType, CurrentRevision, Direction, EventStore, NewEvent, RecordedEvent, StoreError,
+    StreamStart, SubscribeFrom, Subscription, SubscriptionMessage,
 };
 
 pub use metadata::{
@@ -132,7 +132,10 @@ fn assert_wrong_revision<T: std::fmt::Debug>(
 ) {
     match result {
         Err(StoreError::WrongExpectedRevision { current: got, .. }) => {
-            assert_eq!(got, current, "{what}: the error should report the current revision")
+            assert_eq!(
+                got, current,
+                "{what}: the error should report the current revision"
+            )
         }
         other => panic!("{what}: expected WrongExpectedRevision({current}), got {other:?}"),
     }
@@ -175,4 +178,3 @@ async fn events_until(
         }
     }
 }
-

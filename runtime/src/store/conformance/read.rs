@@ -7,7 +7,11 @@ use crate::store::{AllStart, Direction, EventStore, ExpectedRevision, StoreError
 pub async fn read_stream_ranges(store: &dyn EventStore) {
     let stream = unique_stream("ranges");
     store
-        .append(&stream, ExpectedRevision::NoStream, json_events("Counted", 10))
+        .append(
+            &stream,
+            ExpectedRevision::NoStream,
+            json_events("Counted", 10),
+        )
         .await
         .expect("append 10 events");
     let read = |direction, from, max| {
@@ -20,7 +24,11 @@ pub async fn read_stream_ranges(store: &dyn EventStore) {
         }
     };
     use Direction::{Backwards, Forwards};
-    assert_eq!(read(Forwards, StreamStart::Start, 3).await, vec![0, 1, 2], "first 3");
+    assert_eq!(
+        read(Forwards, StreamStart::Start, 3).await,
+        vec![0, 1, 2],
+        "first 3"
+    );
     assert_eq!(
         read(Forwards, StreamStart::Start, 100).await,
         (0..10).collect::<Vec<_>>(),
@@ -36,13 +44,21 @@ pub async fn read_stream_ranges(store: &dyn EventStore) {
         vec![5, 6],
         "2 forwards from 5"
     );
-    assert_eq!(read(Forwards, StreamStart::End, 10).await, Vec::<u64>::new(), "forwards from End");
+    assert_eq!(
+        read(Forwards, StreamStart::End, 10).await,
+        Vec::<u64>::new(),
+        "forwards from End"
+    );
     assert_eq!(
         read(Forwards, StreamStart::Revision(10), 10).await,
         Vec::<u64>::new(),
         "forwards past the end"
     );
-    assert_eq!(read(Backwards, StreamStart::End, 3).await, vec![9, 8, 7], "last 3 backwards");
+    assert_eq!(
+        read(Backwards, StreamStart::End, 3).await,
+        vec![9, 8, 7],
+        "last 3 backwards"
+    );
     assert_eq!(
         read(Backwards, StreamStart::Revision(4), 2).await,
         vec![4, 3],
@@ -74,7 +90,11 @@ pub async fn missing_stream_is_not_found(store: &dyn EventStore) {
 pub async fn read_all_ranges(store: &dyn EventStore) {
     let stream = unique_stream("all");
     store
-        .append(&stream, ExpectedRevision::NoStream, json_events("Logged", 5))
+        .append(
+            &stream,
+            ExpectedRevision::NoStream,
+            json_events("Logged", 5),
+        )
         .await
         .expect("append 5 events");
     let mine = super::read_whole(store, &stream).await;
@@ -83,25 +103,55 @@ pub async fn read_all_ranges(store: &dyn EventStore) {
     };
 
     let forwards = store
-        .read_all(Direction::Forwards, AllStart::Position(mine[1].position), 1000)
+        .read_all(
+            Direction::Forwards,
+            AllStart::Position(mine[1].position),
+            1000,
+        )
         .await
         .expect("read $all forwards");
-    assert_eq!(forwards.first().map(|e| e.id), Some(mine[1].id), "forwards starts at `from`");
+    assert_eq!(
+        forwards.first().map(|e| e.id),
+        Some(mine[1].id),
+        "forwards starts at `from`"
+    );
     for pair in forwards.windows(2) {
-        assert!(pair[1].position > pair[0].position, "forwards: positions increase");
+        assert!(
+            pair[1].position > pair[0].position,
+            "forwards: positions increase"
+        );
     }
-    assert_eq!(ids(&ours(forwards)), ids(&mine[1..]), "forwards: our events in order");
+    assert_eq!(
+        ids(&ours(forwards)),
+        ids(&mine[1..]),
+        "forwards: our events in order"
+    );
 
     let backwards = store
-        .read_all(Direction::Backwards, AllStart::Position(mine[3].position), 1000)
+        .read_all(
+            Direction::Backwards,
+            AllStart::Position(mine[3].position),
+            1000,
+        )
         .await
         .expect("read $all backwards");
-    assert_eq!(backwards.first().map(|e| e.id), Some(mine[3].id), "backwards starts at `from`");
+    assert_eq!(
+        backwards.first().map(|e| e.id),
+        Some(mine[3].id),
+        "backwards starts at `from`"
+    );
     for pair in backwards.windows(2) {
-        assert!(pair[1].position < pair[0].position, "backwards: positions decrease");
+        assert!(
+            pair[1].position < pair[0].position,
+            "backwards: positions decrease"
+        );
     }
     let expected: Vec<_> = mine[..4].iter().rev().map(|e| e.id).collect();
-    assert_eq!(ids(&ours(backwards)), expected, "backwards: our events in reverse order");
+    assert_eq!(
+        ids(&ours(backwards)),
+        expected,
+        "backwards: our events in reverse order"
+    );
 
     let limited = store
         .read_all(Direction::Forwards, AllStart::Position(mine[0].position), 2)
@@ -114,14 +164,20 @@ pub async fn read_all_ranges(store: &dyn EventStore) {
         .await
         .expect("read $all backwards from the end");
     assert_eq!(last.len(), 1, "the end of a non-empty log has an event");
-    assert!(last[0].position >= mine[4].position, "the end is at or after our last event");
+    assert!(
+        last[0].position >= mine[4].position,
+        "the end is at or after our last event"
+    );
 
     let first = store
         .read_all(Direction::Forwards, AllStart::Start, 1)
         .await
         .expect("read $all forwards from the start");
     assert_eq!(first.len(), 1, "the start of a non-empty log has an event");
-    assert!(first[0].position <= mine[0].position, "the start is at or before our first event");
+    assert!(
+        first[0].position <= mine[0].position,
+        "the start is at or before our first event"
+    );
 
     let past_end = store
         .read_all(Direction::Forwards, AllStart::End, 10)

@@ -38,11 +38,18 @@ pub async fn subscribe_after_position_is_exclusive(store: &dyn EventStore) {
     append(store, &stream, json_events("Seen", 3)).await;
     let written = read_whole(store, &stream).await;
     let mut sub = store
-        .subscribe_all(SubscribeFrom::After(written[0].position), stream_prefix(&stream))
+        .subscribe_all(
+            SubscribeFrom::After(written[0].position),
+            stream_prefix(&stream),
+        )
         .await
         .expect("subscribe after the first event");
     let got = events_until(&mut sub, written[2].id, "subscribe after a position").await;
-    assert_eq!(ids(&got), ids(&written[1..]), "events after the position, in order");
+    assert_eq!(
+        ids(&got),
+        ids(&written[1..]),
+        "events after the position, in order"
+    );
 }
 
 /// A subscription from the end sees only events appended afterwards.
@@ -80,7 +87,10 @@ pub async fn subscription_catches_up_then_goes_live(store: &dyn EventStore) {
             SubscriptionMessage::Checkpoint(_) => {}
         }
     }
-    assert_eq!(caught_up_with, old_ids, "catch-up delivers the existing events first");
+    assert_eq!(
+        caught_up_with, old_ids,
+        "catch-up delivers the existing events first"
+    );
 
     let live = json_events("After", 2);
     let live_ids: Vec<Uuid> = live.iter().map(|e| e.id).collect();
@@ -190,16 +200,31 @@ pub async fn system_events_excluded_unless_asked(store: &dyn EventStore) {
         .await
         .expect("subscribe with the default filter");
     let got = events_until(&mut sub, normal_id, "default filter").await;
-    assert!(got.iter().all(|e| !e.is_system()), "no system events by default");
-    let ours: Vec<Uuid> = got.iter().filter(|e| e.stream == stream).map(|e| e.id).collect();
-    assert_eq!(ours, vec![normal_id], "default filter: only the normal event");
+    assert!(
+        got.iter().all(|e| !e.is_system()),
+        "no system events by default"
+    );
+    let ours: Vec<Uuid> = got
+        .iter()
+        .filter(|e| e.stream == stream)
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        ours,
+        vec![normal_id],
+        "default filter: only the normal event"
+    );
 
     let mut sub = store
         .subscribe_all(from, SubscriptionFilter::everything())
         .await
         .expect("subscribe to everything");
     let got = events_until(&mut sub, normal_id, "everything").await;
-    let ours: Vec<Uuid> = got.iter().filter(|e| e.stream == stream).map(|e| e.id).collect();
+    let ours: Vec<Uuid> = got
+        .iter()
+        .filter(|e| e.stream == stream)
+        .map(|e| e.id)
+        .collect();
     assert_eq!(ours, vec![system_id, normal_id], "system events when asked");
 }
 

@@ -26,7 +26,10 @@ pub async fn append_and_read_back(store: &dyn EventStore) {
         .append(&stream, ExpectedRevision::NoStream, written.clone())
         .await
         .expect("append to a new stream");
-    assert_eq!(result.next_expected_revision, 2, "revision of the last event");
+    assert_eq!(
+        result.next_expected_revision, 2,
+        "revision of the last event"
+    );
 
     let read = read_whole(store, &stream).await;
     assert_eq!(read.len(), written.len(), "all events read back");
@@ -35,13 +38,24 @@ pub async fn append_and_read_back(store: &dyn EventStore) {
         assert_eq!(got.stream, stream, "event {i}: stream");
         assert_eq!(got.revision, i as u64, "event {i}: revision");
         assert_eq!(got.event_type, sent.event_type, "event {i}: type");
-        assert_eq!(got.content_type, sent.content_type, "event {i}: content type");
+        assert_eq!(
+            got.content_type, sent.content_type,
+            "event {i}: content type"
+        );
         assert_eq!(got.data, sent.data, "event {i}: data");
         assert_eq!(got.metadata, sent.metadata, "event {i}: metadata");
         let skew = (got.created - before).num_seconds().abs();
-        assert!(skew < 60, "event {i}: created {} is not close to now", got.created);
+        assert!(
+            skew < 60,
+            "event {i}: created {} is not close to now",
+            got.created
+        );
     }
-    assert_eq!(read[0].content_type, ContentType::Json, "JSON content type kept");
+    assert_eq!(
+        read[0].content_type,
+        ContentType::Json,
+        "JSON content type kept"
+    );
     for pair in read.windows(2) {
         assert!(
             pair[1].position > pair[0].position,
@@ -58,7 +72,11 @@ pub async fn append_and_read_back(store: &dyn EventStore) {
         .read_all(Direction::Forwards, AllStart::Position(read[0].position), 1)
         .await
         .expect("read $all at the first event");
-    assert_eq!(ids(&from_all), vec![read[0].id], "$all holds the event at its position");
+    assert_eq!(
+        ids(&from_all),
+        vec![read[0].id],
+        "$all holds the event at its position"
+    );
     assert_eq!(from_all[0], read[0], "$all and stream reads agree");
 }
 
@@ -68,12 +86,16 @@ pub async fn expected_revision_checks(store: &dyn EventStore) {
     let one = || json_events("Checked", 1);
     let no = CurrentRevision::NoStream;
     assert_wrong_revision(
-        store.append(&stream, ExpectedRevision::StreamExists, one()).await,
+        store
+            .append(&stream, ExpectedRevision::StreamExists, one())
+            .await,
         no,
         "StreamExists on a new stream",
     );
     assert_wrong_revision(
-        store.append(&stream, ExpectedRevision::Exact(0), one()).await,
+        store
+            .append(&stream, ExpectedRevision::Exact(0), one())
+            .await,
         no,
         "Exact(0) on a new stream",
     );
@@ -85,12 +107,16 @@ pub async fn expected_revision_checks(store: &dyn EventStore) {
 
     let at0 = CurrentRevision::Current(0);
     assert_wrong_revision(
-        store.append(&stream, ExpectedRevision::NoStream, one()).await,
+        store
+            .append(&stream, ExpectedRevision::NoStream, one())
+            .await,
         at0,
         "NoStream on an existing stream",
     );
     assert_wrong_revision(
-        store.append(&stream, ExpectedRevision::Exact(1), one()).await,
+        store
+            .append(&stream, ExpectedRevision::Exact(1), one())
+            .await,
         at0,
         "Exact(1) on a stream at 0",
     );
@@ -109,7 +135,10 @@ pub async fn expected_revision_checks(store: &dyn EventStore) {
         .await
         .expect("Any on an existing stream");
     assert_eq!(r.next_expected_revision, 4, "Any append of two events");
-    assert_eq!(revisions(&read_whole(store, &stream).await), vec![0, 1, 2, 3, 4]);
+    assert_eq!(
+        revisions(&read_whole(store, &stream).await),
+        vec![0, 1, 2, 3, 4]
+    );
 
     let fresh = unique_stream("expected-any");
     let r = store
@@ -134,13 +163,24 @@ pub async fn failed_append_writes_nothing(store: &dyn EventStore) {
         "Exact(5) on a stream at 1",
     );
     let read = read_whole(store, &stream).await;
-    assert_eq!(revisions(&read), vec![0, 1], "the failed batch wrote nothing");
-    assert!(read.iter().all(|e| e.event_type == "Kept"), "no event of the failed batch");
+    assert_eq!(
+        revisions(&read),
+        vec![0, 1],
+        "the failed batch wrote nothing"
+    );
+    assert!(
+        read.iter().all(|e| e.event_type == "Kept"),
+        "no event of the failed batch"
+    );
 
     let missing = unique_stream("atomic-missing");
     assert_wrong_revision(
         store
-            .append(&missing, ExpectedRevision::StreamExists, json_events("Lost", 2))
+            .append(
+                &missing,
+                ExpectedRevision::StreamExists,
+                json_events("Lost", 2),
+            )
             .await,
         CurrentRevision::NoStream,
         "StreamExists on a new stream",
@@ -165,14 +205,26 @@ pub async fn empty_append_only_checks(store: &dyn EventStore) {
         .append(&stream, ExpectedRevision::Exact(2), Vec::new())
         .await
         .expect("empty append at the right revision");
-    assert_eq!(r.next_expected_revision, 2, "empty append reports the revision");
-    assert_eq!(r.position, written.position, "empty append reports the last position");
+    assert_eq!(
+        r.next_expected_revision, 2,
+        "empty append reports the revision"
+    );
+    assert_eq!(
+        r.position, written.position,
+        "empty append reports the last position"
+    );
     assert_wrong_revision(
-        store.append(&stream, ExpectedRevision::Exact(7), Vec::new()).await,
+        store
+            .append(&stream, ExpectedRevision::Exact(7), Vec::new())
+            .await,
         CurrentRevision::Current(2),
         "empty append at the wrong revision",
     );
-    assert_eq!(read_whole(store, &stream).await.len(), 3, "nothing was added");
+    assert_eq!(
+        read_whole(store, &stream).await.len(),
+        3,
+        "nothing was added"
+    );
 }
 
 /// Empty stream names, empty event types and metadata streams are refused.

@@ -7,8 +7,7 @@ use rusqlite::{params, Connection};
 use super::schema::{content_type_to_sql, now_micros, sql_err, to_i64};
 use super::streams::StreamState;
 use crate::store::{
-    AppendResult, CurrentRevision, ExpectedRevision, NewEvent, Position, StoreError,
-    StreamMetadata,
+    AppendResult, CurrentRevision, ExpectedRevision, NewEvent, Position, StoreError, StreamMetadata,
 };
 
 /// One write operation, as queued for the writer.

@@ -1,13 +1,14 @@
 //! The embedded event store: a SQLite database file (`<data-dir>/events.db`).
 //!
-//! - [`schema`]: the tables (a global `events` log keyed by position, a
-//!   `streams` table with revisions, soft-delete marks and metadata).
-//! - [`writer`]: one thread owns the only write connection and group-commits
-//!   queued operations ([`append`]) in one transaction each round. SQLite runs
+//! - `schema`: the tables (a global `events` log keyed by position, a
+//!   `streams` table with revisions, soft-delete marks and metadata);
+//!   `streams`: a stream's state, expected-revision checks, visibility.
+//! - `writer`: one thread owns the only write connection and group-commits
+//!   queued operations (`append`) in one transaction each round. SQLite runs
 //!   in WAL mode with `synchronous=FULL`: an append is acknowledged only after
 //!   its transaction is fsynced, so it survives a process kill or power loss.
-//! - [`read`]: a pool of read connections used from `spawn_blocking`.
-//! - [`subscribe`]: `$all` subscriptions as tokio tasks woken by the writer's
+//! - `read`: a pool of read connections used from `spawn_blocking`.
+//! - `subscribe`: `$all` subscriptions as tokio tasks woken by the writer's
 //!   committed head (a `watch` channel), no polling.
 //!
 //! Positions are assigned by the writer (`commit == prepare`), start at 1 and
@@ -19,7 +20,10 @@
 //! retried append with the same event ids writes them again); `$maxCount`,
 //! `$tb` and soft deletes remove events physically right away (KurrentDB waits
 //! for a scavenge), so they also leave `$all`; `$maxAge` only hides events
-//! from stream reads.
+//! from stream reads. `head_position` is the highest position ever assigned,
+//! which may belong to an event deleted since. An empty append to a stream
+//! without events reports `next_expected_revision == u64::MAX` (KurrentDB's
+//! `-1`) and [`Position::START`].
 
 mod append;
 mod read;
@@ -99,7 +103,9 @@ impl std::fmt::Debug for SqliteStore {
 /// Rejects names the store cannot write to.
 fn check_writable(stream: &str) -> Result<(), StoreError> {
     if stream.is_empty() {
-        return Err(StoreError::InvalidRequest("the stream name is empty".into()));
+        return Err(StoreError::InvalidRequest(
+            "the stream name is empty".into(),
+        ));
     }
     if stream.starts_with("$$") {
         return Err(StoreError::InvalidRequest(format!(
@@ -206,7 +212,11 @@ impl EventStore for SqliteStore {
         }
     }
 
-    async fn delete_stream(&self, stream: &str, expected: ExpectedRevision) -> Result<(), StoreError> {
+    async fn delete_stream(
+        &self,
+        stream: &str,
+        expected: ExpectedRevision,
+    ) -> Result<(), StoreError> {
         check_writable(stream)?;
         let op = Op::Delete {
             stream: stream.to_owned(),

@@ -46,7 +46,11 @@ impl Readers {
     }
 
     fn take(&self) -> Result<Connection, StoreError> {
-        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         match idle {
             Some(conn) => Ok(conn),
             None => open_reader(&self.path),
@@ -92,7 +96,10 @@ pub(super) fn read_stream(
             );
             let mut stmt = tx.prepare_cached(&sql).map_err(sql_err)?;
             let rows = stmt
-                .query_map(params![stream, to_i64(start), cutoff, limit], event_from_row)
+                .query_map(
+                    params![stream, to_i64(start), cutoff, limit],
+                    event_from_row,
+                )
                 .map_err(sql_err)?;
             rows.collect::<Result<_, _>>().map_err(sql_err)?
         }
@@ -135,7 +142,9 @@ pub(super) fn read_all(
         (Direction::Forwards, AllStart::Position(p)) => {
             ("position >= ?1 ORDER BY position ASC", to_i64(p.commit))
         }
-        (Direction::Backwards, AllStart::End) => ("position <= ?1 ORDER BY position DESC", i64::MAX),
+        (Direction::Backwards, AllStart::End) => {
+            ("position <= ?1 ORDER BY position DESC", i64::MAX)
+        }
         (Direction::Backwards, AllStart::Position(p)) => {
             ("position <= ?1 ORDER BY position DESC", to_i64(p.commit))
         }

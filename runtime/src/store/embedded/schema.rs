@@ -115,7 +115,8 @@ fn load_head(conn: &Connection) -> rusqlite::Result<u64> {
             row.get(0)
         })
         .optional()?;
-    let max: Option<i64> = conn.query_row("SELECT MAX(position) FROM events", [], |row| row.get(0))?;
+    let max: Option<i64> =
+        conn.query_row("SELECT MAX(position) FROM events", [], |row| row.get(0))?;
     Ok(from_i64(stored.unwrap_or(0).max(max.unwrap_or(0))))
 }
 

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::read::{read_after, Readers};
-use crate::store::{
-    Position, StoreError, Subscription, SubscriptionFilter, SubscriptionMessage,
-};
+use crate::store::{Position, StoreError, Subscription, SubscriptionFilter, SubscriptionMessage};
 
 /// Events read per query.
 const PAGE_SIZE: usize = 500;
@@ -125,8 +123,10 @@ impl Task {
     }
 
     async fn checkpoint(&self, position: u64) -> Result<(), Stop> {
-        self.emit(SubscriptionMessage::Checkpoint(Position::new(position, position)))
-            .await
+        self.emit(SubscriptionMessage::Checkpoint(Position::new(
+            position, position,
+        )))
+        .await
     }
 
     async fn emit(&self, message: SubscriptionMessage) -> Result<(), Stop> {
