@@ -271,3 +271,93 @@ pub enum OnFailure {
     /// Stop the connector as faulted, with the error in its status.
     Fault,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn matches(query: &str, data: serde_json::Value) -> bool {
+        JsonPathFilter::parse(query)
+            .expect("query")
+            .matches(&serde_json::to_vec(&data).expect("data"))
+    }
+
+    #[test]
+    fn json_path_filters_test_the_data() {
+        assert!(matches("$[?(@.total > 100)]", json!({ "total": 120 })));
+        assert!(!matches("$[?(@.total > 100)]", json!({ "total": 50 })));
+        assert!(!matches(
+            "$[?(@.total > 100)]",
+            json!({ "nested": { "total": 500 } })
+        ));
+        assert!(matches(
+            "$.customer.vip",
+            json!({ "customer": { "vip": true } })
+        ));
+        assert!(!matches("$.customer.vip", json!({ "customer": {} })));
+        assert!(matches(
+            "$.items[?@.sku == 'A1']",
+            json!({ "items": [{ "sku": "B2" }, { "sku": "A1" }] })
+        ));
+        assert!(
+            matches("$[?@ > 2]", json!([1, 2, 3])),
+            "arrays are filtered element-wise"
+        );
+        assert!(!JsonPathFilter::parse("$.x")
+            .expect("query")
+            .matches(b"not json"));
+    }
+
+    #[test]
+    fn start_accepts_names_and_positions() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<StartFrom>(v);
+        assert_eq!(parse(json!("start")).expect("start"), StartFrom::Start);
+        assert_eq!(parse(json!("end")).expect("end"), StartFrom::End);
+        assert_eq!(
+            parse(json!(12)).expect("12"),
+            StartFrom::After(Position::new(12, 12))
+        );
+        assert_eq!(
+            parse(json!("12")).expect("\"12\""),
+            StartFrom::After(Position::new(12, 12))
+        );
+        let error = parse(json!("yesterday")).expect_err("invalid");
+        assert!(
+            error.to_string().contains("a log position such as `1234`"),
+            "{error}"
+        );
+        assert!(parse(json!(-1)).is_err());
+    }
+
+    #[test]
+    fn validation_names_the_setting() {
+        let definition = |v: serde_json::Value| {
+            serde_json::from_value::<ConnectorDefinition>(v).expect("definition")
+        };
+        let bad = [
+            (
+                json!({ "sink": { "type": "console" }, "filter": { "streams": { "prefixes": [] } } }),
+                "filter.streams.prefixes",
+            ),
+            (
+                json!({ "sink": { "type": "console" }, "filter": { "eventTypes": { "regex": "[" } } }),
+                "filter.eventTypes.regex",
+            ),
+            (
+                json!({ "sink": { "type": "console" }, "checkpoint": { "everyEvents": 0 } }),
+                "checkpoint.everyEvents",
+            ),
+            (
+                json!({ "sink": { "type": "console" }, "checkpoint": { "everyMs": 1 } }),
+                "checkpoint.everyMs",
+            ),
+        ];
+        for (value, field) in bad {
+            let error = definition(value).validate().expect_err(field);
+            assert_eq!(error.field, field);
+            assert!(error.message.contains("e.g."), "{error}");
+        }
+    }
+}

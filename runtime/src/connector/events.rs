@@ -77,3 +77,66 @@ impl ConnectorEvent {
         Some(serde_json::from_value(serde_json::Value::Object(map)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::Position;
+
+    fn recorded(event: &NewEvent) -> RecordedEvent {
+        RecordedEvent {
+            id: event.id,
+            stream: "$connectors/c".into(),
+            revision: 0,
+            position: Position::new(1, 1),
+            event_type: event.event_type.clone(),
+            content_type: event.content_type,
+            created: Utc::now(),
+            data: event.data.clone(),
+            metadata: event.metadata.clone(),
+        }
+    }
+
+    #[test]
+    fn every_event_round_trips_through_the_store_shape() {
+        let definition: ConnectorDefinition =
+            serde_json::from_value(json!({ "sink": { "type": "console" }, "start": 7 }))
+                .expect("definition");
+        let events = [
+            ConnectorEvent::Created {
+                definition: definition.clone(),
+                enabled: true,
+                round: 3,
+            },
+            ConnectorEvent::Reconfigured { definition },
+            ConnectorEvent::Enabled,
+            ConnectorEvent::Disabled,
+            ConnectorEvent::Reset {
+                round: 4,
+                to: StartFrom::End,
+            },
+            ConnectorEvent::Deleted,
+        ];
+        for event in events {
+            let stored = recorded(&event.to_new_event());
+            assert!(
+                stored.is_system(),
+                "{} is a system event",
+                stored.event_type
+            );
+            let parsed = ConnectorEvent::from_recorded(&stored)
+                .expect("known type")
+                .expect("parses");
+            assert_eq!(parsed, event);
+        }
+    }
+
+    #[test]
+    fn unknown_types_are_skipped() {
+        let stored = recorded(&NewEvent::json("$ConnectorRenamed", &json!({})));
+        assert!(ConnectorEvent::from_recorded(&stored).is_none());
+    }
+}

@@ -147,3 +147,97 @@ impl Command {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+
+    fn definition() -> ConnectorDefinition {
+        serde_json::from_value(json!({ "sink": { "type": "console" } })).expect("definition")
+    }
+
+    /// Decides `commands` in order, folding each outcome like the repository.
+    fn run(commands: Vec<Command>) -> (Option<ConnectorState>, Vec<Decision>) {
+        let id = ConnectorId::parse("c").expect("id");
+        let mut events: Vec<ConnectorEvent> = Vec::new();
+        let mut decisions = Vec::new();
+        for command in commands {
+            let state = fold(&id, &events);
+            let decision = command.decide(state.as_ref());
+            if let Decision::Append(new) = &decision {
+                events.extend(new.iter().cloned());
+            }
+            decisions.push(decision);
+        }
+        (fold(&id, &events), decisions)
+    }
+
+    fn fold(id: &ConnectorId, events: &[ConnectorEvent]) -> Option<ConnectorState> {
+        let now = Utc::now();
+        ConnectorState::fold(
+            id,
+            events.iter().enumerate().map(|(i, e)| (i as u64, now, e)),
+        )
+    }
+
+    fn create(enable: bool) -> Command {
+        Command::Create {
+            definition: definition(),
+            enable,
+        }
+    }
+
+    #[test]
+    fn lifecycle_folds_into_state() {
+        let (state, _) = run(vec![create(false), Command::Enable]);
+        let state = state.expect("created");
+        assert!(state.enabled && state.should_run());
+        assert_eq!((state.round, state.revision), (0, 1));
+
+        let (state, _) = run(vec![create(true), Command::Disable]);
+        assert!(!state.expect("created").should_run());
+    }
+
+    #[test]
+    fn reset_starts_a_new_round_from_the_target() {
+        let to = StartFrom::After(crate::store::Position::new(42, 42));
+        let (state, _) = run(vec![
+            create(true),
+            Command::Reset { to },
+            Command::Reset { to: StartFrom::End },
+        ]);
+        let state = state.expect("created");
+        assert_eq!(state.round, 2);
+        assert_eq!(state.round_start, StartFrom::End);
+    }
+
+    #[test]
+    fn deleted_connectors_are_gone_and_their_id_is_reusable() {
+        let (state, decisions) = run(vec![
+            create(true),
+            Command::Delete,
+            Command::Enable,
+            create(true),
+        ]);
+        assert_eq!(decisions[2], Decision::NotFound);
+        let state = state.expect("created again");
+        assert!(!state.deleted);
+        assert_eq!(state.round, 1, "a new round ignores the old checkpoints");
+    }
+
+    #[test]
+    fn conflicting_commands_are_refused() {
+        let (_, decisions) = run(vec![Command::Enable, create(true), create(true)]);
+        assert_eq!(decisions[0], Decision::NotFound);
+        assert_eq!(decisions[2], Decision::AlreadyExists);
+    }
+
+    #[test]
+    fn disabling_twice_appends_nothing() {
+        let (_, decisions) = run(vec![create(false), Command::Disable]);
+        assert_eq!(decisions[1], Decision::Append(vec![]));
+    }
+}

@@ -1,7 +1,7 @@
 //! Starts the real `connectors` binary on a temp dir and a free port.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -29,6 +29,11 @@ impl NodeProcess {
             .append(true)
             .open(data.join("node.log"))
             .expect("open node log");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("node.out"))
+            .expect("open node output");
         let child = Command::new(env!("CARGO_BIN_EXE_connectors"))
             .arg("serve")
             .arg("--data")
@@ -36,7 +41,7 @@ impl NodeProcess {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(log)
             .spawn()
             .expect("start the connectors binary");
@@ -70,6 +75,11 @@ impl NodeProcess {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// What the node printed on standard output (console sinks).
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.data.join("node.out")).unwrap_or_default()
     }
 
     pub fn log(&self) -> String {
