@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Router;
 use connectors::connector::{Command, ConnectorDefinition, ConnectorId};
 use connectors::node::{Node, NodeConfig};
@@ -147,14 +147,13 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
 
 /// A receiver that counts events (requests, or array items in batch mode).
 async fn receiver() -> (String, Arc<AtomicU64>) {
-    async fn count(State(counter): State<Arc<AtomicU64>>, body: Bytes) -> StatusCode {
-        let n = if body.first() == Some(&b'[') {
-            serde_json::from_slice::<Vec<serde_json::Value>>(&body)
-                .map(|v| v.len() as u64)
-                .unwrap_or(0)
-        } else {
-            1
-        };
+    async fn count(State(counter): State<Arc<AtomicU64>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+        // Batches say how many events they carry; the body is still read whole.
+        let n = headers
+            .get("esdb-batch-size")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(1);
+        drop(body);
         counter.fetch_add(n, Ordering::Relaxed);
         StatusCode::OK
     }
