@@ -147,7 +147,11 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
 
 /// A receiver that counts events (requests, or array items in batch mode).
 async fn receiver() -> (String, Arc<AtomicU64>) {
-    async fn count(State(counter): State<Arc<AtomicU64>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    async fn count(
+        State(counter): State<Arc<AtomicU64>>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> StatusCode {
         // Batches say how many events they carry; the body is still read whole.
         let n = headers
             .get("esdb-batch-size")
@@ -230,18 +234,15 @@ async fn end_to_end_row(
     .expect("definition");
     let id = ConnectorId::parse(name).expect("id");
     let start = Instant::now();
-    let state = node
-        .repository()
-        .execute(
-            &id,
-            Command::Create {
-                definition,
-                enable: true,
-            },
-        )
-        .await
-        .expect("create");
-    node.supervisor().apply(&state).await;
+    node.execute(
+        &id,
+        Command::Create {
+            definition,
+            enable: true,
+        },
+    )
+    .await
+    .expect("create");
     while counter.load(Ordering::Relaxed) < count {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }

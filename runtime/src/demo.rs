@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::connector::{
-    Command, CommandError, ConnectorDefinition, ConnectorId, ConnectorRepository,
-};
+use crate::connector::{Command, CommandError, ConnectorDefinition, ConnectorId};
 use crate::node::Node;
 use crate::store::{ExpectedRevision, NewEvent};
 
@@ -15,7 +13,7 @@ const DEMO_CONNECTOR: &str = "demo-console";
 
 /// Creates the demo connector unless it exists, and starts the writer.
 pub async fn start(node: &Node, interval: Duration) -> anyhow::Result<()> {
-    create_connector(node.repository(), node).await?;
+    create_connector(node).await?;
     let store = std::sync::Arc::clone(node.store());
     tokio::spawn(async move {
         let mut n: u64 = 0;
@@ -39,14 +37,14 @@ pub async fn start(node: &Node, interval: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_connector(repository: &ConnectorRepository, node: &Node) -> anyhow::Result<()> {
+async fn create_connector(node: &Node) -> anyhow::Result<()> {
     let id = ConnectorId::parse(DEMO_CONNECTOR)?;
     let definition: ConnectorDefinition = serde_json::from_value(json!({
         "sink": { "type": "console", "format": "text" },
         "filter": { "streams": { "prefixes": ["demo-orders-"] } },
         "start": "end"
     }))?;
-    match repository
+    match node
         .execute(
             &id,
             Command::Create {
@@ -56,8 +54,7 @@ async fn create_connector(repository: &ConnectorRepository, node: &Node) -> anyh
         )
         .await
     {
-        Ok(state) => {
-            node.supervisor().apply(&state).await;
+        Ok(_) => {
             tracing::info!(connector = DEMO_CONNECTOR, "demo connector created");
             Ok(())
         }

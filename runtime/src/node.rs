@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::activation::Supervisor;
 use crate::api::{self, AppState};
-use crate::connector::ConnectorRepository;
+use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
 use crate::store::embedded::SqliteStore;
 use crate::store::EventStore;
 
@@ -77,6 +77,15 @@ impl Node {
 
     pub fn supervisor(&self) -> &Arc<Supervisor> {
         &self.state.supervisor
+    }
+
+    /// Carries out a connector command and starts or stops its pipeline.
+    pub async fn execute(
+        &self,
+        id: &ConnectorId,
+        command: Command,
+    ) -> Result<ConnectorState, CommandError> {
+        self.state.execute(id, command).await
     }
 
     pub fn router(&self) -> Router {

@@ -7,18 +7,6 @@ use serde_json::json;
 
 use crate::support::{event, eventually, NodeProcess, Receiver};
 
-fn numbers(receiver: &Receiver) -> Vec<u64> {
-    receiver
-        .accepted()
-        .iter()
-        .map(|r| {
-            serde_json::from_slice::<serde_json::Value>(&r.body).expect("json")["n"]
-                .as_u64()
-                .expect("n")
-        })
-        .collect()
-}
-
 async fn append_numbered(node: &NodeProcess, stream: &str, range: std::ops::Range<u64>) -> u64 {
     let batch: Vec<_> = range.map(|n| event("Counted", json!({ "n": n }))).collect();
     node.append(stream, &batch).await
@@ -63,7 +51,7 @@ async fn disable_enable_reset_and_delete() {
     wait_for(&receiver, 150).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        numbers(&receiver),
+        receiver.numbers(),
         (0..150).collect::<Vec<_>>(),
         "resumed after the checkpoint, no duplicates"
     );
@@ -76,7 +64,7 @@ async fn disable_enable_reset_and_delete() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["round"], 1);
     wait_for(&receiver, 150).await;
-    assert_eq!(numbers(&receiver), (0..150).collect::<Vec<_>>());
+    assert_eq!(receiver.numbers(), (0..150).collect::<Vec<_>>());
 
     // Reset to a position resumes after it.
     let events = node.read_stream("counts-1").await;
@@ -88,7 +76,7 @@ async fn disable_enable_reset_and_delete() {
     assert_eq!(status, 200, "{body}");
     wait_for(&receiver, 30).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(numbers(&receiver), (120..150).collect::<Vec<_>>());
+    assert_eq!(receiver.numbers(), (120..150).collect::<Vec<_>>());
 
     // Delete stops it and forgets it.
     let (status, _) = node.call(Method::DELETE, "/connectors/counter", None).await;
@@ -111,7 +99,7 @@ async fn disable_enable_reset_and_delete() {
     .await;
     append_numbered(&node, "counts-1", 160..161).await;
     wait_for(&receiver, 1).await;
-    assert_eq!(numbers(&receiver), vec![160]);
+    assert_eq!(receiver.numbers(), vec![160]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,7 +154,7 @@ async fn restart_keeps_definitions_and_state() {
     append_numbered(&node, "kept-1", 20..25).await;
     wait_for(&receiver, 25).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(numbers(&receiver), (0..25).collect::<Vec<_>>());
+    assert_eq!(receiver.numbers(), (0..25).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,5 +186,5 @@ async fn reconfigure_keeps_secrets_and_applies_the_new_sink() {
         "Basic dTpw",
         "the stored password was kept"
     );
-    assert_eq!(numbers(&second), vec![3, 4]);
+    assert_eq!(second.numbers(), vec![3, 4]);
 }

@@ -56,15 +56,7 @@ async fn service_unavailable_is_retried_until_the_receiver_recovers() {
     receiver.fail_all(None);
 
     let numbers = eventually(Duration::from_secs(60), "200 deliveries", || async {
-        let numbers: Vec<u64> = receiver
-            .accepted()
-            .iter()
-            .map(|r| {
-                serde_json::from_slice::<serde_json::Value>(&r.body).expect("json")["n"]
-                    .as_u64()
-                    .expect("n")
-            })
-            .collect();
+        let numbers = receiver.numbers();
         (numbers.len() >= 200).then_some(numbers)
     })
     .await;

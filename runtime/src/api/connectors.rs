@@ -75,8 +75,7 @@ async fn run(
     id: &ConnectorId,
     command: Command,
 ) -> Result<ConnectorView, ApiError> {
-    let connector = state.repository.execute(id, command).await?;
-    state.supervisor.apply(&connector).await;
+    let connector = state.execute(id, command).await?;
     Ok(view(state, connector).await)
 }
 
@@ -202,8 +201,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
-    let connector = state.repository.execute(&id, Command::Delete).await?;
-    state.supervisor.apply(&connector).await;
+    state.execute(&id, Command::Delete).await?;
     if let Err(e) = state.repository.forget_checkpoints(&id).await {
         tracing::warn!(connector = %id, error = %e, "could not delete the checkpoints of a deleted connector");
     }

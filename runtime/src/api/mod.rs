@@ -19,7 +19,7 @@ use axum::{Json, Router};
 pub use error::ApiError;
 
 use crate::activation::Supervisor;
-use crate::connector::ConnectorRepository;
+use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
 use crate::store::EventStore;
 
 /// What the handlers share.
@@ -30,6 +30,20 @@ pub struct AppState {
     pub supervisor: Arc<Supervisor>,
     /// This member's name, shown in connector status.
     pub member: String,
+}
+
+impl AppState {
+    /// Carries out `command` and brings the connector's pipeline in line
+    /// with the outcome.
+    pub async fn execute(
+        &self,
+        id: &ConnectorId,
+        command: Command,
+    ) -> Result<ConnectorState, CommandError> {
+        let connector = self.repository.execute(id, command).await?;
+        self.supervisor.apply(&connector).await;
+        Ok(connector)
+    }
 }
 
 /// The whole API; bodies larger than `max_body_bytes` get a 413.

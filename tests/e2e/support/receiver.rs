@@ -91,6 +91,17 @@ impl Receiver {
         self.with(|b| b.accepted.clone())
     }
 
+    /// The `n` field of every accepted JSON body, in arrival order.
+    pub fn numbers(&self) -> Vec<u64> {
+        self.accepted()
+            .iter()
+            .map(|r| {
+                let body: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON body");
+                body["n"].as_u64().expect("a numbered event")
+            })
+            .collect()
+    }
+
     pub fn count(&self) -> usize {
         self.with(|b| b.accepted.len())
     }
