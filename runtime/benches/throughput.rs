@@ -213,6 +213,7 @@ async fn end_to_end_row(
         listen: "127.0.0.1:0".parse().expect("addr"),
         max_body_bytes: 1 << 20,
         member: "bench".into(),
+        max_module_bytes: NodeConfig::DEFAULT_MAX_MODULE_BYTES,
     })
     .await
     .expect("start node");

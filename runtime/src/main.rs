@@ -43,6 +43,9 @@ struct ServeArgs {
     /// Largest request body the API accepts, in bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Largest WebAssembly module that can be uploaded, in bytes.
+    #[arg(long, default_value_t = connectors::node::NodeConfig::DEFAULT_MAX_MODULE_BYTES)]
+    max_module_bytes: usize,
     /// This member's name, shown in connector status (default: the listen address).
     #[arg(long)]
     member: Option<String>,
@@ -55,6 +58,7 @@ impl ServeArgs {
             data_dir: self.data,
             listen: self.listen,
             max_body_bytes: self.max_body_bytes,
+            max_module_bytes: self.max_module_bytes,
         }
     }
 }

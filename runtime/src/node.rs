@@ -12,8 +12,10 @@ use tokio::net::TcpListener;
 use crate::activation::Supervisor;
 use crate::api::{self, AppState};
 use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
+use crate::modules::{ModuleRegistry, DEFAULT_MAX_MODULE_BYTES};
 use crate::store::embedded::SqliteStore;
 use crate::store::EventStore;
+use crate::wasm::{WasmConfig, WasmHost};
 
 /// How to start a node.
 #[derive(Debug, Clone)]
@@ -26,6 +28,13 @@ pub struct NodeConfig {
     pub max_body_bytes: usize,
     /// This member's name in connector status.
     pub member: String,
+    /// The largest WebAssembly module that can be uploaded, in bytes.
+    pub max_module_bytes: usize,
+}
+
+impl NodeConfig {
+    /// The default largest module: 64 MiB.
+    pub const DEFAULT_MAX_MODULE_BYTES: usize = DEFAULT_MAX_MODULE_BYTES;
 }
 
 /// A started node.
@@ -48,8 +57,24 @@ impl Node {
         let store = SqliteStore::open(&db)
             .with_context(|| format!("cannot open the event store at {}", db.display()))?;
         let store: Arc<dyn EventStore> = Arc::new(store);
+        let cache_dir = config.data_dir.join("wasm-cache");
+        let wasm = WasmHost::new(WasmConfig {
+            cache_dir: cache_dir.clone(),
+        })
+        .with_context(|| {
+            format!(
+                "cannot start the WebAssembly host (cache at {})",
+                cache_dir.display()
+            )
+        })?;
+        let modules =
+            ModuleRegistry::new(Arc::clone(&store), wasm.clone(), config.max_module_bytes);
         let repository = ConnectorRepository::new(Arc::clone(&store));
-        let supervisor = Arc::new(Supervisor::new(repository.clone()));
+        // Pipelines build their WebAssembly stages from the uploaded modules.
+        let supervisor = Arc::new(Supervisor::new(
+            repository.clone(),
+            Arc::new(modules.clone()),
+        ));
         let started = supervisor
             .start_all()
             .await
@@ -61,6 +86,8 @@ impl Node {
                 repository,
                 supervisor,
                 member: config.member,
+                wasm,
+                modules,
             },
             max_body_bytes: config.max_body_bytes,
             listen: config.listen,
@@ -77,6 +104,16 @@ impl Node {
 
     pub fn supervisor(&self) -> &Arc<Supervisor> {
         &self.state.supervisor
+    }
+
+    /// The uploaded WebAssembly modules.
+    pub fn modules(&self) -> &ModuleRegistry {
+        &self.state.modules
+    }
+
+    /// The WebAssembly host (engine and compiled-component cache).
+    pub fn wasm(&self) -> &WasmHost {
+        &self.state.wasm
     }
 
     /// Carries out a connector command and starts or stops its pipeline.

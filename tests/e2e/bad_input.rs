@@ -98,6 +98,37 @@ async fn connector_requests() {
     let (s, b) = node
         .post(
             "/connectors/a",
+            &json!({ "sink": ok_sink, "transforms": [{ "module": "ghost" }] }),
+        )
+        .await;
+    assert_error(s, &b, 400, "invalid-setting", "transforms[0].module");
+    assert!(
+        b["message"]
+            .as_str()
+            .expect("message")
+            .contains("PUT /modules/ghost"),
+        "{b}"
+    );
+
+    let (s, b) = node
+        .post(
+            "/connectors/a",
+            &json!({ "sink": ok_sink, "transforms": [{ "module": "bad name!" }] }),
+        )
+        .await;
+    assert_error(s, &b, 400, "invalid-body", "transforms[0].module");
+
+    let (s, b) = node
+        .post(
+            "/connectors/a",
+            &json!({ "sink": { "type": "wasm", "module": "x", "allowHosts": ["https://a/b"] } }),
+        )
+        .await;
+    assert_error(s, &b, 400, "invalid-setting", "sink.allowHosts[0]");
+
+    let (s, b) = node
+        .post(
+            "/connectors/a",
             &json!({ "sink": ok_sink, "start": "yesterday" }),
         )
         .await;

@@ -9,3 +9,5 @@ mod crash;
 mod delivery;
 mod lifecycle;
 mod outage;
+mod wasm;
+mod wasm_faults;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::connector::{
     CommandError, ConnectorDefinition, ConnectorId, ConnectorRepository, ConnectorState,
 };
-use crate::pipeline::{PipelineHandle, PipelineStatus, RunState, StatusSnapshot};
+use crate::pipeline::{PipelineHandle, PipelineStatus, RunState, StageFactory, StatusSnapshot};
 
 /// How long a stopping pipeline may take to checkpoint and end.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -35,15 +35,17 @@ struct Applied {
 /// Runs the pipelines of the enabled connectors.
 pub struct Supervisor {
     repository: ConnectorRepository,
+    stages: Arc<dyn StageFactory>,
     applied: tokio::sync::Mutex<Applied>,
     /// Read by the API without waiting for a start or stop in progress.
     statuses: Mutex<HashMap<ConnectorId, Arc<PipelineStatus>>>,
 }
 
 impl Supervisor {
-    pub fn new(repository: ConnectorRepository) -> Self {
+    pub fn new(repository: ConnectorRepository, stages: Arc<dyn StageFactory>) -> Self {
         Self {
             repository,
+            stages,
             applied: tokio::sync::Mutex::new(Applied::default()),
             statuses: Mutex::new(HashMap::new()),
         }
@@ -86,7 +88,11 @@ impl Supervisor {
             stop(&state.id, previous).await;
         }
         if state.should_run() {
-            let handle = PipelineHandle::spawn(self.repository.clone(), state.clone());
+            let handle = PipelineHandle::spawn(
+                self.repository.clone(),
+                Arc::clone(&self.stages),
+                state.clone(),
+            );
             self.set_status(&state.id, Some(Arc::clone(handle.status())));
             running.insert(
                 state.id.clone(),

@@ -12,7 +12,10 @@ use super::error::ApiError;
 use super::json::{parse, read_body, StrictJson};
 use super::AppState;
 use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom};
+use crate::modules::ModuleRef;
 use crate::pipeline::StatusSnapshot;
+use crate::sinks::SinkConfig;
+use crate::wasm::World;
 
 /// A connector as the API shows it: its definition (secrets redacted) and
 /// its live status.
@@ -64,6 +67,47 @@ async fn view(state: &AppState, connector: ConnectorState) -> ConnectorView {
         updated: connector.updated,
         status: StatusView { live, lag, member },
     }
+}
+
+/// Every module the definition names exists and fits where it is used, so a
+/// typo is a 400 now rather than a faulted connector later.
+async fn check_modules(state: &AppState, definition: &ConnectorDefinition) -> Result<(), ApiError> {
+    let mut uses: Vec<(String, &ModuleRef, World)> = definition
+        .transforms
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            (
+                format!("transforms[{i}].module"),
+                &t.module,
+                World::Transform,
+            )
+        })
+        .collect();
+    if let SinkConfig::Wasm(sink) = &definition.sink {
+        uses.push(("sink.module".into(), &sink.module, World::Sink));
+    }
+    for (field, module, world) in uses {
+        let version = state.modules.resolve(module).await.map_err(|e| {
+            ApiError::bad_request(
+                "invalid-setting",
+                format!(
+                    "`{field}`: {e}; upload it first with `PUT /modules/{}`",
+                    module.name()
+                ),
+            )
+        })?;
+        if !version.has_world(world) {
+            return Err(ApiError::bad_request(
+                "invalid-setting",
+                format!(
+                    "`{field}`: module `{module}` is not a {world} component (it satisfies: {:?})",
+                    version.worlds
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse_id(id: &str) -> Result<ConnectorId, ApiError> {
@@ -130,6 +174,7 @@ pub async fn create(
         e
     })?;
     definition.validate()?;
+    check_modules(&state, &definition).await?;
     let view = run(&state, &id, Command::Create { definition, enable }).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -150,6 +195,7 @@ pub async fn reconfigure(
         .ok_or_else(|| ApiError::not_found(format!("connector `{id}` not found")))?;
     definition.sink.keep_secrets_from(&current.definition.sink);
     definition.validate()?;
+    check_modules(&state, &definition).await?;
     Ok(Json(
         run(&state, &id, Command::Reconfigure { definition }).await?,
     ))

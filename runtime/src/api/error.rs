@@ -4,6 +4,7 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::connector::{CommandError, InvalidConnectorId};
+use crate::modules::ModuleError;
 use crate::sinks::ConfigError;
 use crate::store::{CurrentRevision, StoreError};
 
@@ -121,6 +122,32 @@ impl From<CommandError> for ApiError {
             CommandError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             CommandError::Corrupt { .. } => Self::internal(&e),
             CommandError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ModuleError> for ApiError {
+    fn from(e: ModuleError) -> Self {
+        match e {
+            ModuleError::InvalidName(_) => Self::bad_request("invalid-name", e.to_string()),
+            ModuleError::TooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                e.to_string(),
+            ),
+            ModuleError::Invalid(crate::wasm::WasmError::Cache { .. }) => Self::internal(&e),
+            ModuleError::Invalid(_) => Self::bad_request("invalid-module", e.to_string()),
+            ModuleError::NotFound(_)
+            | ModuleError::VersionNotFound { .. }
+            | ModuleError::ContentNotFound(_) => Self::not_found(e.to_string()),
+            ModuleError::InUse { ref connectors, .. } => Self {
+                details: Some(serde_json::json!({ "connectors": connectors })),
+                ..Self::new(StatusCode::CONFLICT, "module-in-use", e.to_string())
+            },
+            ModuleError::Corrupt { .. } | ModuleError::Connectors(_) | ModuleError::Internal(_) => {
+                Self::internal(&e)
+            }
+            ModuleError::Store(e) => e.into(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The HTTP management API (axum): connectors, streams, health.
+//! The HTTP management API (axum): connectors, streams, modules, health.
 //!
 //! [`router`] builds the whole API over an [`AppState`]; tests call it
 //! without a socket, the node serves it on `--listen`. Every error is a JSON
@@ -8,19 +8,23 @@
 mod connectors;
 mod error;
 mod json;
+mod modules;
+mod preview;
 mod streams;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 pub use error::ApiError;
 
 use crate::activation::Supervisor;
 use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
+use crate::modules::ModuleRegistry;
 use crate::store::EventStore;
+use crate::wasm::WasmHost;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -30,6 +34,10 @@ pub struct AppState {
     pub supervisor: Arc<Supervisor>,
     /// This member's name, shown in connector status.
     pub member: String,
+    /// Compiles and runs WebAssembly components.
+    pub wasm: WasmHost,
+    /// Uploaded components.
+    pub modules: ModuleRegistry,
 }
 
 impl AppState {
@@ -48,6 +56,12 @@ impl AppState {
 
 /// The whole API; bodies larger than `max_body_bytes` get a 413.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    // Uploads have their own limit: the module size limit, plus a little so
+    // a module just over it gets the registry's explanation.
+    let max_upload_bytes = state
+        .modules
+        .max_bytes()
+        .saturating_add(modules::BODY_HEADROOM);
     Router::new()
         .route("/health", get(health))
         .route("/connectors", get(connectors::list))
@@ -61,9 +75,18 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/connectors/{id}/enable", post(connectors::enable))
         .route("/connectors/{id}/disable", post(connectors::disable))
         .route("/connectors/{id}/reset", post(connectors::reset))
+        .route("/preview", post(preview::preview))
         .route(
             "/streams/{stream}",
             get(streams::read).post(streams::append),
+        )
+        .route("/modules", get(modules::list))
+        .route(
+            "/modules/{name}",
+            put(modules::upload)
+                .layer(DefaultBodyLimit::max(max_upload_bytes))
+                .get(modules::get)
+                .delete(modules::delete),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,8 +7,10 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json_path::JsonPath;
 
+use crate::modules::ModuleRef;
 use crate::sinks::{ConfigError, SinkConfig};
 use crate::store::{Matcher, Position, SubscriptionFilter};
+use crate::wasm::StageLimits;
 
 /// Everything that defines a connector, except whether it is enabled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +21,10 @@ pub struct ConnectorDefinition {
     /// Which events go there; everything but system events by default.
     #[serde(default)]
     pub filter: FilterConfig,
+    /// WebAssembly filters and transforms, run in order after the built-in
+    /// filter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<TransformConfig>,
     /// Where a connector without a checkpoint starts reading.
     #[serde(default)]
     pub start: StartFrom,
@@ -35,7 +41,94 @@ impl ConnectorDefinition {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.sink.validate()?;
         self.filter.validate()?;
+        for (i, transform) in self.transforms.iter().enumerate() {
+            transform.validate(&format!("transforms[{i}]"))?;
+        }
         self.checkpoint.validate()
+    }
+
+    /// Every module the connector uses.
+    pub fn modules(&self) -> Vec<&ModuleRef> {
+        let mut modules: Vec<&ModuleRef> = self.transforms.iter().map(|t| &t.module).collect();
+        if let SinkConfig::Wasm(sink) = &self.sink {
+            modules.push(&sink.module);
+        }
+        modules
+    }
+}
+
+/// A WebAssembly filter or transform stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TransformConfig {
+    /// The module: `name` (its latest upload) or `name@sha256:<hex>`.
+    pub module: ModuleRef,
+    /// Settings given to the component's `init`, any JSON object.
+    #[serde(default)]
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Limits of the component's instance.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+impl TransformConfig {
+    fn validate(&self, field: &str) -> Result<(), ConfigError> {
+        self.limits.validate(&format!("{field}.limits"))
+    }
+}
+
+/// Limits of a WebAssembly component's instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsConfig {
+    /// The most linear memory, in MiB (default 64).
+    #[serde(default = "LimitsConfig::default_memory_mib")]
+    pub memory_mib: u32,
+    /// The longest one call may run, in milliseconds (default 5000).
+    #[serde(default = "LimitsConfig::default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl LimitsConfig {
+    fn default_memory_mib() -> u32 {
+        64
+    }
+    fn default_timeout_ms() -> u64 {
+        5000
+    }
+
+    pub fn validate(&self, field: &str) -> Result<(), ConfigError> {
+        if !(1..=4096).contains(&self.memory_mib) {
+            return Err(ConfigError::new(
+                format!("{field}.memoryMib"),
+                "must be between 1 and 4096, e.g. `64`",
+            ));
+        }
+        if !(10..=600_000).contains(&self.timeout_ms) {
+            return Err(ConfigError::new(
+                format!("{field}.timeoutMs"),
+                "must be between 10 and 600000, e.g. `5000`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The host's limits for a stage with these settings.
+    pub fn stage_limits(&self) -> StageLimits {
+        StageLimits {
+            memory_bytes: self.memory_mib as usize * 1024 * 1024,
+            call_timeout: std::time::Duration::from_millis(self.timeout_ms),
+            ..StageLimits::default()
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            memory_mib: Self::default_memory_mib(),
+            timeout_ms: Self::default_timeout_ms(),
+        }
     }
 }
 

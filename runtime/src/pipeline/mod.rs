@@ -13,8 +13,11 @@
 
 mod batch;
 mod checkpoints;
+mod module_stages;
 mod run;
+mod stages;
 mod status;
+mod transforms;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connector::{ConnectorRepository, ConnectorState};
 
+pub use stages::StageFactory;
 pub use status::{LastError, PipelineStatus, RunState, StatusSnapshot};
+pub use transforms::{derive, Chain, ChainError, InputResult, NamedStage};
 
 /// A running pipeline, owned by whoever started it.
 pub struct PipelineHandle {
@@ -35,11 +40,16 @@ pub struct PipelineHandle {
 
 impl PipelineHandle {
     /// Starts the pipeline of `connector` on the current tokio runtime.
-    pub fn spawn(repository: ConnectorRepository, connector: ConnectorState) -> Self {
+    pub fn spawn(
+        repository: ConnectorRepository,
+        stages: Arc<dyn StageFactory>,
+        connector: ConnectorState,
+    ) -> Self {
         let cancel = CancellationToken::new();
         let status = Arc::new(PipelineStatus::new(RunState::Starting));
         let task = tokio::spawn(run::run(
             repository,
+            stages,
             connector,
             Arc::clone(&status),
             cancel.clone(),

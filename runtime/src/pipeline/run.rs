@@ -6,12 +6,16 @@ use tokio_util::sync::CancellationToken;
 use crate::connector::{
     ConnectorId, ConnectorRepository, ConnectorState, DeadLetter, OnFailure, StartFrom,
 };
-use crate::sinks::{DeliveryOutcome, RetryNotice, Sink, SinkContext};
+use crate::sinks::wasm::WasmSink;
+use crate::sinks::{DeliveryOutcome, RetryNotice, Sink, SinkConfig, SinkContext};
 use crate::store::{Position, RecordedEvent, SubscribeFrom};
+use crate::wasm::GuestIdentity;
 
 use super::batch::collect;
 use super::checkpoints::Checkpointer;
+use super::stages::StageFactory;
 use super::status::{PipelineStatus, RunState};
+use super::transforms::{Chain, ChainError, InputResult, NamedStage};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -19,12 +23,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Runs until cancelled or faulted.
 pub(super) async fn run(
     repository: ConnectorRepository,
+    stages: Arc<dyn StageFactory>,
     connector: ConnectorState,
     status: Arc<PipelineStatus>,
     cancel: CancellationToken,
 ) {
     let id = connector.id.clone();
-    match run_until_stopped(&repository, &connector, &status, &cancel).await {
+    match run_until_stopped(&repository, stages.as_ref(), &connector, &status, &cancel).await {
         Ok(()) => tracing::info!(connector = %id, "pipeline stopped"),
         Err(message) => {
             tracing::error!(connector = %id, error = %message, "connector faulted");
@@ -68,6 +73,7 @@ async fn resume_point(
 
 async fn run_until_stopped(
     repository: &ConnectorRepository,
+    stages: &dyn StageFactory,
     connector: &ConnectorState,
     status: &Arc<PipelineStatus>,
     cancel: &CancellationToken,
@@ -77,7 +83,8 @@ async fn run_until_stopped(
         .filter
         .compile()
         .map_err(|e| format!("invalid filter: {e}"))?;
-    let mut sink = build_sink(connector, status)?;
+    let mut chain = build_chain(stages, connector).await?;
+    let mut sink = build_sink(stages, connector, status).await?;
     let limits = sink.batch_limits();
     let Some(mut from) = resume_point(repository, connector, status, cancel).await else {
         return Ok(());
@@ -127,7 +134,7 @@ async fn run_until_stopped(
                 let delivered = tokio::select! {
                     // Abandon the in-flight batch; it is delivered again later.
                     _ = cancel.cancelled() => break 'subscribe,
-                    result = deliver(repository, connector, sink.as_mut(), &batch.events, status, cancel) => result,
+                    result = transform_and_deliver(repository, connector, &mut chain, sink.as_mut(), &batch.events, status, cancel) => result,
                 };
                 match delivered {
                     Delivery::Done => {}
@@ -157,7 +164,28 @@ async fn run_until_stopped(
     Ok(())
 }
 
-fn build_sink(
+async fn build_chain(
+    stages: &dyn StageFactory,
+    connector: &ConnectorState,
+) -> Result<Chain, String> {
+    let mut named = Vec::new();
+    for (i, config) in connector.definition.transforms.iter().enumerate() {
+        let name = format!("transforms[{i}] ({})", config.module);
+        let identity = GuestIdentity {
+            connector: connector.id.to_string(),
+            stage: name.clone(),
+        };
+        let stage = stages
+            .transform(identity, config)
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+        named.push(NamedStage { name, stage });
+    }
+    Ok(Chain::new(named))
+}
+
+async fn build_sink(
+    stages: &dyn StageFactory,
     connector: &ConnectorState,
     status: &Arc<PipelineStatus>,
 ) -> Result<Box<dyn Sink>, String> {
@@ -177,11 +205,100 @@ fn build_sink(
         }),
         stop_at_first_rejection,
     };
+    if let SinkConfig::Wasm(config) = &connector.definition.sink {
+        let identity = GuestIdentity {
+            connector: connector.id.to_string(),
+            stage: format!("sink ({})", config.module),
+        };
+        let stage = stages
+            .sink(identity, config)
+            .await
+            .map_err(|e| format!("sink ({}): {e}", config.module))?;
+        return Ok(Box::new(WasmSink::new(stage, config, ctx)));
+    }
     connector
         .definition
         .sink
         .build(ctx)
         .map_err(|e| format!("invalid sink: {e}"))
+}
+
+/// Runs the transform chain over a batch (retrying it when a stage asks),
+/// settles the events a stage failed, and delivers what is left.
+async fn transform_and_deliver(
+    repository: &ConnectorRepository,
+    connector: &ConnectorState,
+    chain: &mut Chain,
+    sink: &mut dyn Sink,
+    events: &[RecordedEvent],
+    status: &PipelineStatus,
+    cancel: &CancellationToken,
+) -> Delivery {
+    if chain.is_empty() {
+        return deliver(repository, connector, sink, events, status, cancel).await;
+    }
+    let mut backoff = MIN_BACKOFF;
+    let results = loop {
+        match chain.run(events).await {
+            Ok(results) => break results,
+            Err(ChainError::Retry(message)) => {
+                status.record_error(format!("{message} (retrying the batch)"));
+                if !sleep_or_cancel(&mut backoff, cancel).await {
+                    return Delivery::Cancelled;
+                }
+            }
+            Err(ChainError::Fault(message)) => {
+                return Delivery::Fault {
+                    handled_up_to: None,
+                    message,
+                }
+            }
+        }
+    };
+    let mut outgoing = Vec::new();
+    let mut handled_up_to = None;
+    for (event, result) in events.iter().zip(results) {
+        match result {
+            InputResult::Emitted(derived) => outgoing.extend(derived),
+            InputResult::Dropped { .. } => status.add_filtered_out(1),
+            InputResult::Failed { stage, error } => {
+                status.add_failed(1);
+                let message = format!(
+                    "{stage} failed event {} ({}@{}, position {}): {}",
+                    event.id, event.stream, event.revision, event.position, error.message
+                );
+                if connector.definition.on_failure == OnFailure::Fault {
+                    // Deliver what came before the failed event, then stop.
+                    let delivered =
+                        deliver(repository, connector, sink, &outgoing, status, cancel).await;
+                    return match delivered {
+                        Delivery::Done => Delivery::Fault {
+                            handled_up_to,
+                            message,
+                        },
+                        other => other,
+                    };
+                }
+                status.record_error(message);
+                let letter = DeadLetter {
+                    event,
+                    stage: &stage,
+                    reason: &error.message,
+                    status: None,
+                    response: None,
+                };
+                if !write_dead_letter(repository, &connector.id, letter, status, cancel).await {
+                    return Delivery::Cancelled;
+                }
+                status.add_dead_lettered(1);
+            }
+        }
+        handled_up_to = Some(event.position);
+    }
+    if outgoing.is_empty() {
+        return Delivery::Done;
+    }
+    deliver(repository, connector, sink, &outgoing, status, cancel).await
 }
 
 enum Delivery {
@@ -230,8 +347,15 @@ async fn deliver(
             }
         }
     };
+    // Transformed events may share a position (a fan-out): a position is
+    // handled once every event at it is.
     let mut handled_up_to = None;
+    let mut current = None;
     for (event, outcome) in events.iter().zip(outcomes) {
+        if current != Some(event.position) {
+            handled_up_to = current;
+            current = Some(event.position);
+        }
         match outcome {
             DeliveryOutcome::Delivered => status.add_delivered(1),
             DeliveryOutcome::Rejected(rejection) => {
@@ -266,7 +390,6 @@ async fn deliver(
                 }
             }
         }
-        handled_up_to = Some(event.position);
     }
     Delivery::Done
 }

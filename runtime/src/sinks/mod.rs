@@ -16,6 +16,7 @@ pub mod console;
 pub mod envelope;
 pub mod http;
 pub mod retry;
+pub mod wasm;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub enum SinkConfig {
     Console(console::ConsoleSinkConfig),
     /// Sends events to an HTTP endpoint.
     Http(http::HttpSinkConfig),
+    /// A custom sink component.
+    Wasm(wasm::WasmSinkConfig),
 }
 
 impl SinkConfig {
@@ -41,6 +44,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Console(c) => c.validate(),
             SinkConfig::Http(c) => c.validate(),
+            SinkConfig::Wasm(c) => c.validate(),
         }
     }
 
@@ -49,6 +53,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Console(c) => SinkConfig::Console(c.clone()),
             SinkConfig::Http(c) => SinkConfig::Http(c.redacted()),
+            SinkConfig::Wasm(c) => SinkConfig::Wasm(c.clone()),
         }
     }
 
@@ -60,11 +65,16 @@ impl SinkConfig {
         }
     }
 
-    /// Builds the running sink. Settings must have been validated.
+    /// Builds a built-in sink. Settings must have been validated; custom
+    /// (`wasm`) sinks need their component and are built by the pipeline.
     pub fn build(&self, ctx: SinkContext) -> Result<Box<dyn Sink>, ConfigError> {
         match self {
             SinkConfig::Console(c) => Ok(Box::new(console::ConsoleSink::new(c.clone(), ctx))),
             SinkConfig::Http(c) => Ok(Box::new(http::HttpSink::new(c.clone(), ctx)?)),
+            SinkConfig::Wasm(_) => Err(ConfigError::new(
+                "sink.module",
+                "a custom sink is built from its module by the pipeline",
+            )),
         }
     }
 }

@@ -180,6 +180,21 @@ impl NodeProcess {
         body["position"].as_u64().expect("position")
     }
 
+    /// Uploads `guest-examples/dist/<name>.wasm` as module `name`.
+    pub async fn upload_example(&self, name: &str) -> Value {
+        let bytes = std::fs::read(example(name)).unwrap_or_else(|e| {
+            panic!("guest-examples/dist/{name}.wasm is missing ({e}); run guest-examples/build.sh")
+        });
+        let (status, body) = self
+            .call_raw(reqwest::Method::PUT, &format!("/modules/{name}"), bytes)
+            .await;
+        assert!(
+            status == 201 || status == 200,
+            "upload {name}: {status} {body}"
+        );
+        body
+    }
+
     /// Creates a connector and checks the answer.
     pub async fn create_connector(&self, id: &str, definition: Value) -> Value {
         let (status, body) = self.post(&format!("/connectors/{id}"), &definition).await;
@@ -225,6 +240,13 @@ impl Drop for NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The path of a built guest example.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../guest-examples/dist")
+        .join(format!("{name}.wasm"))
 }
 
 /// An event for an append request.

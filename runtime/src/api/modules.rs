@@ -1,0 +1,143 @@
+//! `/modules`: upload, list, inspect and delete WebAssembly components.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::modules::{ModuleDetail, ModuleSummary, ModuleVersion};
+use crate::wasm::World;
+
+/// Room above the module size limit for the upload route's body limit, so
+/// a module just over the limit gets the registry's own explanation.
+pub(super) const BODY_HEADROOM: usize = 64 * 1024;
+
+/// One version as the API shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionView {
+    name: String,
+    digest: String,
+    size: u64,
+    worlds: Vec<World>,
+    uploaded: DateTime<Utc>,
+    /// `name@sha256:<hex>`, to pin this version in a connector.
+    reference: String,
+}
+
+impl From<ModuleVersion> for VersionView {
+    fn from(v: ModuleVersion) -> Self {
+        Self {
+            reference: v.reference(),
+            name: v.name,
+            digest: v.digest,
+            size: v.size,
+            worlds: v.worlds,
+            uploaded: v.uploaded,
+        }
+    }
+}
+
+/// A module in the list: its latest version and how many it has.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryView {
+    #[serde(flatten)]
+    latest: VersionView,
+    version_count: usize,
+}
+
+impl From<ModuleSummary> for SummaryView {
+    fn from(s: ModuleSummary) -> Self {
+        Self {
+            latest: s.latest.into(),
+            version_count: s.versions,
+        }
+    }
+}
+
+/// A module with every version, newest first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetailView {
+    name: String,
+    latest: VersionView,
+    versions: Vec<VersionView>,
+}
+
+impl From<ModuleDetail> for DetailView {
+    fn from(d: ModuleDetail) -> Self {
+        Self {
+            name: d.name,
+            latest: d.latest.into(),
+            versions: d.versions.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// `PUT /modules/{name}`: the body is the component's bytes, whatever its
+/// content type. 201 with the new version; 200 when these bytes already are
+/// the latest version of the name.
+pub async fn upload(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let max = state.modules.max_bytes();
+    let body = Bytes::from_request(request, &state)
+        .await
+        .map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    status,
+                    "payload-too-large",
+                    format!("the module is larger than the {max} bytes this node accepts (see `--max-module-bytes`)"),
+                )
+            } else {
+                ApiError::new(status, "invalid-body", rejection.body_text())
+            }
+        })?;
+    let upload = state.modules.put(&name, body).await?;
+    let status = if upload.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(VersionView::from(upload.version))))
+}
+
+/// `GET /modules`: every module with its latest version, by name.
+pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let modules: Vec<SummaryView> = state
+        .modules
+        .list()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Ok(Json(modules))
+}
+
+/// `GET /modules/{name}`: the module with every version, newest first.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(DetailView::from(state.modules.get(&name).await?)))
+}
+
+/// `DELETE /modules/{name}`: forgets every version; refused while a
+/// connector uses the module.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.modules.delete(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,191 @@
+//! One reusable component instance per stage: created on first use (from a
+//! pre-instantiated component), initialised with the stage's config, reused
+//! across batches, and recycled after a trap or after many calls. Every call
+//! runs under the stage's time budget (epoch interruption) and memory limit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+use super::host_state::{GuestIdentity, HostState};
+use super::{GuestError, GuestErrorKind, StageError, StageLimits};
+
+/// The parts of a world's bindings the instance manager needs.
+pub(super) trait Bindings: Sized + Send {
+    type Pre: Clone + Send + Sync;
+
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<HostState>,
+    ) -> impl std::future::Future<Output = wasmtime::Result<Self>> + Send;
+
+    fn init(
+        &self,
+        store: &mut Store<HostState>,
+        config: &str,
+    ) -> impl std::future::Future<Output = wasmtime::Result<Result<(), GuestError>>> + Send;
+}
+
+struct Live<B> {
+    store: Store<HostState>,
+    bindings: B,
+    calls: u64,
+}
+
+/// A stage's instance slot.
+pub(super) struct Instance<B: Bindings> {
+    engine: Engine,
+    pre: B::Pre,
+    identity: Arc<GuestIdentity>,
+    config: String,
+    limits: StageLimits,
+    allow_hosts: Arc<Vec<String>>,
+    live: Option<Live<B>>,
+}
+
+/// The epoch advances this often; time budgets are counted in it.
+pub(super) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+impl<B: Bindings> Instance<B> {
+    pub fn new(
+        engine: Engine,
+        pre: B::Pre,
+        identity: GuestIdentity,
+        config: String,
+        limits: StageLimits,
+        allow_hosts: Vec<String>,
+    ) -> Self {
+        Self {
+            engine,
+            pre,
+            identity: Arc::new(identity),
+            config,
+            limits,
+            allow_hosts: Arc::new(allow_hosts),
+            live: None,
+        }
+    }
+
+    fn new_store(&self) -> Store<HostState> {
+        let state = HostState::new(
+            Arc::clone(&self.identity),
+            self.limits.memory_bytes,
+            Arc::clone(&self.allow_hosts),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store
+    }
+
+    /// Sets the time budget of the next call.
+    fn arm(store: &mut Store<HostState>, budget: Duration) {
+        let deadline = Instant::now() + budget;
+        store.set_epoch_deadline(1);
+        // Yield to the async runtime on every tick so a busy guest never
+        // holds a worker thread, and trap once the budget is spent.
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(wasmtime::Error::msg(format!(
+                    "the call exceeded its time budget of {} ms",
+                    budget.as_millis()
+                )))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+    }
+
+    async fn ensure_live(&mut self) -> Result<(), StageError> {
+        if self.live.is_some() {
+            return Ok(());
+        }
+        let mut store = self.new_store();
+        Self::arm(&mut store, self.limits.call_timeout);
+        let bindings = B::instantiate(&self.pre, &mut store)
+            .await
+            .map_err(|e| StageError::Trap(describe(&e, "instantiating")))?;
+        Self::arm(&mut store, self.limits.call_timeout);
+        match bindings.init(&mut store, &self.config).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(StageError::Init(e)),
+            Err(e) => return Err(StageError::Trap(describe(&e, "init"))),
+        }
+        self.live = Some(Live {
+            store,
+            bindings,
+            calls: 0,
+        });
+        Ok(())
+    }
+
+    /// Runs `call` on the live instance (creating it first if needed). A
+    /// trap drops the instance so the next call starts from a fresh one.
+    pub async fn call<R, F>(&mut self, what: &str, call: F) -> Result<R, StageError>
+    where
+        F: for<'a> FnOnce(
+            &'a B,
+            &'a mut Store<HostState>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>,
+        >,
+    {
+        self.ensure_live().await?;
+        let budget = self.limits.call_timeout;
+        let max_calls = self.limits.calls_per_instance;
+        let Some(live) = self.live.as_mut() else {
+            return Err(StageError::Trap("no instance".into()));
+        };
+        Self::arm(&mut live.store, budget);
+        let result = call(&live.bindings, &mut live.store).await;
+        live.calls += 1;
+        match result {
+            Ok(value) => {
+                if live.calls >= max_calls {
+                    self.live = None;
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                self.live = None;
+                Err(StageError::Trap(describe(&e, what)))
+            }
+        }
+    }
+}
+
+/// A trap or host error as one line: what was running and why it stopped
+/// (the trap's reason, not the wasm backtrace, which stays in the log).
+fn describe(error: &wasmtime::Error, what: &str) -> String {
+    tracing::debug!(error = ?error, "component call failed");
+    let reason = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => {
+            let mut root = error.to_string();
+            let mut source = error.source();
+            while let Some(cause) = source {
+                root = cause.to_string();
+                source = cause.source();
+            }
+            root
+        }
+    };
+    format!(
+        "the component trapped in `{what}`: {}",
+        reason.lines().next().unwrap_or_default()
+    )
+}
+
+impl From<super::bindings::types::Error> for GuestError {
+    fn from(e: super::bindings::types::Error) -> Self {
+        use super::bindings::types::ErrorKind;
+        Self {
+            kind: match e.kind {
+                ErrorKind::Retryable => GuestErrorKind::Retryable,
+                ErrorKind::InvalidEvent => GuestErrorKind::InvalidEvent,
+                ErrorKind::Fatal => GuestErrorKind::Fatal,
+            },
+            message: e.message,
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The WebAssembly host: compiles components, caches them, and runs them as
+//! transform stages and sinks under limits.
+//!
+//! [`WasmHost::inspect`] compiles an uploaded component once, tells which
+//! worlds of `wit/` it satisfies, and caches the compiled artifact on disk
+//! (keyed by the engine's compatibility hash and the module digest).
+//! [`WasmHost::transform`] and [`WasmHost::sink`] give a stage that keeps one
+//! pre-instantiated component and one live instance, reused across batches,
+//! recycled after a trap or after many calls. Every call has a memory limit
+//! and a time budget (epoch interruption). Expected failures come back as
+//! [`GuestError`] values; traps and broken limits as [`StageError::Trap`].
+//! The code `bindgen!` generates stays in the private `bindings` module.
+
+mod bindings;
+mod cache;
+mod convert;
+mod host_state;
+mod instance;
+mod stages;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+pub use convert::{EmittedRecord, SinkOutcome, StageOutcome};
+pub use host_state::GuestIdentity;
+pub use stages::{SinkStage, TransformStage};
+
+use cache::ArtifactCache;
+use host_state::HostState;
+
+/// A world of `wit/` a component can satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum World {
+    /// Filters and transforms.
+    Transform,
+    /// Custom sinks.
+    Sink,
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            World::Transform => "transform",
+            World::Sink => "sink",
+        })
+    }
+}
+
+/// Limits of one stage's instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageLimits {
+    /// The most linear memory the instance may have.
+    pub memory_bytes: usize,
+    /// The longest one call (init, or one batch) may run.
+    pub call_timeout: Duration,
+    /// The instance is replaced by a fresh one after this many calls.
+    pub calls_per_instance: u64,
+    /// The most bytes of data a transform may emit for one batch.
+    pub max_output_bytes: usize,
+}
+
+impl Default for StageLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 * 1024 * 1024,
+            call_timeout: Duration::from_secs(5),
+            calls_per_instance: 10_000,
+            max_output_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// How bad a guest's failure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuestErrorKind {
+    Retryable,
+    InvalidEvent,
+    Fatal,
+}
+
+/// A failure a component returned as a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} ({kind:?})")]
+pub struct GuestError {
+    pub kind: GuestErrorKind,
+    pub message: String,
+}
+
+/// Why a call into a component did not produce outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StageError {
+    /// `init` refused the stage's config.
+    #[error("init failed: {}", .0.message)]
+    Init(GuestError),
+    /// The call returned an error for the whole batch.
+    #[error("{}", .0.message)]
+    Batch(GuestError),
+    /// A trap, a broken limit, or an answer that breaks the contract.
+    #[error("{0}")]
+    Trap(String),
+}
+
+/// Why a component cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WasmError {
+    #[error("the body is not WebAssembly (it does not start with the `\\0asm` header)")]
+    NotWasm,
+    #[error("this is a core WebAssembly module, not a component; make a component of it, e.g. with `wasm-tools component new module.wasm -o component.wasm`, or build for `wasm32-wasip2`")]
+    CoreModule,
+    #[error("the component does not compile: {0}")]
+    Compile(String),
+    #[error("the component fits neither world of `wit/`: as a transform, {transform}; as a sink, {sink}")]
+    NoWorld { transform: String, sink: String },
+    #[error("the module is a {found}, not a {expected}")]
+    WrongWorld { expected: World, found: String },
+    #[error("the compiled-component cache at {path} cannot be used: {message}")]
+    Cache { path: String, message: String },
+}
+
+/// What [`WasmHost::inspect`] found out about a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentInfo {
+    pub worlds: Vec<World>,
+}
+
+/// Settings of the host.
+#[derive(Debug, Clone)]
+pub struct WasmConfig {
+    /// Where compiled components are cached.
+    pub cache_dir: PathBuf,
+}
+
+/// The engine, the linkers of both worlds and the compiled-component cache.
+#[derive(Clone)]
+pub struct WasmHost {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    cache: ArtifactCache,
+    transform_linker: Linker<HostState>,
+    sink_linker: Linker<HostState>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl WasmHost {
+    pub fn new(config: WasmConfig) -> Result<Self, WasmError> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&wasm)
+            .map_err(|e| WasmError::Compile(format!("cannot create the engine: {e}")))?;
+        let cache =
+            ArtifactCache::new(&config.cache_dir, &engine).map_err(|e| WasmError::Cache {
+                path: config.cache_dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+        let transform_linker = linker(&engine, false)?;
+        let sink_linker = linker(&engine, true)?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), Arc::clone(&ticker_stop));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                cache,
+                transform_linker,
+                sink_linker,
+                ticker_stop,
+            }),
+        })
+    }
+
+    /// Compiles `bytes`, tells which worlds they satisfy and caches the
+    /// compiled artifact under `digest`. CPU-heavy: call it off the async
+    /// runtime's threads.
+    pub fn inspect(&self, digest: &str, bytes: &[u8]) -> Result<ComponentInfo, WasmError> {
+        check_header(bytes)?;
+        let component = Component::new(&self.inner.engine, bytes)
+            .map_err(|e| WasmError::Compile(format!("{e:#}")))?;
+        let transform = stages::transform_pre(&self.inner.transform_linker, &component);
+        let sink = stages::sink_pre(&self.inner.sink_linker, &component);
+        let mut worlds = Vec::new();
+        if transform.is_ok() {
+            worlds.push(World::Transform);
+        }
+        if sink.is_ok() {
+            worlds.push(World::Sink);
+        }
+        if worlds.is_empty() {
+            return Err(WasmError::NoWorld {
+                transform: transform.err().unwrap_or_default(),
+                sink: sink.err().unwrap_or_default(),
+            });
+        }
+        self.inner.cache.store(digest, &component);
+        Ok(ComponentInfo { worlds })
+    }
+
+    /// The compiled component for `digest` if this host compiled it before.
+    pub fn cached(&self, digest: &str) -> Option<Component> {
+        self.inner.cache.load(&self.inner.engine, digest)
+    }
+
+    /// The compiled component for `digest`: from the cache, else compiled
+    /// from `bytes()` (and cached). CPU-heavy on a cache miss.
+    pub fn component(
+        &self,
+        digest: &str,
+        bytes: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Component, WasmError> {
+        if let Some(component) = self.inner.cache.load(&self.inner.engine, digest) {
+            return Ok(component);
+        }
+        let bytes = bytes();
+        check_header(&bytes)?;
+        let component = Component::new(&self.inner.engine, &bytes)
+            .map_err(|e| WasmError::Compile(format!("{e:#}")))?;
+        self.inner.cache.store(digest, &component);
+        Ok(component)
+    }
+
+    /// A transform stage running `component`.
+    pub fn transform(
+        &self,
+        component: &Component,
+        identity: GuestIdentity,
+        config: String,
+        limits: StageLimits,
+    ) -> Result<TransformStage, WasmError> {
+        let pre =
+            stages::transform_pre(&self.inner.transform_linker, component).map_err(|found| {
+                WasmError::WrongWorld {
+                    expected: World::Transform,
+                    found,
+                }
+            })?;
+        Ok(TransformStage::new(
+            self.inner.engine.clone(),
+            pre,
+            identity,
+            config,
+            limits,
+        ))
+    }
+
+    /// A sink stage running `component`, allowed to reach `allow_hosts`.
+    pub fn sink(
+        &self,
+        component: &Component,
+        identity: GuestIdentity,
+        config: String,
+        limits: StageLimits,
+        allow_hosts: Vec<String>,
+    ) -> Result<SinkStage, WasmError> {
+        let pre = stages::sink_pre(&self.inner.sink_linker, component).map_err(|found| {
+            WasmError::WrongWorld {
+                expected: World::Sink,
+                found,
+            }
+        })?;
+        Ok(SinkStage::new(
+            self.inner.engine.clone(),
+            pre,
+            identity,
+            config,
+            limits,
+            allow_hosts,
+        ))
+    }
+}
+
+/// Tells a component from a core module or from anything else.
+fn check_header(bytes: &[u8]) -> Result<(), WasmError> {
+    const MAGIC: &[u8] = b"\0asm";
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err(WasmError::NotWasm);
+    }
+    match bytes[4..8] {
+        [1, 0, 0, 0] => Err(WasmError::CoreModule),
+        _ => Ok(()),
+    }
+}
+
+/// WASI with nothing granted (the store's context decides), the logging
+/// import, and for sinks outgoing HTTP.
+fn linker(engine: &Engine, http: bool) -> Result<Linker<HostState>, WasmError> {
+    let build = || -> wasmtime::Result<Linker<HostState>> {
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        bindings::logging::add_to_linker::<HostState, HasSelf>(&mut linker, |s| s)?;
+        if http {
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        }
+        Ok(linker)
+    };
+    build().map_err(|e| WasmError::Compile(format!("cannot set up the host functions: {e}")))
+}
+
+type HasSelf = wasmtime::component::HasSelf<HostState>;
+
+/// Advances the engine's epoch every tick so time budgets are enforced.
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(instance::EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the epoch ticker: component time budgets are not enforced");
+    }
+}
