@@ -101,6 +101,9 @@ up_to_date() {
         [ "$(cat "$DIST/.$1.inputs")" = "$2" ]
 }
 mark_built() { printf '%s\n' "$2" >"$DIST/.$1.inputs"; }
+# Forget what dist/<name>.wasm was built from, before a build that may fail
+# half-way.
+unmark() { rm -f "$DIST/.$1.inputs"; }
 
 # cargo_tool <binary> <crate> <version> <features>: cargo install --locked,
 # with only the features used here (much faster to build), unless the binary
@@ -136,19 +139,19 @@ if wants_any "${RUST_GUESTS[@]}"; then
 fi
 
 if wants c-filter; then
-    missing="$(apt_missing)"
-    if [ -z "$missing" ]; then
+    apt_needed="$(apt_missing)"
+    if [ -z "$apt_needed" ]; then
         echo "apt packages ${APT_PACKAGES[*]}: present"
     else
-        say "installing Debian packages: $missing"
+        say "installing Debian packages: $apt_needed"
         SUDO=()
         if [ "$(id -u)" -ne 0 ]; then
-            command -v sudo >/dev/null || die "not root and no sudo: install $missing"
+            command -v sudo >/dev/null || die "not root and no sudo: install $apt_needed"
             SUDO=(sudo)
         fi
         run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
         # shellcheck disable=SC2086 # one word per package
-        run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing
+        run "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $apt_needed
     fi
     cargo_tool wit-bindgen wit-bindgen-cli "$WIT_BINDGEN_CLI_VERSION" "$WIT_BINDGEN_CLI_FEATURES"
 fi
@@ -200,7 +203,9 @@ if [ "${#rust_wanted[@]}" -gt 0 ]; then
     for name in "${rust_wanted[@]}"; do pkgs+=(-p "$name"); done
     (cd "$HERE/rust" && run cargo build --locked --release --target wasm32-wasip2 "${pkgs[@]}")
     for name in "${rust_wanted[@]}"; do
-        run cp "$HERE/rust/target/wasm32-wasip2/release/${name//-/_}.wasm" "$DIST/$name.wasm"
+        built="$HERE/rust/target/wasm32-wasip2/release/${name//-/_}.wasm"
+        # Copy only what changed, so that unchanged components keep their mtime.
+        cmp -s "$built" "$DIST/$name.wasm" || run cp "$built" "$DIST/$name.wasm"
     done
 fi
 
@@ -212,6 +217,7 @@ if wants python-transform; then
         say "Python: python-transform is up to date"
     else
         say "Python: python-transform (componentize-py, about a minute)"
+        unmark python-transform
         (cd "$src" && run "$COMPONENTIZE_PY" -d "$WIT" -w transform componentize app -o "$DIST/python-transform.wasm")
         mark_built python-transform "$hash"
     fi
@@ -225,6 +231,7 @@ if wants js-transform; then
         say "JavaScript: js-transform is up to date"
     else
         say "JavaScript: js-transform (ComponentizeJS, about a minute)"
+        unmark js-transform
         (cd "$HERE/js" && run node build.mjs tag-transform/transform.js transform "$DIST/js-transform.wasm")
         mark_built js-transform "$hash"
     fi
@@ -239,6 +246,7 @@ if wants c-filter; then
         say "C: c-filter is up to date"
     else
         say "C: c-filter (clang-$LLVM_VERSION, wasm32-wasi + preview1 adapter)"
+        unmark c-filter
         run make -C "$src" WIT="$WIT" LLVM_VERSION="$LLVM_VERSION" OUT="$DIST/c-filter.wasm" \
             ADAPTER_TOOL="$HERE/c/wasi-adapter"
         mark_built c-filter "$hash"

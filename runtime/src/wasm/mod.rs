@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use convert::{EmittedRecord, SinkOutcome, StageOutcome};
 pub use host_state::GuestIdentity;
@@ -160,10 +160,7 @@ impl Drop for Inner {
 
 impl WasmHost {
     pub fn new(config: WasmConfig) -> Result<Self, WasmError> {
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true).epoch_interruption(true);
-        let engine = Engine::new(&wasm)
-            .map_err(|e| WasmError::Compile(format!("cannot create the engine: {e}")))?;
+        let engine = engine()?;
         let cache =
             ArtifactCache::new(&config.cache_dir, &engine).map_err(|e| WasmError::Cache {
                 path: config.cache_dir.display().to_string(),
@@ -280,6 +277,43 @@ impl WasmHost {
             limits,
             allow_hosts,
         ))
+    }
+}
+
+/// How many component instances may be alive at once on this node.
+pub const MAX_INSTANCES: u32 = 200;
+
+/// The engine: component model, epoch interruption, and the pooling
+/// allocator (memories and tables reserved up front, instances capped at
+/// [`MAX_INSTANCES`]) when the machine's address space allows it, else
+/// on-demand allocation.
+fn engine() -> Result<Engine, WasmError> {
+    let base = || {
+        let mut config = Config::new();
+        config.wasm_component_model(true).epoch_interruption(true);
+        config
+    };
+    let mut pooled = base();
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(MAX_INSTANCES)
+        .total_core_instances(MAX_INSTANCES * 20)
+        .total_memories(MAX_INSTANCES * 2)
+        .total_tables(MAX_INSTANCES * 20)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(16)
+        .max_tables_per_component(64)
+        .max_component_instance_size(1 << 20)
+        .max_core_instance_size(1 << 20)
+        .table_elements(100_000)
+        .max_memory_size(4 << 30);
+    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match Engine::new(&pooled) {
+        Ok(engine) => Ok(engine),
+        Err(e) => {
+            tracing::warn!(error = %e, "the pooling allocator is not available here; allocating instances on demand");
+            Engine::new(&base())
+                .map_err(|e| WasmError::Compile(format!("cannot create the engine: {e}")))
+        }
     }
 }
 

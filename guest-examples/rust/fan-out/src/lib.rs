@@ -12,7 +12,7 @@
 //! from 0. Events without an array there, with an empty one, or whose data is
 //! not JSON, are dropped.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use serde_json::Value;
 
@@ -100,14 +100,17 @@ impl Guest for Component {
         let config = parse_config(&config).map_err(fatal)?;
         log(
             Level::Info,
-            &format!("fan-out: one record per element of `{}`", config.field.join(".")),
+            &format!(
+                "fan-out: one record per element of `{}`",
+                config.field.join(".")
+            ),
         );
-        *CONFIG.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
+        *CONFIG.lock().unwrap_or_else(PoisonError::into_inner) = Some(config);
         Ok(())
     }
 
     fn transform(events: Vec<Event>) -> Result<Vec<Outcome>, Error> {
-        let guard = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = CONFIG.lock().unwrap_or_else(PoisonError::into_inner);
         let config = guard
             .as_ref()
             .ok_or_else(|| fatal("transform called before init"))?;

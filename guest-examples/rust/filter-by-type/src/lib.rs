@@ -4,7 +4,7 @@
 //! Config: `{"types": ["OrderPlaced", "OrderShipped"]}`.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -58,12 +58,12 @@ impl Guest for Component {
             Level::Info,
             &format!("filter-by-type keeps {} event type(s)", types.len()),
         );
-        *TYPES.lock().unwrap_or_else(|e| e.into_inner()) = Some(types);
+        *TYPES.lock().unwrap_or_else(PoisonError::into_inner) = Some(types);
         Ok(())
     }
 
     fn transform(events: Vec<Event>) -> Result<Vec<Outcome>, Error> {
-        let guard = TYPES.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = TYPES.lock().unwrap_or_else(PoisonError::into_inner);
         let types = guard
             .as_ref()
             .ok_or_else(|| fatal("transform called before init"))?;

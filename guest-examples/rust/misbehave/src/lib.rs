@@ -3,7 +3,7 @@
 //! README.md for the list.
 
 use std::hint::black_box;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -171,18 +171,21 @@ impl Guest for Component {
             Mode::InitTrap => panic!("misbehave: init traps on purpose"),
             _ => {}
         }
-        *CONFIG.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
+        *CONFIG.lock().unwrap_or_else(PoisonError::into_inner) = Some(config);
         Ok(())
     }
 
     fn transform(events: Vec<Event>) -> Result<Vec<Outcome>, Error> {
-        let guard = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = CONFIG.lock().unwrap_or_else(PoisonError::into_inner);
         let config = guard
             .as_ref()
             .ok_or_else(|| error(ErrorKind::Fatal, "transform called before init"))?;
         match config.mode {
             Mode::Ok | Mode::InitFail | Mode::InitTrap => {
-                log(Level::Debug, &format!("misbehave: {} event(s)", events.len()));
+                log(
+                    Level::Debug,
+                    &format!("misbehave: {} event(s)", events.len()),
+                );
                 Ok(events.into_iter().map(unchanged).collect())
             }
             Mode::Trap => panic!("misbehave: transform traps on purpose"),
@@ -193,8 +196,11 @@ impl Guest for Component {
                 }
             }
             Mode::Grow => {
-                log(Level::Warn, "misbehave: allocating 1 MiB at a time, forever");
-                let mut hoard = HOARD.lock().unwrap_or_else(|e| e.into_inner());
+                log(
+                    Level::Warn,
+                    "misbehave: allocating 1 MiB at a time, forever",
+                );
+                let mut hoard = HOARD.lock().unwrap_or_else(PoisonError::into_inner);
                 loop {
                     let block = vec![0xA5u8; 1 << 20];
                     hoard.push(black_box(block));
@@ -228,7 +234,10 @@ impl Guest for Component {
                     }
                 })
                 .collect()),
-            Mode::Fatal => Err(error(ErrorKind::Fatal, "misbehave: transform fails on purpose")),
+            Mode::Fatal => Err(error(
+                ErrorKind::Fatal,
+                "misbehave: transform fails on purpose",
+            )),
             Mode::Retryable => Err(error(
                 ErrorKind::Retryable,
                 "misbehave: transform asks for a retry on purpose",

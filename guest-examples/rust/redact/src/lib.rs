@@ -11,7 +11,7 @@
 //! dead-letter stream. Data that is JSON but not an object is passed through
 //! by `remove` and becomes `{}` with `keep`.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use serde_json::{Map, Value};
 
@@ -49,13 +49,15 @@ fn string_list(value: &Value, key: &str) -> Result<Option<Vec<String>>, String> 
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| {
-                item.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("config `{key}` must be a list of strings, found {item}"))
+                item.as_str().map(str::to_owned).ok_or_else(|| {
+                    format!("config `{key}` must be a list of strings, found {item}")
+                })
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(other) => Err(format!("config `{key}` must be a list of strings, found {other}")),
+        Some(other) => Err(format!(
+            "config `{key}` must be a list of strings, found {other}"
+        )),
     }
 }
 
@@ -76,7 +78,9 @@ fn parse_config(config: &str) -> Result<Config, String> {
         .map(|path| {
             let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
             if parts.iter().any(String::is_empty) {
-                Err(format!("config `remove`: `{path}` is not a valid dotted path"))
+                Err(format!(
+                    "config `remove`: `{path}` is not a valid dotted path"
+                ))
             } else {
                 Ok(parts)
             }
@@ -92,7 +96,8 @@ fn remove_path(value: &mut Value, path: &[String]) {
         Value::Object(map) => match path {
             [] => {}
             [last] => {
-                map.remove(last);
+                // `shift_remove` keeps the order of the other fields.
+                map.shift_remove(last);
             }
             [first, rest @ ..] => {
                 if let Some(child) = map.get_mut(first) {
@@ -113,15 +118,10 @@ fn redact(config: &Config, data: &[u8]) -> Result<Vec<u8>, Error> {
     let mut value: Value = serde_json::from_slice(data)
         .map_err(|_| error(ErrorKind::InvalidEvent, "data is not JSON"))?;
     if let Some(keep) = &config.keep {
-        let mut kept = Map::new();
-        if let Value::Object(map) = &mut value {
-            for field in keep {
-                if let Some(v) = map.remove(field) {
-                    kept.insert(field.clone(), v);
-                }
-            }
+        match &mut value {
+            Value::Object(map) => map.retain(|field, _| keep.contains(field)),
+            _ => value = Value::Object(Map::new()),
         }
-        value = Value::Object(kept);
     }
     for path in &config.remove {
         remove_path(&mut value, path);
@@ -141,16 +141,19 @@ impl Guest for Component {
                 config
                     .keep
                     .as_ref()
-                    .map_or("all fields".to_string(), |k| format!("{} field(s)", k.len())),
+                    .map_or("all fields".to_string(), |k| format!(
+                        "{} field(s)",
+                        k.len()
+                    )),
                 config.remove.len()
             ),
         );
-        *CONFIG.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
+        *CONFIG.lock().unwrap_or_else(PoisonError::into_inner) = Some(config);
         Ok(())
     }
 
     fn transform(events: Vec<Event>) -> Result<Vec<Outcome>, Error> {
-        let guard = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = CONFIG.lock().unwrap_or_else(PoisonError::into_inner);
         let config = guard
             .as_ref()
             .ok_or_else(|| error(ErrorKind::Fatal, "transform called before init"))?;

@@ -17,7 +17,7 @@
 //! - a request the host refuses (host not allowed, invalid URI, unknown
 //!   destination): the whole call returns `err(fatal)`.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -71,7 +71,9 @@ fn parse_url(url: &str) -> Result<(Scheme, String, String), String> {
     } else if let Some(rest) = url.strip_prefix("https://") {
         (Scheme::Https, rest)
     } else {
-        return Err(format!("config `url` must start with http:// or https://, got `{url}`"));
+        return Err(format!(
+            "config `url` must start with http:// or https://, got `{url}`"
+        ));
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
@@ -205,8 +207,14 @@ enum SendError {
 
 fn post(config: &Config, event: &Event) -> Result<IncomingResponse, SendError> {
     let headers: Vec<(String, Vec<u8>)> = vec![
-        ("content-type".into(), event.content_type.clone().into_bytes()),
-        ("content-length".into(), event.data.len().to_string().into_bytes()),
+        (
+            "content-type".into(),
+            event.content_type.clone().into_bytes(),
+        ),
+        (
+            "content-length".into(),
+            event.data.len().to_string().into_bytes(),
+        ),
         (
             "x-signature".into(),
             signature(&config.secret, &event.data).into_bytes(),
@@ -214,7 +222,10 @@ fn post(config: &Config, event: &Event) -> Result<IncomingResponse, SendError> {
         ("x-event-id".into(), event.id.clone().into_bytes()),
         ("x-event-type".into(), event.event_type.clone().into_bytes()),
         ("x-event-stream".into(), event.stream.clone().into_bytes()),
-        ("x-event-position".into(), event.position.to_string().into_bytes()),
+        (
+            "x-event-position".into(),
+            event.position.to_string().into_bytes(),
+        ),
     ];
     let fields = Fields::from_list(&headers)
         .map_err(|e| SendError::Invalid(format!("headers not allowed by HTTP: {e:?}")))?;
@@ -256,7 +267,13 @@ fn post(config: &Config, event: &Event) -> Result<IncomingResponse, SendError> {
             }
         }
     }
-    OutgoingBody::finish(body, None).map_err(SendError::Code)?;
+    if let Err(code) = OutgoingBody::finish(body, None) {
+        // As above: a refused request shows in the response's error code.
+        return match wait(future) {
+            Err(e) => Err(e),
+            Ok(_) => Err(SendError::Code(code)),
+        };
+    }
     wait(future)
 }
 
@@ -330,13 +347,16 @@ struct Component;
 impl Guest for Component {
     fn init(config: String) -> Result<(), Error> {
         let config = parse_config(&config).map_err(|m| error(ErrorKind::Fatal, m))?;
-        log(Level::Info, &format!("webhook-hmac: POST to {}", config.url));
-        *CONFIG.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
+        log(
+            Level::Info,
+            &format!("webhook-hmac: POST to {}", config.url),
+        );
+        *CONFIG.lock().unwrap_or_else(PoisonError::into_inner) = Some(config);
         Ok(())
     }
 
     fn deliver(events: Vec<Event>) -> Result<Vec<Delivery>, Error> {
-        let guard = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = CONFIG.lock().unwrap_or_else(PoisonError::into_inner);
         let config = guard
             .as_ref()
             .ok_or_else(|| error(ErrorKind::Fatal, "deliver called before init"))?;
