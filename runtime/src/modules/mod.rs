@@ -12,7 +12,9 @@
 //! stored, and reads the index on every call, so what one member uploads the
 //! others see at once.
 
+mod chunks;
 mod error;
+mod index;
 mod reference;
 mod registry;
 

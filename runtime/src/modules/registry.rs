@@ -1,18 +1,14 @@
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
+use super::index::{DeletedEvent, Index, UploadedEvent};
 use super::{chunk_stream, valid_module_name, ModuleError, ModuleRef};
 use crate::connector::ConnectorRepository;
-use crate::store::{
-    ContentType, Direction, EventStore, ExpectedRevision, NewEvent, RecordedEvent, StoreError,
-    StreamStart,
-};
+use crate::store::{Direction, EventStore, NewEvent, StoreError, StreamStart};
 use crate::wasm::{WasmHost, World};
 
 /// The index stream: which names have which versions.
@@ -34,9 +30,8 @@ pub const DEFAULT_MAX_MODULE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Events read per page of the index and of chunk streams.
 const INDEX_PAGE: usize = 500;
-const CHUNK_PAGE: usize = 16;
 /// How often a write that lost a race against another writer is retried.
-const ATTEMPTS: usize = 10;
+pub(super) const ATTEMPTS: usize = 10;
 
 /// One uploaded version of a module.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,109 +93,14 @@ pub struct Upload {
     pub created: bool,
 }
 
-/// The payload of `$ModuleUploaded`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct UploadedEvent {
-    name: String,
-    digest: String,
-    size: u64,
-    worlds: Vec<World>,
-    chunks: u64,
-    /// RFC 3339.
-    uploaded: DateTime<Utc>,
-}
-
-/// The payload of `$ModuleDeleted`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct DeletedEvent {
-    name: String,
-}
-
-/// The metadata of a `$ModuleChunk`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ChunkMetadata {
-    digest: String,
-    index: u64,
-    of: u64,
-}
-
-/// The index folded.
-#[derive(Debug, Default)]
-struct Index {
-    /// The revision of the last index event, if any.
-    revision: Option<u64>,
-    /// Each name's versions, newest first, one per digest.
-    names: BTreeMap<String, Vec<ModuleVersion>>,
-    /// Every digest ever indexed (under any name, deleted ones included).
-    contents: HashMap<String, ModuleVersion>,
-}
-
-impl Index {
-    fn expected(&self) -> ExpectedRevision {
-        match self.revision {
-            Some(r) => ExpectedRevision::Exact(r),
-            None => ExpectedRevision::NoStream,
-        }
-    }
-
-    fn apply(&mut self, event: &RecordedEvent) {
-        self.revision = Some(event.revision);
-        match event.event_type.as_str() {
-            UPLOADED_EVENT => match serde_json::from_slice::<UploadedEvent>(&event.data) {
-                Ok(e) => {
-                    let version = ModuleVersion {
-                        name: e.name,
-                        digest: e.digest,
-                        size: e.size,
-                        worlds: e.worlds,
-                        chunks: e.chunks,
-                        uploaded: e.uploaded,
-                    };
-                    self.contents
-                        .insert(version.digest.clone(), version.clone());
-                    let versions = self.names.entry(version.name.clone()).or_default();
-                    versions.retain(|v| v.digest != version.digest);
-                    versions.insert(0, version);
-                }
-                Err(e) => unreadable(event, &e),
-            },
-            DELETED_EVENT => match serde_json::from_slice::<DeletedEvent>(&event.data) {
-                Ok(e) => {
-                    self.names.remove(&e.name);
-                }
-                Err(e) => unreadable(event, &e),
-            },
-            other => {
-                tracing::warn!(
-                    stream = INDEX_STREAM,
-                    revision = event.revision,
-                    event_type = other,
-                    "ignoring an unknown event in the module index"
-                );
-            }
-        }
-    }
-
-    fn versions(&self, name: &str) -> Result<&[ModuleVersion], ModuleError> {
-        match self.names.get(name) {
-            Some(versions) if !versions.is_empty() => Ok(versions),
-            _ => Err(ModuleError::NotFound(name.to_owned())),
-        }
-    }
-}
-
-fn unreadable(event: &RecordedEvent, error: &serde_json::Error) {
-    tracing::warn!(stream = INDEX_STREAM, revision = event.revision, error = %error, "ignoring an unreadable event in the module index");
-}
-
 /// Uploads, lists, resolves and deletes modules; cheap to clone.
 #[derive(Clone)]
 pub struct ModuleRegistry {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Arc<dyn EventStore>,
+pub(super) struct Inner {
+    pub(super) store: Arc<dyn EventStore>,
     host: WasmHost,
     connectors: ConnectorRepository,
     max_bytes: usize,
@@ -515,133 +415,6 @@ impl ModuleRegistry {
             "the module index kept changing during the upload; retry".into(),
         )))
     }
-
-    /// Stores `bytes` as the chunks of `digest`, returning how many there
-    /// are. When the stream exists already, the same content was (being)
-    /// stored: a complete stream is kept, an interrupted one completed, and
-    /// one that does not match is replaced.
-    async fn write_chunks(&self, digest: &str, bytes: &[u8]) -> Result<u64, ModuleError> {
-        let stream = chunk_stream(digest);
-        let chunks: Vec<&[u8]> = bytes.chunks(CHUNK_BYTES).collect();
-        let total = chunks.len() as u64;
-        let mut next = 0;
-        let mut expected = ExpectedRevision::NoStream;
-        for _ in 0..ATTEMPTS {
-            match self
-                .append_chunks(&stream, digest, &chunks, next, expected)
-                .await
-            {
-                Ok(()) => return Ok(total),
-                Err(StoreError::WrongExpectedRevision { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            let stored = self.read_chunks(&stream).await?;
-            let Some(last) = stored.last() else {
-                (next, expected) = (0, ExpectedRevision::NoStream);
-                continue;
-            };
-            let consistent = stored.len() <= chunks.len()
-                && stored
-                    .iter()
-                    .zip(&chunks)
-                    .all(|(event, chunk)| event.event_type == CHUNK_EVENT && event.data == *chunk);
-            if consistent && stored.len() == chunks.len() {
-                return Ok(total);
-            }
-            if consistent {
-                tracing::info!(
-                    stream,
-                    stored = stored.len(),
-                    total,
-                    "completing an interrupted module upload"
-                );
-                (next, expected) = (stored.len(), ExpectedRevision::Exact(last.revision));
-                continue;
-            }
-            tracing::warn!(
-                stream,
-                "replacing module chunks that do not match their digest"
-            );
-            match self
-                .inner
-                .store
-                .delete_stream(&stream, ExpectedRevision::Exact(last.revision))
-                .await
-            {
-                Ok(()) | Err(StoreError::WrongExpectedRevision { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            (next, expected) = (0, ExpectedRevision::NoStream);
-        }
-        Err(ModuleError::Store(StoreError::Unavailable(format!(
-            "`{stream}` kept changing while storing the module; retry"
-        ))))
-    }
-
-    /// Appends `chunks[next..]` in appends of at most [`MAX_APPEND_BYTES`],
-    /// the first one at `expected`.
-    async fn append_chunks(
-        &self,
-        stream: &str,
-        digest: &str,
-        chunks: &[&[u8]],
-        next: usize,
-        mut expected: ExpectedRevision,
-    ) -> Result<(), StoreError> {
-        let of = chunks.len() as u64;
-        let mut i = next;
-        while i < chunks.len() {
-            let mut batch = Vec::new();
-            let mut batch_bytes = 0;
-            while i < chunks.len()
-                && (batch.is_empty() || batch_bytes + chunks[i].len() <= MAX_APPEND_BYTES)
-            {
-                batch_bytes += chunks[i].len();
-                let metadata = ChunkMetadata {
-                    digest: digest.to_owned(),
-                    index: i as u64,
-                    of,
-                };
-                batch.push(NewEvent {
-                    id: Uuid::new_v4(),
-                    event_type: CHUNK_EVENT.to_owned(),
-                    content_type: ContentType::Binary,
-                    data: chunks[i].to_vec(),
-                    metadata: serde_json::to_vec(&metadata).unwrap_or_default(),
-                });
-                i += 1;
-            }
-            let result = self.inner.store.append(stream, expected, batch).await?;
-            expected = ExpectedRevision::Exact(result.next_expected_revision);
-        }
-        Ok(())
-    }
-
-    /// Every event of a chunk stream; none when it does not exist.
-    async fn read_chunks(&self, stream: &str) -> Result<Vec<RecordedEvent>, ModuleError> {
-        let mut events = Vec::new();
-        let mut from = StreamStart::Start;
-        loop {
-            let page = match self
-                .inner
-                .store
-                .read_stream(stream, Direction::Forwards, from, CHUNK_PAGE)
-                .await
-            {
-                Ok(page) => page,
-                Err(StoreError::StreamNotFound(_)) => return Ok(events),
-                Err(e) => return Err(e.into()),
-            };
-            let full = page.len() == CHUNK_PAGE;
-            if let Some(last) = page.last() {
-                from = StreamStart::Revision(last.revision + 1);
-            }
-            events.extend(page);
-            if !full {
-                return Ok(events);
-            }
-        }
-    }
 }
 
 fn check_name(name: &str) -> Result<(), ModuleError> {
@@ -669,7 +442,9 @@ mod tests {
         AllStart, AppendResult, Position, StreamMetadata, SubscribeFrom, Subscription,
         SubscriptionFilter,
     };
+    use crate::store::{ContentType, ExpectedRevision, RecordedEvent};
     use crate::wasm::WasmConfig;
+    use uuid::Uuid;
 
     /// A real store that records the size of every append.
     struct Recording {
