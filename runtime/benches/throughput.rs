@@ -6,15 +6,12 @@
 
 #![allow(clippy::print_stdout)]
 
-use std::net::SocketAddr;
+mod support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::Router;
 use connectors::connector::{Command, ConnectorDefinition, ConnectorId};
 use connectors::node::{Node, NodeConfig};
 use connectors::store::embedded::SqliteStore;
@@ -145,34 +142,6 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
     rows
 }
 
-/// A receiver that counts events (requests, or array items in batch mode).
-async fn receiver() -> (String, Arc<AtomicU64>) {
-    async fn count(
-        State(counter): State<Arc<AtomicU64>>,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> StatusCode {
-        // Batches say how many events they carry; the body is still read whole.
-        let n = headers
-            .get("esdb-batch-size")
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .unwrap_or(1);
-        drop(body);
-        counter.fetch_add(n, Ordering::Relaxed);
-        StatusCode::OK
-    }
-    let counter = Arc::new(AtomicU64::new(0));
-    let app = Router::new()
-        .fallback(count)
-        .with_state(Arc::clone(&counter));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/ingest"), counter)
-}
-
 /// Sequential POSTs of one 250-byte body: the round trip per-event mode is
 /// bounded by.
 async fn round_trip_row(url: &str, counter: &AtomicU64, requests: u64) -> Row {
@@ -205,7 +174,7 @@ async fn end_to_end_row(
     sink: serde_json::Value,
     count: u64,
 ) -> Row {
-    let (url, counter) = receiver().await;
+    let (url, counter) = support::receiver().await;
     let mut sink = sink;
     sink["url"] = json!(url);
     let node = Node::start(NodeConfig {
@@ -268,7 +237,7 @@ async fn main() {
     for row in store_rows(dir.path()).await {
         row.print();
     }
-    let (url, counter) = receiver().await;
+    let (url, counter) = support::receiver().await;
     round_trip_row(&url, &counter, events).await.print();
     end_to_end_row(dir.path(), "per-event", json!({ "type": "http" }), events)
         .await

@@ -11,15 +11,12 @@
 
 #![allow(clippy::print_stdout)]
 
-use std::net::SocketAddr;
+mod support;
+
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::Router;
 use chrono::Utc;
 use connectors::connector::{Command, ConnectorDefinition, ConnectorId};
 use connectors::node::{Node, NodeConfig};
@@ -206,27 +203,6 @@ async fn component_rows(cache: &Path) {
     );
 }
 
-async fn receiver() -> (String, Arc<AtomicU64>) {
-    async fn count(State(counter): State<Arc<AtomicU64>>, headers: HeaderMap) -> StatusCode {
-        let n = headers
-            .get("esdb-batch-size")
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .unwrap_or(1);
-        counter.fetch_add(n, Ordering::Relaxed);
-        StatusCode::OK
-    }
-    let counter = Arc::new(AtomicU64::new(0));
-    let app = Router::new()
-        .fallback(count)
-        .with_state(Arc::clone(&counter));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/"), counter)
-}
-
 async fn end_to_end(dir: &Path, events: u64) {
     let node = Node::start(NodeConfig {
         data_dir: dir.join("node"),
@@ -257,7 +233,7 @@ async fn end_to_end(dir: &Path, events: u64) {
             json!([{ "module": "redact", "config": { "remove": ["card"] } }]),
         ),
     ] {
-        let (url, counter) = receiver().await;
+        let (url, counter) = support::receiver().await;
         let definition: ConnectorDefinition = serde_json::from_value(json!({
             "sink": { "type": "http", "url": url, "batch": { "maxEvents": 1000, "maxBytes": 4194304, "lingerMs": 5 } },
             "filter": { "streams": { "prefixes": ["orders-"] } },

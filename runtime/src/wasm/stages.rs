@@ -76,6 +76,16 @@ impl Bindings for sink::Sink {
     }
 }
 
+/// The contract: one answer per input event.
+fn one_per_event(answered: usize, events: usize, what: &str) -> Result<(), StageError> {
+    if answered == events {
+        return Ok(());
+    }
+    Err(StageError::Trap(format!(
+        "the component answered {answered} {what} for {events} events; it must answer one per event"
+    )))
+}
+
 /// A filter or transform component, called once per batch.
 pub struct TransformStage {
     instance: Instance<transform::Transform>,
@@ -109,13 +119,7 @@ impl TransformStage {
             })
             .await?;
         let outcomes = answer.map_err(|e| StageError::Batch(e.into()))?;
-        if outcomes.len() != events.len() {
-            return Err(StageError::Trap(format!(
-                "the component answered {} outcomes for {} events; it must answer one per event",
-                outcomes.len(),
-                events.len()
-            )));
-        }
+        one_per_event(outcomes.len(), events.len(), "outcomes")?;
         let bytes = convert::output_bytes(&outcomes);
         if bytes > self.max_output_bytes {
             return Err(StageError::Trap(format!(
@@ -160,13 +164,7 @@ impl SinkStage {
             })
             .await?;
         let deliveries = answer.map_err(|e| StageError::Batch(e.into()))?;
-        if deliveries.len() != events.len() {
-            return Err(StageError::Trap(format!(
-                "the component answered {} deliveries for {} events; it must answer one per event",
-                deliveries.len(),
-                events.len()
-            )));
-        }
+        one_per_event(deliveries.len(), events.len(), "deliveries")?;
         Ok(deliveries.into_iter().map(convert::delivery).collect())
     }
 }
