@@ -178,6 +178,8 @@ async fn end_to_end_row(
     let mut sink = sink;
     sink["url"] = json!(url);
     let node = Node::start(NodeConfig {
+        store: connectors::node::StoreLocation::Embedded,
+        grpc: None,
         data_dir: dir.join(name),
         listen: "127.0.0.1:0".parse().expect("addr"),
         max_body_bytes: 1 << 20,

@@ -205,6 +205,8 @@ async fn component_rows(cache: &Path) {
 
 async fn end_to_end(dir: &Path, events: u64) {
     let node = Node::start(NodeConfig {
+        store: connectors::node::StoreLocation::Embedded,
+        grpc: None,
         data_dir: dir.join("node"),
         listen: "127.0.0.1:0".parse().expect("addr"),
         max_body_bytes: 1 << 20,

@@ -13,6 +13,7 @@ pub mod activation;
 pub mod api;
 pub mod connector;
 pub mod demo;
+pub mod grpc;
 pub mod modules;
 pub mod node;
 pub mod pipeline;

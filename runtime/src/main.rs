@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use connectors::node::{Node, NodeConfig};
+use connectors::grpc::{Credentials, GrpcConfig};
+use connectors::node::{Node, NodeConfig, StoreLocation};
 use tracing_subscriber::EnvFilter;
 
 /// A WebAssembly-extensible connector runtime for KurrentDB / EventStoreDB.
@@ -19,7 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Runs an embedded node: the event store, the connectors and the HTTP API.
+    /// Runs a node: the event store (embedded, or a KurrentDB node with
+    /// `--store`), the connectors and the HTTP API.
     Serve(ServeArgs),
     /// Runs an embedded node with a demo connector printing the events that a
     /// demo writer appends.
@@ -34,9 +36,35 @@ enum Commands {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Directory of the embedded store.
+    /// Directory of the embedded store and of the compiled-module cache.
     #[arg(long, default_value = "./data", env = "CONNECTORS_DATA")]
     data: PathBuf,
+    /// Run as a sidecar of a KurrentDB / EventStoreDB node instead of using
+    /// the embedded store: a connection string such as
+    /// `esdb://admin:changeit@db1:2113,db2:2113?tls=false` or
+    /// `kurrentdb+discover://cluster.example.com:2113`.
+    #[arg(
+        long,
+        env = "CONNECTORS_STORE",
+        value_name = "CONNECTION_STRING",
+        hide_env_values = true
+    )]
+    store: Option<String>,
+    /// Serve the KurrentDB gRPC protocol over the embedded store on this
+    /// address (cleartext HTTP/2, clients use `?tls=false`).
+    #[arg(long, env = "CONNECTORS_GRPC_LISTEN", value_name = "ADDR")]
+    grpc_listen: Option<SocketAddr>,
+    /// Require these credentials (`user:password`, basic authentication) on
+    /// gRPC stream calls.
+    #[arg(
+        long,
+        env = "CONNECTORS_GRPC_CREDENTIALS",
+        value_name = "USER:PASSWORD",
+        value_parser = Credentials::parse,
+        requires = "grpc_listen",
+        hide_env_values = true
+    )]
+    grpc_credentials: Option<Credentials>,
     /// Address of the HTTP API.
     #[arg(long, default_value = "127.0.0.1:2119", env = "CONNECTORS_LISTEN")]
     listen: SocketAddr,
@@ -55,6 +83,14 @@ impl ServeArgs {
     fn config(self) -> NodeConfig {
         NodeConfig {
             member: self.member.unwrap_or_else(|| self.listen.to_string()),
+            store: match self.store {
+                Some(connection) => StoreLocation::Kurrent(connection),
+                None => StoreLocation::Embedded,
+            },
+            grpc: self.grpc_listen.map(|listen| GrpcConfig {
+                listen,
+                credentials: self.grpc_credentials,
+            }),
             data_dir: self.data,
             listen: self.listen,
             max_body_bytes: self.max_body_bytes,

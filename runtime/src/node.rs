@@ -1,5 +1,7 @@
-//! A node: the embedded store, the connectors running on it and the HTTP API,
-//! wired together. The binary and the tests start one the same way.
+//! A node: the event store (embedded, or a KurrentDB node when running as a
+//! sidecar), the connectors running on it, the HTTP API and, optionally, the
+//! KurrentDB gRPC protocol over the embedded store, wired together. The
+//! binary and the tests start one the same way.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,16 +14,45 @@ use tokio::net::TcpListener;
 use crate::activation::Supervisor;
 use crate::api::{self, AppState};
 use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
+use crate::grpc::{GrpcConfig, GrpcServer};
 use crate::modules::{ModuleRegistry, DEFAULT_MAX_MODULE_BYTES};
 use crate::store::embedded::SqliteStore;
+use crate::store::kurrent::KurrentStore;
 use crate::store::EventStore;
 use crate::wasm::{WasmConfig, WasmHost};
+
+/// Where a node keeps its streams (definitions, checkpoints, dead letters,
+/// modules) and reads the events its connectors deliver.
+#[derive(Clone)]
+pub enum StoreLocation {
+    /// The embedded store, in `<data_dir>/events.db`.
+    Embedded,
+    /// A KurrentDB / EventStoreDB node: a connection string as the official
+    /// clients accept it (`esdb://`, `kurrentdb://`, `+discover`, several
+    /// hosts, credentials, TLS options).
+    Kurrent(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Embedded => f.write_str("Embedded"),
+            // The connection string may carry a password.
+            StoreLocation::Kurrent(_) => f.write_str("Kurrent(..)"),
+        }
+    }
+}
 
 /// How to start a node.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// Where the embedded store keeps its files.
+    /// Where the embedded store keeps its files, and where compiled
+    /// WebAssembly components are cached (also in sidecar mode).
     pub data_dir: PathBuf,
+    /// The embedded store or a KurrentDB node.
+    pub store: StoreLocation,
+    /// Serve the KurrentDB gRPC protocol over the embedded store.
+    pub grpc: Option<GrpcConfig>,
     /// Where the HTTP API listens.
     pub listen: SocketAddr,
     /// The largest request body the API accepts.
@@ -42,6 +73,7 @@ pub struct Node {
     state: AppState,
     max_body_bytes: usize,
     listen: SocketAddr,
+    grpc: Option<GrpcServer>,
 }
 
 impl Node {
@@ -53,10 +85,18 @@ impl Node {
                 config.data_dir.display()
             )
         })?;
-        let db = config.data_dir.join("events.db");
-        let store = SqliteStore::open(&db)
-            .with_context(|| format!("cannot open the event store at {}", db.display()))?;
-        let store: Arc<dyn EventStore> = Arc::new(store);
+        let store = open_store(&config).await?;
+        let grpc = match &config.grpc {
+            Some(grpc) if matches!(config.store, StoreLocation::Kurrent(_)) => {
+                anyhow::bail!(
+                    "the gRPC protocol (on {}) serves the embedded store; a sidecar's clients \
+                     talk to the KurrentDB node itself",
+                    grpc.listen
+                )
+            }
+            Some(grpc) => Some(crate::grpc::serve(Arc::clone(&store), grpc.clone()).await?),
+            None => None,
+        };
         let cache_dir = config.data_dir.join("wasm-cache");
         let wasm = WasmHost::new(WasmConfig {
             cache_dir: cache_dir.clone(),
@@ -79,7 +119,12 @@ impl Node {
             .start_all()
             .await
             .context("cannot load the connectors")?;
-        tracing::info!(data = %config.data_dir.display(), connectors = started, "node started");
+        tracing::info!(
+            data = %config.data_dir.display(),
+            store = %describe(&config.store),
+            connectors = started,
+            "node started"
+        );
         Ok(Self {
             state: AppState {
                 store,
@@ -91,7 +136,13 @@ impl Node {
             },
             max_body_bytes: config.max_body_bytes,
             listen: config.listen,
+            grpc,
         })
+    }
+
+    /// Where the gRPC protocol listens, when it is served.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().map(GrpcServer::local_addr)
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -132,7 +183,7 @@ impl Node {
     /// Serves the API until `shutdown` completes, then stops every connector
     /// gracefully (each checkpoints what it delivered).
     pub async fn serve(
-        self,
+        mut self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let listener = TcpListener::bind(self.listen)
@@ -145,6 +196,35 @@ impl Node {
             .context("the API server failed")?;
         tracing::info!("stopping connectors");
         self.state.supervisor.stop_all().await;
+        if let Some(grpc) = self.grpc.take() {
+            grpc.shutdown().await;
+        }
         Ok(())
+    }
+}
+
+/// Opens the embedded store, or connects to the KurrentDB node (lazily: the
+/// client connects on first use and retries, so a node that is still
+/// starting is waited for by the first reads).
+async fn open_store(config: &NodeConfig) -> anyhow::Result<Arc<dyn EventStore>> {
+    match &config.store {
+        StoreLocation::Embedded => {
+            let db = config.data_dir.join("events.db");
+            let store = SqliteStore::open(&db)
+                .with_context(|| format!("cannot open the event store at {}", db.display()))?;
+            Ok(Arc::new(store))
+        }
+        StoreLocation::Kurrent(connection) => {
+            let store = KurrentStore::connect(connection)
+                .context("cannot use the KurrentDB connection string")?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn describe(store: &StoreLocation) -> &'static str {
+    match store {
+        StoreLocation::Embedded => "embedded",
+        StoreLocation::Kurrent(_) => "KurrentDB",
     }
 }

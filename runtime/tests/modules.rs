@@ -29,6 +29,8 @@ use uuid::Uuid;
 
 async fn start(dir: &Path, max_module_bytes: usize) -> Node {
     Node::start(NodeConfig {
+        store: connectors::node::StoreLocation::Embedded,
+        grpc: None,
         data_dir: dir.to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
         // Smaller than the real components: uploads have their own limit.

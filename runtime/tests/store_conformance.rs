@@ -54,6 +54,7 @@ conformance_tests!(
     max_count_keeps_last_events,
     soft_delete_then_recreate,
     delete_missing_stream,
+    tombstone_is_final,
 );
 
 /// All checks against one store, concurrently: the checks must not disturb

@@ -511,6 +511,13 @@ mod tests {
         ) -> Result<(), StoreError> {
             self.store.delete_stream(stream, expected).await
         }
+        async fn tombstone_stream(
+            &self,
+            stream: &str,
+            expected: ExpectedRevision,
+        ) -> Result<(), StoreError> {
+            self.store.tombstone_stream(stream, expected).await
+        }
         async fn head_position(&self) -> Result<Option<Position>, StoreError> {
             self.store.head_position().await
         }

@@ -16,6 +16,7 @@ pub mod conformance;
 pub mod embedded;
 mod error;
 mod filter;
+pub mod kurrent;
 mod types;
 
 pub use error::StoreError;
@@ -80,6 +81,15 @@ pub trait EventStore: Send + Sync + 'static {
     /// Soft-deletes `stream`: its events disappear from reads; a later append
     /// recreates it and continues the revisions.
     async fn delete_stream(
+        &self,
+        stream: &str,
+        expected: ExpectedRevision,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes `stream` for good (a tombstone): its events disappear, and
+    /// every later append, read, delete or metadata change of it fails with
+    /// [`StoreError::StreamDeleted`].
+    async fn tombstone_stream(
         &self,
         stream: &str,
         expected: ExpectedRevision,

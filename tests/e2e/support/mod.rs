@@ -3,5 +3,5 @@
 mod node;
 mod receiver;
 
-pub use node::{event, eventually, NodeProcess};
+pub use node::{event, eventually, free_port, NodeProcess};
 pub use receiver::Receiver;

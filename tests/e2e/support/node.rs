@@ -14,7 +14,8 @@ pub struct NodeProcess {
     pub client: reqwest::Client,
 }
 
-fn free_port() -> u16 {
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
 }
@@ -22,6 +23,12 @@ fn free_port() -> u16 {
 impl NodeProcess {
     /// Starts a node on `data` and waits until its API answers.
     pub async fn start(data: &Path) -> Self {
+        Self::start_with_args(data, &[]).await
+    }
+
+    /// Starts a node on `data` with extra `serve` arguments (such as
+    /// `--grpc-listen` or `--store`) and waits until its API answers.
+    pub async fn start_with_args(data: &Path, args: &[String]) -> Self {
         let port = free_port();
         std::fs::create_dir_all(data).expect("create data dir");
         let log = std::fs::OpenOptions::new()
@@ -40,6 +47,7 @@ impl NodeProcess {
             .arg(data)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(out)
             .stderr(log)

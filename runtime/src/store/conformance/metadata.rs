@@ -171,3 +171,67 @@ pub async fn delete_missing_stream(store: &dyn EventStore) {
         "delete of a missing stream with Exact(5)",
     );
 }
+
+/// A tombstoned stream is gone for good: reads, appends, deletes and
+/// metadata changes fail with `StreamDeleted`; other streams are untouched.
+pub async fn tombstone_is_final(store: &dyn EventStore) {
+    let stream = unique_stream("tombstone");
+    let bystander = unique_stream("tombstone-bystander");
+    store
+        .append(
+            &stream,
+            ExpectedRevision::NoStream,
+            json_events("Doomed", 2),
+        )
+        .await
+        .expect("append 2 events");
+    store
+        .append(
+            &bystander,
+            ExpectedRevision::NoStream,
+            json_events("Kept", 1),
+        )
+        .await
+        .expect("append to the bystander");
+    assert_wrong_revision(
+        store
+            .tombstone_stream(&stream, ExpectedRevision::Exact(0))
+            .await,
+        CurrentRevision::Current(1),
+        "tombstone at the wrong revision",
+    );
+    store
+        .tombstone_stream(&stream, ExpectedRevision::Exact(1))
+        .await
+        .expect("tombstone at the right revision");
+
+    let read = store
+        .read_stream(&stream, Direction::Forwards, StreamStart::Start, 10)
+        .await;
+    assert!(
+        matches!(read, Err(StoreError::StreamDeleted(_))),
+        "reading a tombstoned stream: {read:?}"
+    );
+    let append = store
+        .append(&stream, ExpectedRevision::Any, json_events("Again", 1))
+        .await;
+    assert!(
+        matches!(append, Err(StoreError::StreamDeleted(_))),
+        "appending to a tombstoned stream: {append:?}"
+    );
+    let delete = store.delete_stream(&stream, ExpectedRevision::Any).await;
+    assert!(
+        matches!(delete, Err(StoreError::StreamDeleted(_))),
+        "deleting a tombstoned stream: {delete:?}"
+    );
+    let again = store.tombstone_stream(&stream, ExpectedRevision::Any).await;
+    assert!(
+        matches!(again, Err(StoreError::StreamDeleted(_))),
+        "tombstoning twice: {again:?}"
+    );
+    assert_eq!(
+        read_whole(store, &bystander).await.len(),
+        1,
+        "other streams keep their events"
+    );
+}

@@ -24,7 +24,7 @@ use crate::store::{
 
 pub use metadata::{
     delete_missing_stream, max_count_keeps_last_events, soft_delete_then_recreate,
-    stream_metadata_round_trip,
+    stream_metadata_round_trip, tombstone_is_final,
 };
 pub use read::{missing_stream_is_not_found, read_all_ranges, read_stream_ranges};
 pub use subscribe::{
@@ -65,6 +65,7 @@ pub async fn run_all(store: &dyn EventStore) {
     max_count_keeps_last_events(store).await;
     soft_delete_then_recreate(store).await;
     delete_missing_stream(store).await;
+    tombstone_is_final(store).await;
 }
 
 /// A fresh token to build unique stream names and event types from (hex

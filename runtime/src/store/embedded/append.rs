@@ -1,11 +1,11 @@
-//! The write operations (append, soft delete, set metadata), each run inside
+//! The write operations (append, soft delete, tombstone, set metadata), each run inside
 //! the writer's transaction. They check and change stream state; committing
 //! and acknowledging is the writer's job.
 
 use rusqlite::{params, Connection};
 
 use super::schema::{content_type_to_sql, now_micros, sql_err, to_i64};
-use super::streams::StreamState;
+use super::streams::{StreamState, SOFT_DELETED, TOMBSTONED};
 use crate::store::{
     AppendResult, CurrentRevision, ExpectedRevision, NewEvent, Position, StoreError, StreamMetadata,
 };
@@ -19,6 +19,10 @@ pub(super) enum Op {
         events: Vec<NewEvent>,
     },
     Delete {
+        stream: String,
+        expected: ExpectedRevision,
+    },
+    Tombstone {
         stream: String,
         expected: ExpectedRevision,
     },
@@ -56,6 +60,9 @@ impl Op {
             Op::Delete { stream, expected } => {
                 delete(conn, stream, *expected).map(|()| Outcome::Done)
             }
+            Op::Tombstone { stream, expected } => {
+                tombstone(conn, stream, *expected).map(|()| Outcome::Done)
+            }
             Op::SetMetadata { stream, metadata } => {
                 set_metadata(conn, stream, metadata).map(|()| Outcome::Done)
             }
@@ -71,6 +78,7 @@ fn append(
     events: &[NewEvent],
 ) -> Result<AppendResult, StoreError> {
     let mut state = StreamState::load(conn, stream)?;
+    state.ensure_not_tombstoned(stream)?;
     state.check(stream, expected)?;
     if events.is_empty() {
         return current_state(conn, stream, &state);
@@ -146,6 +154,7 @@ fn current_state(
 
 fn delete(conn: &Connection, stream: &str, expected: ExpectedRevision) -> Result<(), StoreError> {
     let state = StreamState::load(conn, stream)?;
+    state.ensure_not_tombstoned(stream)?;
     if state.current() == CurrentRevision::NoStream {
         return match expected {
             ExpectedRevision::Any | ExpectedRevision::NoStream => {
@@ -157,8 +166,32 @@ fn delete(conn: &Connection, stream: &str, expected: ExpectedRevision) -> Result
     state.check(stream, expected)?;
     conn.execute("DELETE FROM events WHERE stream = ?1", [stream])
         .map_err(sql_err)?;
-    conn.execute("UPDATE streams SET deleted = 1 WHERE name = ?1", [stream])
+    conn.execute(
+        "UPDATE streams SET deleted = ?2 WHERE name = ?1",
+        params![stream, SOFT_DELETED],
+    )
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+/// Deletes the stream for good. Like KurrentDB, a stream that never existed
+/// can be tombstoned too (with `Any` or `NoStream`), reserving its name.
+fn tombstone(
+    conn: &Connection,
+    stream: &str,
+    expected: ExpectedRevision,
+) -> Result<(), StoreError> {
+    let state = StreamState::load(conn, stream)?;
+    state.ensure_not_tombstoned(stream)?;
+    state.check(stream, expected)?;
+    conn.execute("DELETE FROM events WHERE stream = ?1", [stream])
         .map_err(sql_err)?;
+    conn.execute(
+        "INSERT INTO streams (name, deleted) VALUES (?1, ?2) \
+         ON CONFLICT (name) DO UPDATE SET deleted = excluded.deleted",
+        params![stream, TOMBSTONED],
+    )
+    .map_err(sql_err)?;
     Ok(())
 }
 
@@ -167,6 +200,7 @@ fn set_metadata(
     stream: &str,
     metadata: &StreamMetadata,
 ) -> Result<(), StoreError> {
+    StreamState::load(conn, stream)?.ensure_not_tombstoned(stream)?;
     let json = serde_json::to_string(metadata)
         .map_err(|e| StoreError::InvalidRequest(format!("metadata is not serializable: {e}")))?;
     conn.execute(

@@ -228,6 +228,22 @@ impl EventStore for SqliteStore {
         }
     }
 
+    async fn tombstone_stream(
+        &self,
+        stream: &str,
+        expected: ExpectedRevision,
+    ) -> Result<(), StoreError> {
+        check_writable(stream)?;
+        let op = Op::Tombstone {
+            stream: stream.to_owned(),
+            expected,
+        };
+        match self.write(op).await? {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     async fn head_position(&self) -> Result<Option<Position>, StoreError> {
         Ok(match self.committed_head() {
             0 => None,

@@ -76,6 +76,7 @@ pub(super) fn read_stream(
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let tx = conn.unchecked_transaction().map_err(sql_err)?;
     let state = StreamState::load(&tx, stream)?;
+    state.ensure_not_tombstoned(stream)?;
     let CurrentRevision::Current(last) = state.current() else {
         return Err(StoreError::StreamNotFound(stream.to_owned()));
     };

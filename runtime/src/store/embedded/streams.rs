@@ -6,6 +6,13 @@ use rusqlite::{Connection, OptionalExtension};
 use super::schema::{from_i64, now_micros, sql_err};
 use crate::store::{CurrentRevision, ExpectedRevision, StoreError, StreamMetadata};
 
+/// `streams.deleted` of a live stream.
+pub(super) const NOT_DELETED: i64 = 0;
+/// `streams.deleted` of a soft-deleted stream (a later append revives it).
+pub(super) const SOFT_DELETED: i64 = 1;
+/// `streams.deleted` of a tombstoned stream (deleted for good).
+pub(super) const TOMBSTONED: i64 = 2;
+
 /// A row of the `streams` table.
 #[derive(Debug, Clone, Default)]
 pub(super) struct StreamState {
@@ -13,13 +20,15 @@ pub(super) struct StreamState {
     pub last_revision: Option<u64>,
     /// Soft-deleted and not written since.
     pub deleted: bool,
+    /// Deleted for good: no append, read or delete will ever succeed.
+    pub tombstoned: bool,
     pub metadata: Option<StreamMetadata>,
 }
 
 impl StreamState {
     /// Loads the stream's row; a stream without a row has the default state.
     pub fn load(conn: &Connection, stream: &str) -> Result<StreamState, StoreError> {
-        let row: Option<(Option<i64>, bool, Option<String>)> = conn
+        let row: Option<(Option<i64>, i64, Option<String>)> = conn
             .prepare_cached("SELECT last_revision, deleted, metadata FROM streams WHERE name = ?1")
             .and_then(|mut stmt| {
                 stmt.query_row([stream], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
@@ -37,9 +46,19 @@ impl StreamState {
         };
         Ok(StreamState {
             last_revision: last_revision.map(from_i64),
-            deleted,
+            deleted: deleted != NOT_DELETED,
+            tombstoned: deleted == TOMBSTONED,
             metadata,
         })
+    }
+
+    /// Fails with [`StoreError::StreamDeleted`] when the stream was tombstoned.
+    pub fn ensure_not_tombstoned(&self, stream: &str) -> Result<(), StoreError> {
+        if self.tombstoned {
+            Err(StoreError::StreamDeleted(stream.to_owned()))
+        } else {
+            Ok(())
+        }
     }
 
     /// Where the stream is for expected-revision checks: a soft-deleted

@@ -1,0 +1,15 @@
+//! Generates the server side of the KurrentDB gRPC protocol subset in
+//! `proto/` (compiled in-process by protox: no `protoc` needed).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    let files = protox::compile(
+        ["streams.proto", "serverfeatures.proto", "gossip.proto"],
+        ["proto"],
+    )?;
+    tonic_build::configure()
+        .build_client(false)
+        .build_server(true)
+        .compile_fds(files)?;
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The KurrentDB (EventStoreDB) gRPC protocol, served by an embedded node so
+//! that the official clients, and this runtime's own sidecar mode, can use
+//! it as they would a KurrentDB node.
+//!
+//! What is served (cleartext HTTP/2, like a node with `tls=false`):
+//! - `Streams`: `Read` (stream reads both ways, `$all` reads, subscriptions
+//!   to a stream or to `$all` with stream-name / event-type filters and
+//!   checkpoints; [`request`] checks a read, [`read`] and [`subscribe`]
+//!   answer it), `Append` ([`append`]; `$$stream` metadata in [`metadata`]),
+//!   `Delete`, `Tombstone` ([`streams`]). `BatchAppend` is not served and not
+//!   advertised, so clients fall back to `Append`.
+//! - `ServerFeatures.GetSupportedMethods` and `Gossip.Read` ([`cluster`]):
+//!   this node as the only, alive leader.
+//! - Optional basic authentication of `Streams` calls ([`auth`]).
+//!
+//! Errors follow the server's conventions ([`status`]): wrong expected
+//! revisions of appends are a normal answer; other failures are statuses
+//! with an `exception` metadata entry (`stream-deleted`,
+//! `wrong-expected-version`, ...). Positions are the embedded store's
+//! (contiguous sequence numbers), not KurrentDB's byte offsets: clients
+//! treat them as opaque.
+
+mod append;
+mod auth;
+mod cluster;
+mod convert;
+mod metadata;
+mod proto;
+mod read;
+mod request;
+mod status;
+mod streams;
+mod subscribe;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Server;
+
+pub use auth::Credentials;
+pub use cluster::PROTOCOL_VERSION;
+
+use self::auth::Authenticate;
+use self::cluster::{Features, Gossip};
+use self::proto::gossip::gossip_server::GossipServer;
+use self::proto::server_features::server_features_server::ServerFeaturesServer;
+use self::proto::streams::streams_server::StreamsServer;
+use self::streams::StreamsService;
+use crate::store::EventStore;
+
+/// The largest single protocol message accepted (one appended event).
+const MAX_MESSAGE_BYTES: usize = 17 * 1024 * 1024;
+
+/// How long [`GrpcServer::shutdown`] waits for calls to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Where and how to serve the protocol.
+#[derive(Debug, Clone)]
+pub struct GrpcConfig {
+    pub listen: SocketAddr,
+    /// When set, `Streams` calls must carry these (basic authentication).
+    pub credentials: Option<Credentials>,
+}
+
+/// A running protocol server; stops when shut down or dropped.
+pub struct GrpcServer {
+    local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+}
+
+/// Binds `config.listen` and serves the protocol over `store` in the
+/// background.
+pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Result<GrpcServer> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen for gRPC on {}", config.listen))?;
+    let local_addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let streams = StreamsServer::new(StreamsService::new(
+        store,
+        shutdown.clone(),
+        append::MAX_APPEND_BYTES,
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let advertised_host = if local_addr.ip().is_unspecified() {
+        "localhost".to_owned()
+    } else {
+        local_addr.ip().to_string()
+    };
+    let router = Server::builder()
+        .add_service(InterceptedService::new(
+            streams,
+            Authenticate::new(config.credentials.as_ref()),
+        ))
+        .add_service(ServerFeaturesServer::new(Features))
+        .add_service(GossipServer::new(Gossip::new(
+            advertised_host,
+            local_addr.port(),
+        )));
+    // Small request/response exchanges (one append at a time) must not wait
+    // for Nagle's algorithm.
+    let incoming = TcpListenerStream::new(listener).map(|stream| {
+        if let Ok(stream) = &stream {
+            let _ = stream.set_nodelay(true);
+        }
+        stream
+    });
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+            .await
+    });
+    tracing::info!(listen = %local_addr, auth = config.credentials.is_some(), "KurrentDB gRPC protocol listening");
+    Ok(GrpcServer {
+        local_addr,
+        shutdown,
+        task: Some(task),
+    })
+}
+
+impl GrpcServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting calls, ends subscriptions with `unavailable` (clients
+    /// reconnect), and waits for the calls in progress.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            match tokio::time::timeout(SHUTDOWN_GRACE, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the gRPC server failed"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "the gRPC server task failed"),
+                Err(_) => tracing::warn!("the gRPC server did not stop in time"),
+            }
+        }
+    }
+}
+
+impl Drop for GrpcServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,25 @@
+//! The protocol types and service traits generated from `runtime/proto/`.
+//! Private to the gRPC module; the nesting mirrors the protobuf packages so
+//! the generated cross-package paths resolve.
+
+#![allow(clippy::all, clippy::pedantic)]
+
+pub mod event_store {
+    pub mod client {
+        tonic::include_proto!("event_store.client");
+
+        pub mod streams {
+            tonic::include_proto!("event_store.client.streams");
+        }
+
+        pub mod gossip {
+            tonic::include_proto!("event_store.client.gossip");
+        }
+
+        pub mod server_features {
+            tonic::include_proto!("event_store.client.server_features");
+        }
+    }
+}
+
+pub use event_store::client::{gossip, server_features, streams, Empty, StreamIdentifier, Uuid};

@@ -1,0 +1,143 @@
+//! Reads with a count, streamed back in pages: a stream (or a metadata
+//! stream) or `$all`, optionally filtered.
+
+use tokio::sync::mpsc;
+use tonic::Status;
+
+use super::convert::{read_event, stream_identifier};
+use super::metadata;
+use super::proto::streams::{read_resp, ReadResp};
+use super::status;
+use crate::store::{
+    AllStart, Direction, EventStore, RecordedEvent, StoreError, StreamStart, SubscriptionFilter,
+};
+
+/// Events fetched from the store at a time.
+const PAGE: usize = 512;
+
+/// The sending half of a `Read` response stream.
+pub type Sender = mpsc::Sender<Result<ReadResp, Status>>;
+
+/// Sends a message; `false` once the client is gone.
+pub async fn send(tx: &Sender, message: ReadResp) -> bool {
+    tx.send(Ok(message)).await.is_ok()
+}
+
+/// Ends the response stream with an error status.
+pub async fn fail(tx: &Sender, status: Status) {
+    let _ = tx.send(Err(status)).await;
+}
+
+/// The answer to a read of a stream that has no events.
+pub fn stream_not_found(stream: &str) -> ReadResp {
+    ReadResp {
+        content: Some(read_resp::Content::StreamNotFound(
+            read_resp::StreamNotFound {
+                stream_identifier: Some(stream_identifier(stream)),
+            },
+        )),
+    }
+}
+
+/// Sends up to `count` events of `stream` from `from` in `direction`.
+pub async fn stream(
+    store: &dyn EventStore,
+    tx: &Sender,
+    stream: &str,
+    direction: Direction,
+    mut from: StreamStart,
+    count: u64,
+    structured_ids: bool,
+) {
+    if let Some(target) = stream.strip_prefix("$$") {
+        return metadata::read(store, tx, target, direction, from, structured_ids).await;
+    }
+    let mut remaining = count;
+    let mut first_page = true;
+    while remaining > 0 {
+        let page = usize::try_from(remaining).unwrap_or(PAGE).min(PAGE);
+        let events = match store.read_stream(stream, direction, from, page).await {
+            Ok(events) => events,
+            Err(StoreError::StreamNotFound(_)) => {
+                if first_page {
+                    send(tx, stream_not_found(stream)).await;
+                }
+                return;
+            }
+            Err(e) => return fail(tx, status::from_store(e)).await,
+        };
+        first_page = false;
+        if !send_all(tx, &events, structured_ids).await {
+            return;
+        }
+        remaining = remaining.saturating_sub(events.len() as u64);
+        let Some(last) = events.last() else { return };
+        if events.len() < page {
+            return;
+        }
+        from = match direction {
+            Direction::Forwards => StreamStart::Revision(last.revision.saturating_add(1)),
+            Direction::Backwards => match last.revision.checked_sub(1) {
+                Some(previous) => StreamStart::Revision(previous),
+                None => return,
+            },
+        };
+    }
+}
+
+/// Sends up to `count` events of `$all` that pass `filter`, from `from` in
+/// `direction`.
+pub async fn all(
+    store: &dyn EventStore,
+    tx: &Sender,
+    direction: Direction,
+    mut from: AllStart,
+    count: u64,
+    filter: Option<&SubscriptionFilter>,
+    structured_ids: bool,
+) {
+    let mut remaining = count;
+    // Each page after the first starts at the last event sent (inclusive, so
+    // it works whatever the backend's positions look like) and skips it.
+    let mut already_sent = None;
+    while remaining > 0 {
+        let events = match store.read_all(direction, from, PAGE).await {
+            Ok(events) => events,
+            Err(e) => return fail(tx, status::from_store(e)).await,
+        };
+        let full_page = events.len() == PAGE;
+        let mut last = None;
+        for event in events {
+            if Some(event.position) == already_sent {
+                continue;
+            }
+            last = Some(event.position);
+            if filter.is_some_and(|f| !f.matches(&event)) {
+                continue;
+            }
+            if !send(tx, read_event(&event, structured_ids)).await {
+                return;
+            }
+            remaining -= 1;
+            if remaining == 0 {
+                return;
+            }
+        }
+        match last {
+            Some(position) if full_page => {
+                from = AllStart::Position(position);
+                already_sent = Some(position);
+            }
+            _ => return,
+        }
+    }
+}
+
+async fn send_all(tx: &Sender, events: &[RecordedEvent], structured_ids: bool) -> bool {
+    for event in events {
+        if !send(tx, read_event(event, structured_ids)).await {
+            return false;
+        }
+    }
+    true
+}
