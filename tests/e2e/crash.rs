@@ -7,7 +7,9 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::json;
 
-use crate::support::{event, eventually, NodeProcess, Receiver};
+use crate::support::{
+    assert_in_order_with_bounded_replays, event, eventually, NodeProcess, Receiver,
+};
 
 const EVERY_EVENTS: u64 = 50;
 /// Per-event HTTP delivery hands the sink at most this many events per call
@@ -68,43 +70,10 @@ async fn sigkill_during_delivery_loses_nothing() {
     .await;
 
     let received: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
-    let index_of = |p: u64| {
-        expected_positions
-            .binary_search(&p)
-            .unwrap_or_else(|_| panic!("unexpected position {p}"))
-    };
-    // Walk the deliveries: each one is the next expected event, or a replay
-    // that restarts right after an event already delivered.
-    let mut highest: Option<usize> = None;
-    let mut replays = 0;
-    let mut replay_lengths = Vec::new();
-    for window in std::iter::once(None)
-        .chain(received.iter().map(Some))
-        .collect::<Vec<_>>()
-        .windows(2)
-    {
-        let current = index_of(*window[1].expect("current"));
-        let previous = window[0].map(|p| index_of(*p));
-        match previous {
-            None => assert_eq!(current, 0, "delivery starts with the first event"),
-            Some(prev) if current == prev + 1 => {}
-            Some(prev) => {
-                assert!(
-                    current <= prev,
-                    "gap: event #{current} delivered after #{prev}"
-                );
-                replays += 1;
-                replay_lengths.push(prev - current + 1);
-            }
-        }
-        highest = highest.max(Some(current));
-    }
-    assert_eq!(highest, Some(expected_positions.len() - 1));
-    assert!(replays <= kills, "{replays} replays for {kills} kills");
-    for length in &replay_lengths {
-        assert!(
-            *length as u64 <= EVERY_EVENTS + PER_EVENT_BATCH,
-            "a replay of {length} events goes further back than the last checkpoint (every {EVERY_EVENTS} events, {PER_EVENT_BATCH} per call); replays: {replay_lengths:?}"
-        );
-    }
+    assert_in_order_with_bounded_replays(
+        &received,
+        &expected_positions,
+        kills,
+        EVERY_EVENTS + PER_EVENT_BATCH,
+    );
 }

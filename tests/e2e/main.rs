@@ -8,6 +8,8 @@ mod console;
 mod crash;
 mod delivery;
 mod lifecycle;
+mod official_client;
 mod outage;
+mod sidecar;
 mod wasm;
 mod wasm_faults;

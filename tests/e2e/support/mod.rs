@@ -1,7 +1,9 @@
 //! Test harness: the real binary and a real receiver.
 
 mod node;
+mod ordering;
 mod receiver;
 
 pub use node::{event, eventually, free_port, NodeProcess};
+pub use ordering::assert_in_order_with_bounded_replays;
 pub use receiver::Receiver;

@@ -1,0 +1,154 @@
+//! Sidecar mode: node A is an embedded node serving the KurrentDB gRPC
+//! protocol (standing in for a KurrentDB server); node B runs the connectors
+//! with `--store` pointing at A and keeps nothing of its own.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{
+    assert_in_order_with_bounded_replays, event, eventually, free_port, NodeProcess, Receiver,
+};
+
+const EVERY_EVENTS: u64 = 50;
+/// Per-event HTTP delivery hands the sink at most this many events per call.
+const PER_EVENT_BATCH: u64 = 32;
+
+/// Appends `chunks` x 500 `orders-*` events (plus noise the filter drops) to
+/// `node` and returns the positions of the orders.
+async fn append_orders(node: &NodeProcess, chunks: std::ops::Range<u64>) -> Vec<u64> {
+    let mut positions = Vec::new();
+    for chunk in chunks {
+        let batch: Vec<_> = (0..500)
+            .map(|i| event("OrderPlaced", json!({ "n": chunk * 500 + i })))
+            .collect();
+        let last = node.append(&format!("orders-{chunk}"), &batch).await;
+        positions.extend(last - 499..=last);
+        node.append("noise-1", &[event("Noise", json!({}))]).await;
+    }
+    positions
+}
+
+fn events_of(body: &Value) -> &Vec<Value> {
+    body["events"].as_array().expect("an `events` array")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecar_delivers_from_the_store_node_and_resumes_after_sigkill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start().await;
+    // A slow destination keeps delivery going while the sidecar is killed.
+    receiver.set_delay(Duration::from_millis(1));
+    let grpc_port = free_port();
+    let store_node = NodeProcess::start_with_args(
+        &dir.path().join("store"),
+        &["--grpc-listen".into(), format!("127.0.0.1:{grpc_port}")],
+    )
+    .await;
+    let sidecar_dir = dir.path().join("sidecar");
+    let sidecar_args = vec![
+        "--store".to_owned(),
+        format!("esdb://127.0.0.1:{grpc_port}?tls=false"),
+    ];
+    let sidecar = NodeProcess::start_with_args(&sidecar_dir, &sidecar_args).await;
+
+    let mut expected = append_orders(&store_node, 0..3).await;
+    sidecar
+        .create_connector(
+            "sidecar-orders",
+            json!({
+                "sink": { "type": "http", "url": receiver.url },
+                "filter": { "streams": { "prefixes": ["orders-"] } },
+                "checkpoint": { "everyEvents": EVERY_EVENTS, "everyMs": 600000 }
+            }),
+        )
+        .await;
+
+    // The definition lives in the store node's streams.
+    let (status, body) = store_node
+        .get("/streams/%24connectors%2Fsidecar-orders")
+        .await;
+    assert_eq!(
+        status, 200,
+        "the definition stream on the store node: {body}"
+    );
+    let types: Vec<&str> = events_of(&body)
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(
+        types.iter().any(|t| t.starts_with("$Connector")),
+        "connector events in the store node: {types:?}"
+    );
+
+    eventually(Duration::from_secs(60), "deliveries start", || async {
+        (receiver.count() >= 200).then_some(())
+    })
+    .await;
+    sidecar.kill();
+    // Events appended while the sidecar is down are delivered after it
+    // restarts.
+    expected.extend(append_orders(&store_node, 3..4).await);
+    let sidecar = NodeProcess::start_with_args(&sidecar_dir, &sidecar_args).await;
+
+    eventually(
+        Duration::from_secs(120),
+        "every event after the restart",
+        || async {
+            let mut seen: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            (seen.len() >= expected.len()).then_some(())
+        },
+    )
+    .await;
+    let received: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
+    assert_in_order_with_bounded_replays(&received, &expected, 1, EVERY_EVENTS + PER_EVENT_BATCH);
+
+    // The checkpoint is kept in the store node, and the sidecar keeps no
+    // event store of its own.
+    let (status, body) = store_node
+        .get("/streams/%24connectors%2Fsidecar-orders%2Fcheckpoints?direction=backwards&count=1")
+        .await;
+    assert_eq!(
+        status, 200,
+        "the checkpoint stream on the store node: {body}"
+    );
+    assert_eq!(events_of(&body).len(), 1, "a checkpoint: {body}");
+    assert!(
+        !sidecar_dir.join("events.db").exists(),
+        "the sidecar has no local event store"
+    );
+    let (status, body) = sidecar.get("/connectors/sidecar-orders").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"]["state"], "running", "{body}");
+    sidecar.terminate();
+    store_node.terminate();
+}
+
+/// A connection string the client cannot use stops the sidecar at start
+/// with the reason, and without printing the password.
+#[test]
+fn bad_connection_string_is_refused_without_leaking_the_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(env!("CARGO_BIN_EXE_connectors"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .args(["--store", "esdb://admin:s3cr3t-pw@?tls=maybe"])
+        .output()
+        .expect("run the binary");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the sidecar must not start: {stderr}"
+    );
+    assert!(
+        stderr.contains("connection string"),
+        "the error names the connection string: {stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cr3t-pw"),
+        "the password leaked: {stderr}"
+    );
+}
