@@ -1,6 +1,8 @@
-//! Throughput of the embedded store and of connectors delivering to a local
-//! HTTP receiver. Run with `cargo bench --bench throughput`; results are
-//! printed as a Markdown table (see docs/benchmarks.md).
+//! Throughput of the embedded store (directly and through the KurrentDB gRPC
+//! protocol with the official Rust client), and of connectors delivering to
+//! a local HTTP receiver, on an embedded node and as a sidecar reading a
+//! store node over gRPC. Run with `cargo bench --bench throughput`; results
+//! are printed as a Markdown table (see docs/benchmarks.md).
 //!
 //! Set `BENCH_EVENTS` to change the number of events per end-to-end run.
 
@@ -13,8 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connectors::connector::{Command, ConnectorDefinition, ConnectorId};
-use connectors::node::{Node, NodeConfig};
+use connectors::grpc::GrpcConfig;
+use connectors::node::{Node, NodeConfig, StoreLocation};
 use connectors::store::embedded::SqliteStore;
+use connectors::store::kurrent::KurrentStore;
 use connectors::store::{AllStart, Direction, EventStore, ExpectedRevision, NewEvent};
 use serde_json::json;
 
@@ -54,8 +58,31 @@ impl Row {
     }
 }
 
-async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
-    let store = SqliteStore::open(&dir.join("store-bench.db")).expect("open store");
+/// The embedded store, used directly.
+fn embedded_store(dir: &std::path::Path) -> Arc<dyn EventStore> {
+    Arc::new(SqliteStore::open(&dir.join("store-bench.db")).expect("open store"))
+}
+
+/// Another embedded store, used through the gRPC protocol with the official
+/// Rust client (the sidecar's backend). The server stays up until the end.
+async fn grpc_store(dir: &std::path::Path) -> (Arc<dyn EventStore>, connectors::grpc::GrpcServer) {
+    let served: Arc<dyn EventStore> =
+        Arc::new(SqliteStore::open(&dir.join("grpc-bench.db")).expect("open store"));
+    let server = connectors::grpc::serve(
+        served,
+        GrpcConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            credentials: None,
+        },
+    )
+    .await
+    .expect("serve gRPC");
+    let client = KurrentStore::connect(&format!("esdb://{}?tls=false", server.local_addr()))
+        .expect("connect");
+    (Arc::new(client), server)
+}
+
+async fn store_rows(store: Arc<dyn EventStore>, via: &str) -> Vec<Row> {
     let mut rows = Vec::new();
 
     let batches = 1000;
@@ -71,7 +98,7 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
             .expect("append");
     }
     rows.push(Row {
-        what: "append, batches of 100".into(),
+        what: format!("{via}: append, batches of 100"),
         events: batches * 100,
         seconds: start.elapsed().as_secs_f64(),
     });
@@ -85,14 +112,13 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
             .expect("append");
     }
     rows.push(Row {
-        what: "append, one event per call (sequential)".into(),
+        what: format!("{via}: append, one event per call (sequential)"),
         events: singles,
         seconds: start.elapsed().as_secs_f64(),
     });
 
     let concurrent = 2000;
     let start = Instant::now();
-    let store = Arc::new(store);
     let writers: Vec<_> = (0..16)
         .map(|w| {
             let store = Arc::clone(&store);
@@ -110,7 +136,7 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
         w.await.expect("writer");
     }
     rows.push(Row {
-        what: "append, one event per call, 16 concurrent writers".into(),
+        what: format!("{via}: append, one event per call, 16 concurrent writers"),
         events: concurrent,
         seconds: start.elapsed().as_secs_f64(),
     });
@@ -135,7 +161,7 @@ async fn store_rows(dir: &std::path::Path) -> Vec<Row> {
         }
     }
     rows.push(Row {
-        what: "read `$all` forwards, pages of 1000".into(),
+        what: format!("{via}: read `$all` forwards, pages of 1000"),
         events: read,
         seconds: start.elapsed().as_secs_f64(),
     });
@@ -168,28 +194,77 @@ async fn round_trip_row(url: &str, counter: &AtomicU64, requests: u64) -> Row {
     }
 }
 
+/// Where the connector runs.
+#[derive(Clone, Copy)]
+enum Topology {
+    /// On the node that holds the events.
+    Embedded,
+    /// On a second node whose store is the first node, over gRPC.
+    Sidecar,
+}
+
+fn node_config(data_dir: std::path::PathBuf, store: StoreLocation) -> NodeConfig {
+    NodeConfig {
+        store,
+        grpc: None,
+        data_dir,
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        max_body_bytes: 1 << 20,
+        member: "bench".into(),
+        max_module_bytes: NodeConfig::DEFAULT_MAX_MODULE_BYTES,
+    }
+}
+
+/// The node that runs the connector, and the node holding the events when
+/// that is another one.
+async fn start_nodes(
+    dir: &std::path::Path,
+    name: &str,
+    topology: Topology,
+) -> (Node, Option<Node>) {
+    match topology {
+        Topology::Embedded => {
+            let node = Node::start(node_config(dir.join(name), StoreLocation::Embedded))
+                .await
+                .expect("start node");
+            (node, None)
+        }
+        Topology::Sidecar => {
+            let mut config =
+                node_config(dir.join(format!("{name}-store")), StoreLocation::Embedded);
+            config.grpc = Some(GrpcConfig {
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                credentials: None,
+            });
+            let store_node = Node::start(config).await.expect("start store node");
+            let addr = store_node.grpc_addr().expect("gRPC address");
+            let connection = format!("esdb://{addr}?tls=false");
+            let sidecar = Node::start(node_config(
+                dir.join(name),
+                StoreLocation::Kurrent(connection),
+            ))
+            .await
+            .expect("start sidecar");
+            (sidecar, Some(store_node))
+        }
+    }
+}
+
 async fn end_to_end_row(
     dir: &std::path::Path,
     name: &str,
+    topology: Topology,
     sink: serde_json::Value,
     count: u64,
 ) -> Row {
     let (url, counter) = support::receiver().await;
     let mut sink = sink;
     sink["url"] = json!(url);
-    let node = Node::start(NodeConfig {
-        store: connectors::node::StoreLocation::Embedded,
-        grpc: None,
-        data_dir: dir.join(name),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        max_body_bytes: 1 << 20,
-        member: "bench".into(),
-        max_module_bytes: NodeConfig::DEFAULT_MAX_MODULE_BYTES,
-    })
-    .await
-    .expect("start node");
+    let slug = name.replace(", ", "-");
+    let (node, store_node) = start_nodes(dir, &slug, topology).await;
+    let writer = store_node.as_ref().unwrap_or(&node).store();
     for b in 0..count / 1000 {
-        node.store()
+        writer
             .append(
                 &format!("orders-{}", b % 10),
                 ExpectedRevision::Any,
@@ -204,7 +279,7 @@ async fn end_to_end_row(
         "checkpoint": { "everyEvents": 1000, "everyMs": 1000 }
     }))
     .expect("definition");
-    let id = ConnectorId::parse(name).expect("id");
+    let id = ConnectorId::parse(&slug).expect("id");
     let start = Instant::now();
     node.execute(
         &id,
@@ -236,13 +311,39 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     println!("| what | events | time | rate |");
     println!("|---|---|---|---|");
-    for row in store_rows(dir.path()).await {
+    for row in store_rows(embedded_store(dir.path()), "embedded").await {
         row.print();
     }
+    let (client, server) = grpc_store(dir.path()).await;
+    for row in store_rows(client, "gRPC (Rust client)").await {
+        row.print();
+    }
+    server.shutdown().await;
     let (url, counter) = support::receiver().await;
     round_trip_row(&url, &counter, events).await.print();
-    end_to_end_row(dir.path(), "per-event", json!({ "type": "http" }), events)
+    let per_event = json!({ "type": "http" });
+    let batch = json!({ "type": "http", "batch": { "maxEvents": 1000, "maxBytes": 4194304, "lingerMs": 5 } });
+    for (name, topology) in [
+        ("embedded", Topology::Embedded),
+        ("sidecar", Topology::Sidecar),
+    ] {
+        end_to_end_row(
+            dir.path(),
+            &format!("{name}, per-event"),
+            topology,
+            per_event.clone(),
+            events,
+        )
         .await
         .print();
-    end_to_end_row(dir.path(), "batch-1000", json!({ "type": "http", "batch": { "maxEvents": 1000, "maxBytes": 4194304, "lingerMs": 5 } }), events * 10).await.print();
+        end_to_end_row(
+            dir.path(),
+            &format!("{name}, batch-1000"),
+            topology,
+            batch.clone(),
+            events * 10,
+        )
+        .await
+        .print();
+    }
 }

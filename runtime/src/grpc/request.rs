@@ -206,3 +206,124 @@ fn parse_filter(options: FilterOptions) -> Result<SubscriptionFilter, Status> {
         checkpoint_interval: window.saturating_mul(multiplier),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+    use crate::grpc::proto::streams::read_req::options::{
+        AllOptions, StreamOptions, SubscriptionOptions, UuidOption,
+    };
+    use crate::grpc::proto::{Empty, StreamIdentifier};
+
+    fn subscribe_all(filter: Option<FilterOptions>) -> Options {
+        Options {
+            stream_option: Some(StreamOption::All(AllOptions {
+                all_option: Some(AllOption::Start(Empty {})),
+            })),
+            read_direction: ReadDirection::Forwards as i32,
+            resolve_links: false,
+            count_option: Some(CountOption::Subscription(SubscriptionOptions {})),
+            filter_option: Some(match filter {
+                Some(filter) => FilterOption::Filter(filter),
+                None => FilterOption::NoFilter(Empty {}),
+            }),
+            uuid_option: Some(UuidOption {
+                content: Some(uuid_option::Content::String(Empty {})),
+            }),
+            control_option: None,
+        }
+    }
+
+    fn event_types(regex: &str, window: Option<filter_options::Window>) -> FilterOptions {
+        FilterOptions {
+            filter: Some(filter_options::Filter::EventType(
+                filter_options::Expression {
+                    regex: regex.to_owned(),
+                    prefix: Vec::new(),
+                },
+            )),
+            window,
+            checkpoint_interval_multiplier: 2,
+        }
+    }
+
+    #[test]
+    fn filtered_subscription_to_all() {
+        let request = ReadRequest::parse(Some(subscribe_all(Some(event_types(
+            "^Order",
+            Some(filter_options::Window::Max(10)),
+        )))))
+        .unwrap();
+        assert!(!request.structured_ids, "the client asked for string ids");
+        let ReadPlan::SubscribeAll { from, filter } = request.plan else {
+            panic!("{:?}", request.plan)
+        };
+        assert_eq!(from, SubscribeFrom::Start);
+        let filter = filter.expect("a filter");
+        assert_eq!(filter.checkpoint_interval, 20, "window x multiplier");
+        assert!(filter.stream.is_none());
+        assert!(filter.event_type.is_some_and(|m| m.matches("OrderPlaced")));
+    }
+
+    #[test]
+    fn server_chosen_window() {
+        let request = ReadRequest::parse(Some(subscribe_all(Some(event_types(
+            "x",
+            Some(filter_options::Window::Count(Empty {})),
+        )))))
+        .unwrap();
+        let ReadPlan::SubscribeAll { filter, .. } = request.plan else {
+            panic!("{:?}", request.plan)
+        };
+        assert_eq!(filter.unwrap().checkpoint_interval, DEFAULT_WINDOW * 2);
+    }
+
+    #[test]
+    fn invalid_regex_is_refused_with_the_reason() {
+        let status =
+            ReadRequest::parse(Some(subscribe_all(Some(event_types("(", None))))).unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().contains("regular expression `(`"),
+            "{status:?}"
+        );
+    }
+
+    #[test]
+    fn stream_read_with_count() {
+        let options = Options {
+            stream_option: Some(StreamOption::Stream(StreamOptions {
+                stream_identifier: Some(StreamIdentifier {
+                    stream_name: b"orders-1".to_vec(),
+                }),
+                revision_option: Some(RevisionOption::Revision(5)),
+            })),
+            read_direction: ReadDirection::Backwards as i32,
+            count_option: Some(CountOption::Count(3)),
+            ..subscribe_all(None)
+        };
+        let request = ReadRequest::parse(Some(options.clone())).unwrap();
+        match request.plan {
+            ReadPlan::Stream {
+                stream,
+                direction,
+                from,
+                count,
+            } => {
+                assert_eq!(stream, "orders-1");
+                assert_eq!(direction, Direction::Backwards);
+                assert_eq!(from, StreamStart::Revision(5));
+                assert_eq!(count, 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        let backwards_subscription = Options {
+            count_option: Some(CountOption::Subscription(SubscriptionOptions {})),
+            ..options
+        };
+        let status = ReadRequest::parse(Some(backwards_subscription)).unwrap_err();
+        assert!(status.message().contains("forwards only"), "{status:?}");
+    }
+}
