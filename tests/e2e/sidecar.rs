@@ -88,9 +88,15 @@ async fn sidecar_delivers_from_the_store_node_and_resumes_after_sigkill() {
     .await;
     sidecar.kill();
     // Events appended while the sidecar is down are delivered after it
-    // restarts.
+    // restarts. This time the connection string lists two seeds, one of
+    // them dead: the client finds the leader through gossip.
     expected.extend(append_orders(&store_node, 3..4).await);
-    let sidecar = NodeProcess::start_with_args(&sidecar_dir, &sidecar_args).await;
+    let dead_port = free_port();
+    let cluster_args = vec![
+        "--store".to_owned(),
+        format!("esdb://127.0.0.1:{dead_port},127.0.0.1:{grpc_port}?tls=false"),
+    ];
+    let sidecar = NodeProcess::start_with_args(&sidecar_dir, &cluster_args).await;
 
     eventually(
         Duration::from_secs(120),
