@@ -39,8 +39,7 @@ pub async fn read(
         Err(e) => return fail(tx, status::from_store(e)).await,
     };
     let past_the_event = direction == Direction::Forwards
-        && matches!(from, StreamStart::Revision(r) if r > 0)
-        || direction == Direction::Forwards && from == StreamStart::End;
+        && matches!(from, StreamStart::End | StreamStart::Revision(1..));
     if past_the_event {
         return;
     }

@@ -156,10 +156,9 @@ impl Streams for StreamsService {
 /// The stream a delete or tombstone names; metadata streams are refused.
 fn writable_stream(identifier: Option<super::proto::StreamIdentifier>) -> Result<String, Status> {
     let stream = stream_name(identifier)?;
-    if stream.starts_with("$$") {
+    if let Some(target) = stream.strip_prefix("$$") {
         return Err(Status::invalid_argument(format!(
-            "`{stream}` is a metadata stream; set the metadata of `{}` instead",
-            &stream[2..]
+            "`{stream}` is a metadata stream; set the metadata of `{target}` instead"
         )));
     }
     Ok(stream)

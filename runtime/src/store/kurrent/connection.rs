@@ -115,19 +115,24 @@ impl Connection {
     /// Replaces the client of `generation` (if it is still the current one)
     /// by a fresh one.
     pub(super) fn reset(&self, generation: u64) {
+        if self.client().0 != generation {
+            return;
+        }
+        // Built outside the lock: creating a client loads certificates.
+        let client = match new_client(&self.settings) {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not recreate the KurrentDB client");
+                return;
+            }
+        };
         let mut guard = self
             .current
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if guard.0 != generation {
-            return;
-        }
-        match new_client(&self.settings) {
-            Ok(client) => {
-                tracing::debug!(generation = generation + 1, "replaced the KurrentDB client");
-                *guard = (generation + 1, client);
-            }
-            Err(e) => tracing::warn!(error = %e, "could not recreate the KurrentDB client"),
+        if guard.0 == generation {
+            tracing::debug!(generation = generation + 1, "replaced the KurrentDB client");
+            *guard = (generation + 1, client);
         }
     }
 }

@@ -11,12 +11,18 @@
 //!   connections from the last position seen, without gaps or duplicates.
 //!
 //! [`KurrentStore::connect`] does not contact the server: the first request
-//! does. Requests are not retried (an append may have been applied before
-//! the connection was lost); subscriptions are, with backoff.
+//! does (the client waits its `discoveryInterval`, 500 ms by default, before
+//! a client's first request). Requests are not retried (an append may have
+//! been applied before the connection was lost); they fail with
+//! [`StoreError::Unavailable`]. Subscriptions from the start or after a
+//! position never fail for connection problems: they resubscribe in the
+//! background; [`SubscribeFrom::End`] reads the head position first, so that
+//! call fails when the server cannot be reached.
 //!
 //! Differences from the embedded store worth knowing:
 //! - JSON events must carry valid JSON (the client re-encodes the payload;
-//!   whitespace around the value is not kept); other data goes as binary.
+//!   whitespace around the value is not kept), else the append is an
+//!   [`StoreError::InvalidRequest`].
 //! - Event ids are sent, so KurrentDB treats a retried append as a duplicate.
 //! - Stream metadata is the JSON of [`StreamMetadata`] in a `$metadata`
 //!   event of `$$<stream>`, exactly as KurrentDB keeps it (`$maxAge` in
