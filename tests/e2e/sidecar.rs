@@ -133,6 +133,63 @@ async fn sidecar_delivers_from_the_store_node_and_resumes_after_sigkill() {
     store_node.terminate();
 }
 
+/// A module uploaded to a sidecar is stored in the store node (so every
+/// sidecar of that store sees it), and a connector on the sidecar runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_uploaded_to_a_sidecar_live_in_the_store_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start().await;
+    let grpc_port = free_port();
+    let store_node = NodeProcess::start_with_args(
+        &dir.path().join("store"),
+        &["--grpc-listen".into(), format!("127.0.0.1:{grpc_port}")],
+    )
+    .await;
+    let sidecar = NodeProcess::start_with_args(
+        &dir.path().join("sidecar"),
+        &[
+            "--store".to_owned(),
+            format!("kurrentdb://127.0.0.1:{grpc_port}?tls=false"),
+        ],
+    )
+    .await;
+    let uploaded = sidecar.upload_example("filter-by-type").await;
+    let (status, stored) = store_node.get("/modules/filter-by-type").await;
+    assert_eq!(status, 200, "the module is in the store node: {stored}");
+    assert_eq!(stored["latest"]["digest"], uploaded["digest"], "{stored}");
+
+    sidecar
+        .create_connector(
+            "typed",
+            json!({
+                "sink": { "type": "http", "url": receiver.url },
+                "filter": { "streams": { "prefixes": ["shop-"] } },
+                "transforms": [{ "module": "filter-by-type", "config": { "types": ["Paid"] } }]
+            }),
+        )
+        .await;
+    store_node
+        .append(
+            "shop-1",
+            &[
+                event("Paid", json!({ "n": 1 })),
+                event("Refunded", json!({ "n": 2 })),
+                event("Paid", json!({ "n": 3 })),
+            ],
+        )
+        .await;
+    eventually(Duration::from_secs(60), "two deliveries", || async {
+        (receiver.count() >= 2).then_some(())
+    })
+    .await;
+    let bodies: Vec<Value> = receiver
+        .accepted()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).expect("JSON body"))
+        .collect();
+    assert_eq!(bodies, vec![json!({ "n": 1 }), json!({ "n": 3 })]);
+}
+
 /// A connection string the client cannot use stops the sidecar at start
 /// with the reason, and without printing the password.
 #[test]
