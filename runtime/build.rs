@@ -1,5 +1,6 @@
-//! Generates the server side of the KurrentDB gRPC protocol subset in
-//! `proto/` (compiled in-process by protox: no `protoc` needed).
+//! Generates the server side (and, for the protocol tests, the client side)
+//! of the KurrentDB gRPC protocol subset in `proto/`, compiled in-process by
+//! protox: no `protoc` needed.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
@@ -8,7 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["proto"],
     )?;
     tonic_build::configure()
-        .build_client(false)
+        .build_client(true)
+        .build_transport(true)
         .build_server(true)
         .compile_fds(files)?;
     Ok(())

@@ -35,6 +35,8 @@ mod request;
 mod status;
 mod streams;
 mod subscribe;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

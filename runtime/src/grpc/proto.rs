@@ -3,6 +3,8 @@
 //! the generated cross-package paths resolve.
 
 #![allow(clippy::all, clippy::pedantic)]
+// The generated clients are used by the protocol tests only.
+#![cfg_attr(not(test), allow(dead_code))]
 
 pub mod event_store {
     pub mod client {
