@@ -30,6 +30,7 @@ mod cluster;
 mod convert;
 mod metadata;
 mod proto;
+mod quick_ack;
 mod read;
 mod request;
 mod status;
@@ -59,6 +60,7 @@ use self::cluster::{Features, Gossip};
 use self::proto::gossip::gossip_server::GossipServer;
 use self::proto::server_features::server_features_server::ServerFeaturesServer;
 use self::proto::streams::streams_server::StreamsServer;
+use self::quick_ack::QuickAck;
 use self::streams::StreamsService;
 use crate::store::EventStore;
 
@@ -113,14 +115,9 @@ pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Re
             advertised_host,
             local_addr.port(),
         )));
-    // Small request/response exchanges (one append at a time) must not wait
-    // for Nagle's algorithm.
-    let incoming = TcpListenerStream::new(listener).map(|stream| {
-        if let Ok(stream) = &stream {
-            let _ = stream.set_nodelay(true);
-        }
-        stream
-    });
+    // Small request/response exchanges (one append at a time) must wait
+    // neither for Nagle's algorithm nor for delayed acknowledgements.
+    let incoming = TcpListenerStream::new(listener).map(|stream| stream.map(QuickAck::new));
     let stop = shutdown.clone();
     let task = tokio::spawn(async move {
         router
