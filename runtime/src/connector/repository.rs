@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Command, ConnectorEvent, ConnectorId, ConnectorState, Decision};
+use super::{Command, ConnectorEvent, ConnectorId, ConnectorState, Decision, StartFrom};
 use crate::sinks::envelope::envelope;
 use crate::store::{
     Direction, EventStore, ExpectedRevision, NewEvent, Position, RecordedEvent, StoreError,
@@ -185,6 +185,16 @@ impl ConnectorRepository {
         if events.is_empty() {
             return current.ok_or_else(|| CommandError::NotFound(id.clone()));
         }
+        // "end" is the end of the log when the command is accepted, not when
+        // the pipeline gets to subscribe (events appended in between must
+        // not be skipped, nor those appended before a restart that comes
+        // before the first checkpoint): it becomes the round's first
+        // checkpoint.
+        let round_from_end = events.iter().find_map(round_starting_at_end);
+        let head = match round_from_end {
+            Some(_) => Some(self.store.head_position().await?.unwrap_or(Position::START)),
+            None => None,
+        };
         let expected = current.as_ref().map_or(ExpectedRevision::NoStream, |s| {
             ExpectedRevision::Exact(s.revision)
         });
@@ -210,6 +220,10 @@ impl ConnectorRepository {
                 )
                 .await?;
         }
+        if let (Some(round), Some(position)) = (round_from_end, head) {
+            self.save_checkpoint(id, Checkpoint { round, position })
+                .await?;
+        }
         self.load(id)
             .await?
             .ok_or_else(|| CommandError::NotFound(id.clone()))
@@ -223,7 +237,9 @@ impl ConnectorRepository {
             .map(|_| ())
     }
 
-    /// The last checkpoint of `round`, if any.
+    /// The last checkpoint of `round`, if any. The pipeline of the previous
+    /// round may still write its final checkpoint after the new round began,
+    /// so the last few checkpoints are searched, newest first.
     pub async fn checkpoint(
         &self,
         id: &ConnectorId,
@@ -235,14 +251,14 @@ impl ConnectorRepository {
                 &id.checkpoint_stream(),
                 Direction::Backwards,
                 StreamStart::End,
-                1,
+                CHECKPOINTS_KEPT as usize,
             )
             .await
         {
             Ok(events) => Ok(events
-                .first()
-                .and_then(|e| serde_json::from_slice::<Checkpoint>(&e.data).ok())
-                .filter(|c| c.round == round)),
+                .iter()
+                .filter_map(|e| serde_json::from_slice::<Checkpoint>(&e.data).ok())
+                .find(|c| c.round == round)),
             Err(StoreError::StreamNotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -296,5 +312,19 @@ impl ConnectorRepository {
             Ok(()) | Err(StoreError::StreamNotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The round an event starts from the end of the log, if it does.
+fn round_starting_at_end(event: &ConnectorEvent) -> Option<u64> {
+    match event {
+        ConnectorEvent::Created {
+            definition, round, ..
+        } if definition.start == StartFrom::End => Some(*round),
+        ConnectorEvent::Reset {
+            round,
+            to: StartFrom::End,
+        } => Some(*round),
+        _ => None,
     }
 }
