@@ -1,0 +1,275 @@
+//! The official KurrentDB Node.js client (`@kurrent/kurrentdb-client`, driven
+//! by `tests/clients/node/client.mjs`) against `serve --grpc-listen`: appends
+//! with every kind of expected revision, reads, subscriptions with filters,
+//! metadata, delete and tombstone; then a connector delivers the events the
+//! client wrote. With `--grpc-credentials`, calls without the right
+//! credentials are refused.
+//!
+//! Needs `node` (20 or later, as the client requires) and `npm`; the client
+//! package is installed with `npm ci` from the committed lockfile when
+//! `node_modules` is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{event, eventually, free_port, NodeProcess, Receiver};
+
+/// Every check `client.mjs check` runs, in order.
+const CHECKS: &[&str] = &[
+    "server-features",
+    "append-no-stream",
+    "append-expected-revision",
+    "append-wrong-expected-revision",
+    "append-wrong-no-stream",
+    "append-wrong-stream-exists",
+    "append-stream-exists-and-any",
+    "read-stream-forwards",
+    "read-stream-backwards",
+    "read-missing-stream",
+    "append-other-streams",
+    "read-all-forwards",
+    "read-all-backwards",
+    "read-all-filtered",
+    "subscribe-all-stream-prefix-filter",
+    "subscribe-all-event-type-filter",
+    "subscribe-stream",
+    "subscribe-stream-live",
+    "stream-metadata",
+    "delete-stream",
+    "tombstone-stream",
+    "discovery-via-gossip",
+    "summary",
+];
+
+/// Every check `client.mjs auth` runs, in order.
+const AUTH_CHECKS: &[&str] = &[
+    "auth-read-with-credentials",
+    "auth-read-all-with-credentials",
+    "auth-missing-stream-with-credentials",
+    "auth-read-without-credentials",
+    "auth-read-wrong-password",
+    "auth-append-without-credentials",
+    "auth-subscribe-without-credentials",
+    "auth-append-with-credentials",
+    "summary",
+];
+
+fn client_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/node")
+}
+
+/// Checks that `node` and `npm` are there and installs the client package
+/// once per test run (tests in this module run in parallel and share it).
+fn node_client() -> &'static Path {
+    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| {
+        let dir = client_dir();
+        let node = Command::new("node").arg("--version").output().map_err(|e| {
+            format!("`node` is needed to run the official KurrentDB client tests ({e}); install Node.js 20 or later with npm")
+        })?;
+        if !node.status.success() {
+            return Err(format!(
+                "`node --version` failed: {}",
+                String::from_utf8_lossy(&node.stderr)
+            ));
+        }
+        let package = dir.join("node_modules/@kurrent/kurrentdb-client/package.json");
+        if !package.exists() {
+            let npm = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir)
+                .output()
+                .map_err(|e| {
+                    format!("`npm` is needed to install the official KurrentDB client ({e}); install Node.js with npm")
+                })?;
+            if !npm.status.success() {
+                return Err(format!(
+                    "`npm ci` in {} failed:\n{}\n{}",
+                    dir.display(),
+                    String::from_utf8_lossy(&npm.stdout),
+                    String::from_utf8_lossy(&npm.stderr)
+                ));
+            }
+        }
+        Ok(dir)
+    });
+    match installed {
+        Ok(dir) => dir,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// Runs `node client.mjs <args>` to the end (the script has its own time
+/// limit, so it cannot hang the test).
+async fn run_client(args: Vec<String>) -> Output {
+    let dir = node_client().to_owned();
+    tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("client.mjs")
+            .args(&args)
+            .current_dir(&dir)
+            .env("CLIENT_RUN_TIMEOUT_MS", "240000")
+            .output()
+            .expect("run node client.mjs")
+    })
+    .await
+    .expect("join the client")
+}
+
+/// The JSON lines the client printed, failing with everything it and the
+/// node said unless it exited 0 and every check in `expected` passed.
+fn passed_checks(output: &Output, expected: &[&str], node: &NodeProcess) -> Vec<Value> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let explain = || {
+        format!(
+            "client exit status: {}\nclient stdout:\n{stdout}\nclient stderr:\n{stderr}\nnode log (tail):\n{}",
+            output.status,
+            tail(&node.log(), 60)
+        )
+    };
+    assert!(
+        output.status.success(),
+        "the official client failed\n{}",
+        explain()
+    );
+    let lines: Vec<Value> = stdout
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!("a client line is not JSON ({e}): {line}\n{}", explain())
+            })
+        })
+        .collect();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|line| line["check"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, expected, "checks run\n{}", explain());
+    for line in &lines {
+        assert_eq!(line["ok"], true, "check failed: {line}\n{}", explain());
+    }
+    lines
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+async fn start_node(dir: &Path, extra: &[&str]) -> (NodeProcess, String) {
+    let grpc_port = free_port();
+    let mut args = vec!["--grpc-listen".to_owned(), format!("127.0.0.1:{grpc_port}")];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let node = NodeProcess::start_with_args(dir, &args).await;
+    (node, format!("kurrentdb://127.0.0.1:{grpc_port}?tls=false"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_node_client_works_and_its_events_reach_a_connector() {
+    node_client();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, connection) = start_node(dir.path(), &[]).await;
+    let receiver = Receiver::start().await;
+
+    let token = "e2e";
+    let output = run_client(vec!["check".into(), connection, token.into()]).await;
+    let lines = passed_checks(&output, CHECKS, &node);
+
+    let summary = lines.last().expect("summary line");
+    let stream = format!("client-orders-{token}");
+    assert_eq!(summary["stream"], stream.as_str());
+    let orders = summary["orders"].as_array().expect("orders in the summary");
+    assert_eq!(orders.len(), 10, "the client leaves 10 orders: {summary}");
+
+    // The node's own HTTP API sees the same stream.
+    let stored = node.read_stream(&stream).await;
+    assert_eq!(stored.len(), orders.len(), "events of {stream} over HTTP");
+
+    node.create_connector(
+        "client-orders-hook",
+        json!({
+            "sink": { "type": "http", "url": format!("{}/hook", receiver.url) },
+            "filter": { "streams": { "prefixes": ["client-orders-"] } }
+        }),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(60),
+        "the client's orders at the receiver",
+        || async { (receiver.count() >= orders.len()).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // nothing else arrives
+    let got = receiver.accepted();
+    assert_eq!(
+        got.len(),
+        orders.len(),
+        "exactly the client's orders arrive"
+    );
+    let mut last_position = 0;
+    for (received, sent) in got.iter().zip(orders) {
+        assert_eq!(received.path, "/hook");
+        assert_eq!(received.header("esdb-record-stream-id"), stream);
+        assert_eq!(
+            received.header("esdb-record-id"),
+            sent["id"].as_str().expect("id")
+        );
+        assert_eq!(
+            received.header("esdb-record-stream-revision"),
+            sent["revision"].to_string()
+        );
+        assert_eq!(
+            received.header("esdb-record-schema-subject"),
+            sent["type"].as_str().expect("type")
+        );
+        let position = received.position();
+        assert!(position > last_position, "positions grow");
+        last_position = position;
+        let body: Value = serde_json::from_slice(&received.body).expect("JSON body");
+        assert_eq!(body, sent["data"], "body of revision {}", sent["revision"]);
+    }
+    let status = node.status("client-orders-hook").await;
+    assert_eq!(status["delivered"], orders.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_node_client_needs_the_right_credentials() {
+    node_client();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, connection) =
+        start_node(dir.path(), &["--grpc-credentials", "admin:changeit"]).await;
+
+    // Written over the HTTP API, read with the client.
+    let stream = "auth-orders-1";
+    let events: Vec<Value> = (0..3)
+        .map(|n| event("OrderPlaced", json!({ "n": n })))
+        .collect();
+    node.append(stream, &events).await;
+
+    let output = run_client(vec![
+        "auth".into(),
+        connection,
+        "admin:changeit".into(),
+        stream.into(),
+        events.len().to_string(),
+    ])
+    .await;
+    let lines = passed_checks(&output, AUTH_CHECKS, &node);
+    let refused = lines
+        .iter()
+        .find(|line| line["check"] == "auth-read-without-credentials")
+        .expect("the anonymous read");
+    let error = refused["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("AccessDenied") || error.contains("code=7") || error.contains("code=16"),
+        "an anonymous read is refused as access denied or unauthenticated: {refused}"
+    );
+    // Nothing was written by the refused calls.
+    assert_eq!(node.read_stream(stream).await.len(), events.len());
+}
