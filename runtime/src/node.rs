@@ -18,7 +18,7 @@ use crate::grpc::{GrpcConfig, GrpcServer};
 use crate::modules::{ModuleRegistry, DEFAULT_MAX_MODULE_BYTES};
 use crate::store::embedded::SqliteStore;
 use crate::store::kurrent::KurrentStore;
-use crate::store::EventStore;
+use crate::store::{EventStore, StoreError};
 use crate::wasm::{WasmConfig, WasmHost};
 
 /// Where a node keeps its streams (definitions, checkpoints, dead letters,
@@ -115,10 +115,7 @@ impl Node {
             repository.clone(),
             Arc::new(modules.clone()),
         ));
-        let started = supervisor
-            .start_all()
-            .await
-            .context("cannot load the connectors")?;
+        let started = start_connectors(&supervisor).await?;
         tracing::info!(
             data = %config.data_dir.display(),
             store = %describe(&config.store),
@@ -200,6 +197,24 @@ impl Node {
             grpc.shutdown().await;
         }
         Ok(())
+    }
+}
+
+/// Starts every enabled connector. While the store cannot be reached (a
+/// KurrentDB node still starting, a network outage), waits and retries with
+/// a growing pause, saying why; any other failure stops the start.
+async fn start_connectors(supervisor: &Supervisor) -> anyhow::Result<usize> {
+    let mut pause = std::time::Duration::from_millis(500);
+    loop {
+        match supervisor.start_all().await {
+            Ok(started) => return Ok(started),
+            Err(CommandError::Store(StoreError::Unavailable(reason))) => {
+                tracing::warn!(%reason, retry_in = ?pause, "the event store cannot be reached; waiting for it");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(10));
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("cannot load the connectors")),
+        }
     }
 }
 

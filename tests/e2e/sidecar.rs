@@ -133,6 +133,37 @@ async fn sidecar_delivers_from_the_store_node_and_resumes_after_sigkill() {
     store_node.terminate();
 }
 
+/// A sidecar started before its store waits for it, then serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecar_waits_for_a_store_that_starts_later() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let grpc_port = free_port();
+    let sidecar_dir = dir.path().join("sidecar");
+    let args = vec![
+        "--store".to_owned(),
+        format!("esdb://127.0.0.1:{grpc_port}?tls=false"),
+    ];
+    let starting =
+        tokio::spawn(async move { NodeProcess::start_with_args(&sidecar_dir, &args).await });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let store_node = NodeProcess::start_with_args(
+        &dir.path().join("store"),
+        &["--grpc-listen".into(), format!("127.0.0.1:{grpc_port}")],
+    )
+    .await;
+    let sidecar = starting
+        .await
+        .expect("the sidecar starts once the store is up");
+    assert!(
+        sidecar.log().contains("the event store cannot be reached"),
+        "the sidecar said why it waited: {}",
+        sidecar.log()
+    );
+    let (status, body) = sidecar.get("/connectors").await;
+    assert_eq!(status, 200, "{body}");
+    drop(store_node);
+}
+
 /// A module uploaded to a sidecar is stored in the store node (so every
 /// sidecar of that store sees it), and a connector on the sidecar runs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
