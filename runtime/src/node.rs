@@ -115,7 +115,8 @@ impl Node {
             repository.clone(),
             Arc::new(modules.clone()),
         ));
-        let started = start_connectors(&supervisor).await?;
+        let remote = matches!(config.store, StoreLocation::Kurrent(_));
+        let started = start_connectors(&supervisor, remote).await?;
         tracing::info!(
             data = %config.data_dir.display(),
             store = %describe(&config.store),
@@ -200,15 +201,15 @@ impl Node {
     }
 }
 
-/// Starts every enabled connector. While the store cannot be reached (a
-/// KurrentDB node still starting, a network outage), waits and retries with
-/// a growing pause, saying why; any other failure stops the start.
-async fn start_connectors(supervisor: &Supervisor) -> anyhow::Result<usize> {
+/// Starts every enabled connector. While a `remote` store cannot be reached
+/// (a KurrentDB node still starting, a network outage), waits and retries
+/// with a growing pause, saying why; any other failure stops the start.
+async fn start_connectors(supervisor: &Supervisor, remote: bool) -> anyhow::Result<usize> {
     let mut pause = std::time::Duration::from_millis(500);
     loop {
         match supervisor.start_all().await {
             Ok(started) => return Ok(started),
-            Err(CommandError::Store(StoreError::Unavailable(reason))) => {
+            Err(CommandError::Store(StoreError::Unavailable(reason))) if remote => {
                 tracing::warn!(%reason, retry_in = ?pause, "the event store cannot be reached; waiting for it");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(std::time::Duration::from_secs(10));
