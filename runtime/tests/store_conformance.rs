@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use connectors::store::{conformance, embedded::SqliteStore};
+use connectors::store::{conformance, embedded::SqliteStore, EventStore};
 use tempfile::TempDir;
 
 fn fresh_store() -> (TempDir, SqliteStore) {
@@ -19,43 +19,25 @@ fn open(path: &Path) -> SqliteStore {
     }
 }
 
-macro_rules! conformance_tests {
-    ($($check:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let (_dir, store) = fresh_store();
-                conformance::$check(&store).await;
-            }
-        )*
-    };
+/// A fresh embedded store per check.
+struct Embedded {
+    _dir: TempDir,
+    store: SqliteStore,
 }
 
-conformance_tests!(
-    append_and_read_back,
-    expected_revision_checks,
-    failed_append_writes_nothing,
-    empty_append_only_checks,
-    invalid_requests_are_rejected,
-    head_position_grows,
-    read_stream_ranges,
-    missing_stream_is_not_found,
-    read_all_ranges,
-    subscribe_after_position_is_exclusive,
-    subscribe_from_end_sees_only_new_events,
-    subscription_catches_up_then_goes_live,
-    filter_stream_prefix,
-    filter_stream_regex,
-    filter_event_type_prefix,
-    filter_event_type_regex,
-    system_events_excluded_unless_asked,
-    checkpoints_advance_without_matches,
-    stream_metadata_round_trip,
-    max_count_keeps_last_events,
-    soft_delete_then_recreate,
-    delete_missing_stream,
-    tombstone_is_final,
-);
+#[async_trait::async_trait]
+impl conformance::Fixture for Embedded {
+    async fn start() -> Self {
+        let (dir, store) = fresh_store();
+        Embedded { _dir: dir, store }
+    }
+
+    fn store(&self) -> &dyn EventStore {
+        &self.store
+    }
+}
+
+connectors::conformance_tests!(Embedded);
 
 /// All checks against one store, concurrently: the checks must not disturb
 /// each other, as on a shared server.

@@ -77,45 +77,30 @@ fn connect(connection_string: &str) -> KurrentStore {
     }
 }
 
-macro_rules! conformance_tests {
-    ($($check:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let node = Node::start(None).await;
-                let store = node.client();
-                conformance::$check(&store).await;
-                node.server.shutdown().await;
-            }
-        )*
-    };
+/// A protocol server on a fresh SQLite store and a client of it, per check.
+struct ThroughGrpc {
+    node: Node,
+    client: KurrentStore,
 }
 
-conformance_tests!(
-    append_and_read_back,
-    expected_revision_checks,
-    failed_append_writes_nothing,
-    empty_append_only_checks,
-    invalid_requests_are_rejected,
-    head_position_grows,
-    read_stream_ranges,
-    missing_stream_is_not_found,
-    read_all_ranges,
-    subscribe_after_position_is_exclusive,
-    subscribe_from_end_sees_only_new_events,
-    subscription_catches_up_then_goes_live,
-    filter_stream_prefix,
-    filter_stream_regex,
-    filter_event_type_prefix,
-    filter_event_type_regex,
-    system_events_excluded_unless_asked,
-    checkpoints_advance_without_matches,
-    stream_metadata_round_trip,
-    max_count_keeps_last_events,
-    soft_delete_then_recreate,
-    delete_missing_stream,
-    tombstone_is_final,
-);
+#[async_trait::async_trait]
+impl conformance::Fixture for ThroughGrpc {
+    async fn start() -> Self {
+        let node = Node::start(None).await;
+        let client = node.client();
+        ThroughGrpc { node, client }
+    }
+
+    fn store(&self) -> &dyn EventStore {
+        &self.client
+    }
+
+    async fn stop(self) {
+        self.node.server.shutdown().await;
+    }
+}
+
+connectors::conformance_tests!(ThroughGrpc);
 
 /// All checks through one client, concurrently, as against a shared server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

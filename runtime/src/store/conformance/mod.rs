@@ -38,10 +38,69 @@ pub use write::{
     failed_append_writes_nothing, head_position_grows, invalid_requests_are_rejected,
 };
 
+/// What a backend's test file provides to [`conformance_tests!`]: a fresh
+/// store for one check, and how to stop it afterwards.
+#[async_trait::async_trait]
+pub trait Fixture: Sized + Send {
+    /// Starts a store with nothing in it (or nothing the checks could see).
+    async fn start() -> Self;
+    fn store(&self) -> &dyn EventStore;
+    /// Stops what `start` started; by default, dropping is enough.
+    async fn stop(self) {}
+}
+
+/// Declares one `#[tokio::test]` per check of the suite, each on a fresh
+/// [`Fixture`] of the given type, so every backend runs every check and a
+/// new check cannot be forgotten by one of them.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fixture:ty) => {
+        $crate::conformance_tests!(@each $fixture;
+            append_and_read_back,
+            expected_revision_checks,
+            failed_append_writes_nothing,
+            empty_append_only_checks,
+            invalid_requests_are_rejected,
+            head_position_grows,
+            read_stream_ranges,
+            missing_stream_is_not_found,
+            read_all_ranges,
+            subscribe_after_position_is_exclusive,
+            subscribe_from_end_sees_only_new_events,
+            subscription_catches_up_then_goes_live,
+            filter_stream_prefix,
+            filter_stream_regex,
+            filter_event_type_prefix,
+            filter_event_type_regex,
+            system_events_excluded_unless_asked,
+            checkpoints_advance_without_matches,
+            stream_metadata_round_trip,
+            max_count_keeps_last_events,
+            soft_delete_then_recreate,
+            delete_missing_stream,
+            tombstone_is_final,
+        );
+    };
+    (@each $fixture:ty; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let fixture = <$fixture as $crate::store::conformance::Fixture>::start().await;
+                $crate::store::conformance::$check(
+                    $crate::store::conformance::Fixture::store(&fixture),
+                )
+                .await;
+                $crate::store::conformance::Fixture::stop(fixture).await;
+            }
+        )*
+    };
+}
+
 /// The longest any check waits for a subscription message.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// Runs every check, one after the other.
+/// Runs every check, one after the other (the same list as
+/// [`conformance_tests!`]).
 pub async fn run_all(store: &dyn EventStore) {
     append_and_read_back(store).await;
     expected_revision_checks(store).await;
