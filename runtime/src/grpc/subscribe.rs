@@ -14,8 +14,8 @@ use super::read::{fail, send, Sender};
 use super::request::StreamFrom;
 use super::status;
 use crate::store::{
-    Direction, EventStore, Matcher, Position, StreamStart, SubscribeFrom, SubscriptionFilter,
-    SubscriptionMessage,
+    Direction, EventStore, Matcher, Position, StreamStart, SubscribeFrom, Subscription,
+    SubscriptionFilter, SubscriptionMessage,
 };
 
 /// Subscribes to `$all` after `from`; checkpoints are sent only for
@@ -29,22 +29,16 @@ pub async fn all(
 ) {
     let send_checkpoints = filter.is_some();
     let filter = filter.unwrap_or_else(SubscriptionFilter::everything);
-    let mut subscription = match store.subscribe_all(from, filter).await {
-        Ok(subscription) => subscription,
-        Err(e) => return fail(tx, status::from_store(e)).await,
-    };
-    if !send(tx, confirmation()).await {
+    let Some(mut subscription) = start(store, tx, from, filter).await else {
         return;
-    }
+    };
     let mut last = match from {
         SubscribeFrom::After(position) => Some(position),
         _ => None,
     };
     loop {
-        let message = match subscription.next().await {
-            Some(Ok(message)) => message,
-            Some(Err(e)) => return fail(tx, status::from_store(e)).await,
-            None => return fail(tx, ended()).await,
+        let Some(message) = next(&mut subscription, tx).await else {
+            return;
         };
         let sent = match message {
             SubscriptionMessage::Event(event) => {
@@ -78,7 +72,7 @@ pub async fn stream(
     from: StreamFrom,
     structured_ids: bool,
 ) {
-    let (start, mut last_revision) = match from {
+    let (from_position, mut last_revision) = match from {
         StreamFrom::Start => (SubscribeFrom::Start, None),
         StreamFrom::End => (SubscribeFrom::End, None),
         StreamFrom::After(revision) => {
@@ -116,19 +110,13 @@ pub async fn stream(
         include_system_events: true,
         checkpoint_interval: u32::MAX,
     };
-    let mut subscription = match store.subscribe_all(start, filter).await {
-        Ok(subscription) => subscription,
-        Err(e) => return fail(tx, status::from_store(e)).await,
-    };
-    if !send(tx, confirmation()).await {
+    let Some(mut subscription) = start(store, tx, from_position, filter).await else {
         return;
-    }
+    };
     let skip_through = last_revision;
     loop {
-        let message = match subscription.next().await {
-            Some(Ok(message)) => message,
-            Some(Err(e)) => return fail(tx, status::from_store(e)).await,
-            None => return fail(tx, ended()).await,
+        let Some(message) = next(&mut subscription, tx).await else {
+            return;
         };
         let sent = match message {
             SubscriptionMessage::Event(event) => {
@@ -143,6 +131,39 @@ pub async fn stream(
         };
         if !sent {
             return;
+        }
+    }
+}
+
+/// Subscribes to the store, then confirms to the client; `None` when either
+/// failed (the client was told, or is gone).
+async fn start(
+    store: &dyn EventStore,
+    tx: &Sender,
+    from: SubscribeFrom,
+    filter: SubscriptionFilter,
+) -> Option<Subscription> {
+    match store.subscribe_all(from, filter).await {
+        Ok(subscription) => send(tx, confirmation()).await.then_some(subscription),
+        Err(e) => {
+            fail(tx, status::from_store(e)).await;
+            None
+        }
+    }
+}
+
+/// The store subscription's next message; `None` once it failed or ended
+/// (the client was told).
+async fn next(subscription: &mut Subscription, tx: &Sender) -> Option<SubscriptionMessage> {
+    match subscription.next().await {
+        Some(Ok(message)) => Some(message),
+        Some(Err(e)) => {
+            fail(tx, status::from_store(e)).await;
+            None
+        }
+        None => {
+            fail(tx, ended()).await;
+            None
         }
     }
 }

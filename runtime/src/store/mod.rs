@@ -98,3 +98,20 @@ pub trait EventStore: Send + Sync + 'static {
     /// The position of the last event in the global log, if any.
     async fn head_position(&self) -> Result<Option<Position>, StoreError>;
 }
+
+/// Rejects stream names no backend writes to: the empty name, and metadata
+/// streams (`$$stream`; KurrentDB would take an append there as new
+/// metadata, so it goes through [`EventStore::set_stream_metadata`]).
+pub(crate) fn check_writable(stream: &str) -> Result<(), StoreError> {
+    if stream.is_empty() {
+        return Err(StoreError::InvalidRequest(
+            "the stream name is empty".into(),
+        ));
+    }
+    if stream.starts_with("$$") {
+        return Err(StoreError::InvalidRequest(format!(
+            "`{stream}` is a metadata stream; use set_stream_metadata"
+        )));
+    }
+    Ok(())
+}

@@ -42,8 +42,8 @@ use self::append::{Op, Outcome};
 use self::read::Readers;
 use self::writer::Writer;
 use crate::store::{
-    AllStart, AppendResult, Direction, EventStore, ExpectedRevision, NewEvent, Position,
-    RecordedEvent, StoreError, StreamMetadata, StreamStart, SubscribeFrom, Subscription,
+    check_writable, AllStart, AppendResult, Direction, EventStore, ExpectedRevision, NewEvent,
+    Position, RecordedEvent, StoreError, StreamMetadata, StreamStart, SubscribeFrom, Subscription,
     SubscriptionFilter,
 };
 
@@ -98,21 +98,6 @@ impl std::fmt::Debug for SqliteStore {
             .field("head", &self.committed_head())
             .finish()
     }
-}
-
-/// Rejects names the store cannot write to.
-fn check_writable(stream: &str) -> Result<(), StoreError> {
-    if stream.is_empty() {
-        return Err(StoreError::InvalidRequest(
-            "the stream name is empty".into(),
-        ));
-    }
-    if stream.starts_with("$$") {
-        return Err(StoreError::InvalidRequest(format!(
-            "`{stream}` is a metadata stream; use set_stream_metadata"
-        )));
-    }
-    Ok(())
 }
 
 fn unexpected(outcome: &Outcome) -> StoreError {

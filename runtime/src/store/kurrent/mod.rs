@@ -49,9 +49,9 @@ use kurrentdb::{
 use self::connection::Connection;
 use self::errors::Context;
 use crate::store::{
-    AllStart, AppendResult, CurrentRevision, Direction, EventStore, ExpectedRevision, NewEvent,
-    Position, RecordedEvent, StoreError, StreamMetadata, StreamStart, SubscribeFrom, Subscription,
-    SubscriptionFilter,
+    check_writable, AllStart, AppendResult, CurrentRevision, Direction, EventStore,
+    ExpectedRevision, NewEvent, Position, RecordedEvent, StoreError, StreamMetadata, StreamStart,
+    SubscribeFrom, Subscription, SubscriptionFilter,
 };
 
 /// The operation name of soft deletes, in errors.
@@ -211,22 +211,6 @@ impl std::fmt::Debug for KurrentStore {
             .field("tls", &settings.is_secure_mode_enabled())
             .finish_non_exhaustive()
     }
-}
-
-/// Rejects names the store cannot write to (as the embedded store does;
-/// KurrentDB would take an append to `$$stream` as new metadata).
-fn check_writable(stream: &str) -> Result<(), StoreError> {
-    if stream.is_empty() {
-        return Err(StoreError::InvalidRequest(
-            "the stream name is empty".into(),
-        ));
-    }
-    if stream.starts_with("$$") {
-        return Err(StoreError::InvalidRequest(format!(
-            "`{stream}` is a metadata stream; use set_stream_metadata"
-        )));
-    }
-    Ok(())
 }
 
 #[async_trait]
