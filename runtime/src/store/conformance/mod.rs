@@ -36,6 +36,7 @@ pub use subscribe::{
 pub use write::{
     append_and_read_back, empty_append_only_checks, expected_revision_checks,
     failed_append_writes_nothing, head_position_grows, invalid_requests_are_rejected,
+    retried_append_is_idempotent,
 };
 
 /// What a backend's test file provides to [`conformance_tests!`]: a fresh
@@ -61,6 +62,7 @@ macro_rules! conformance_tests {
             failed_append_writes_nothing,
             empty_append_only_checks,
             invalid_requests_are_rejected,
+            retried_append_is_idempotent,
             head_position_grows,
             read_stream_ranges,
             missing_stream_is_not_found,
@@ -107,6 +109,7 @@ pub async fn run_all(store: &dyn EventStore) {
     failed_append_writes_nothing(store).await;
     empty_append_only_checks(store).await;
     invalid_requests_are_rejected(store).await;
+    retried_append_is_idempotent(store).await;
     head_position_grows(store).await;
     read_stream_ranges(store).await;
     missing_stream_is_not_found(store).await;

@@ -282,3 +282,61 @@ pub async fn head_position_grows(store: &dyn EventStore) {
         result.position
     );
 }
+
+/// A retried append (the same event ids where the writer expected them)
+/// succeeds without writing the events again, as in KurrentDB.
+pub async fn retried_append_is_idempotent(store: &dyn EventStore) {
+    let stream = unique_stream("idempotent");
+    let first = json_events("Once", 3);
+    let written = store
+        .append(&stream, ExpectedRevision::NoStream, first.clone())
+        .await
+        .expect("first append");
+    let retried = store
+        .append(&stream, ExpectedRevision::NoStream, first.clone())
+        .await
+        .expect("the same batch with NoStream again is a retry");
+    assert_eq!(retried, written, "a retry reports where the events are");
+
+    let second = json_events("Twice", 2);
+    let written = store
+        .append(&stream, ExpectedRevision::Exact(2), second.clone())
+        .await
+        .expect("second append");
+    let retried = store
+        .append(&stream, ExpectedRevision::Exact(2), second.clone())
+        .await
+        .expect("the same batch at the same revision again is a retry");
+    assert_eq!(retried, written);
+    let retried = store
+        .append(&stream, ExpectedRevision::Any, second.clone())
+        .await
+        .expect("the same last events with Any again is a retry");
+    assert_eq!(retried.next_expected_revision, 4);
+    assert_eq!(
+        ids(&read_whole(store, &stream).await),
+        first
+            .iter()
+            .chain(&second)
+            .map(|e| e.id)
+            .collect::<Vec<_>>(),
+        "nothing was written twice"
+    );
+
+    let mut mixed = second.clone();
+    mixed[1] = json_events("Other", 1).remove(0);
+    assert_wrong_revision(
+        store
+            .append(&stream, ExpectedRevision::Exact(2), mixed)
+            .await,
+        CurrentRevision::Current(4),
+        "a batch that only partly matches is not a retry",
+    );
+    assert_wrong_revision(
+        store
+            .append(&stream, ExpectedRevision::NoStream, json_events("New", 1))
+            .await,
+        CurrentRevision::Current(4),
+        "new events with NoStream on an existing stream",
+    );
+}

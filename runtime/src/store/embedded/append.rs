@@ -2,7 +2,7 @@
 //! the writer's transaction. They check and change stream state; committing
 //! and acknowledging is the writer's job.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::schema::{content_type_to_sql, now_micros, sql_err, to_i64};
 use super::streams::{StreamState, SOFT_DELETED, TOMBSTONED};
@@ -79,6 +79,9 @@ fn append(
 ) -> Result<AppendResult, StoreError> {
     let mut state = StreamState::load(conn, stream)?;
     state.ensure_not_tombstoned(stream)?;
+    if let Some(earlier) = already_appended(conn, stream, &state, expected, events)? {
+        return Ok(earlier);
+    }
     state.check(stream, expected)?;
     if events.is_empty() {
         return current_state(conn, stream, &state);
@@ -122,6 +125,77 @@ fn append(
     Ok(AppendResult {
         next_expected_revision: last,
         position: Position::new(*head, *head),
+    })
+}
+
+/// A retried append, as KurrentDB recognises one: the batch's event ids are
+/// exactly the stream's events where the writer expects to append them
+/// (right after the expected revision; for `Any` and `StreamExists`, the
+/// stream's last events). The retry succeeds without writing anything again
+/// and reports where those events are.
+fn already_appended(
+    conn: &Connection,
+    stream: &str,
+    state: &StreamState,
+    expected: ExpectedRevision,
+    events: &[NewEvent],
+) -> Result<Option<AppendResult>, StoreError> {
+    let CurrentRevision::Current(last) = state.current() else {
+        return Ok(None);
+    };
+    let count = events.len() as u64;
+    if count == 0 || count > last.saturating_add(1) {
+        return Ok(None);
+    }
+    let first = match expected {
+        ExpectedRevision::NoStream => 0,
+        ExpectedRevision::Exact(revision) if revision < last => revision + 1,
+        ExpectedRevision::Exact(_) => return Ok(None),
+        ExpectedRevision::Any | ExpectedRevision::StreamExists => last + 1 - count,
+    };
+    let end = first + count - 1;
+    if end > last {
+        return Ok(None);
+    }
+    // Usually the last ids differ: one indexed lookup settles it.
+    let stored_last: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT id FROM events WHERE stream = ?1 AND revision = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![stream, to_i64(end)], |row| row.get(0))
+                .optional()
+        })
+        .map_err(sql_err)?;
+    let batch_last = events.last().map(|e| e.id.as_bytes().to_vec());
+    if stored_last.is_none() || stored_last != batch_last {
+        return Ok(None);
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, position FROM events WHERE stream = ?1 AND revision BETWEEN ?2 AND ?3 \
+             ORDER BY revision ASC",
+        )
+        .map_err(sql_err)?;
+    let stored = stmt
+        .query_map(params![stream, to_i64(first), to_i64(end)], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?))
+        })
+        .map_err(sql_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql_err)?;
+    let same = stored.len() == events.len()
+        && stored
+            .iter()
+            .zip(events)
+            .all(|((id, _), event)| id.as_slice() == event.id.as_bytes());
+    Ok(match stored.last() {
+        Some((_, position)) if same => {
+            let position = super::schema::from_i64(*position);
+            Some(AppendResult {
+                next_expected_revision: end,
+                position: Position::new(position, position),
+            })
+        }
+        _ => None,
     })
 }
 

@@ -16,8 +16,12 @@
 //! One process at a time may use a database file: the writer keeps the head
 //! position in memory.
 //!
-//! Differences from KurrentDB worth knowing: appends are not idempotent (a
-//! retried append with the same event ids writes them again); `$maxCount`,
+//! Appends are idempotent as in KurrentDB: a batch whose event ids are
+//! exactly the stream's events where the writer expects to append (after the
+//! expected revision; for `Any` / `StreamExists`, the stream's last events)
+//! is a retry, answered with those events' revision and position.
+//!
+//! Differences from KurrentDB worth knowing: `$maxCount`,
 //! `$tb` and soft deletes remove events physically right away (KurrentDB waits
 //! for a scavenge), so they also leave `$all`; `$maxAge` only hides events
 //! from stream reads. `head_position` is the highest position ever assigned,
