@@ -14,9 +14,12 @@ use super::read::{fail, send, Sender};
 use super::request::StreamFrom;
 use super::status;
 use crate::store::{
-    Direction, EventStore, Matcher, Position, StreamStart, SubscribeFrom, Subscription,
+    Direction, EventStore, Matcher, Position, StoreError, StreamStart, SubscribeFrom, Subscription,
     SubscriptionFilter, SubscriptionMessage,
 };
+
+/// Events read at a time while a stream subscription catches up.
+const CATCH_UP_PAGE: usize = 512;
 
 /// Subscribes to `$all` after `from`; checkpoints are sent only for
 /// filtered subscriptions, as the server does.
@@ -63,8 +66,10 @@ pub async fn all(
     }
 }
 
-/// Subscribes to one stream: `$all` filtered to exactly that stream name,
-/// skipping revisions up to the starting one.
+/// Subscribes to one stream. The catch-up reads the stream itself (its
+/// index, not the whole log); the live part is `$all` filtered to exactly
+/// that stream name from the head taken before the catch-up began, with
+/// revisions already sent skipped.
 pub async fn stream(
     store: &dyn EventStore,
     tx: &Sender,
@@ -72,34 +77,6 @@ pub async fn stream(
     from: StreamFrom,
     structured_ids: bool,
 ) {
-    let (from_position, mut last_revision) = match from {
-        StreamFrom::Start => (SubscribeFrom::Start, None),
-        StreamFrom::End => (SubscribeFrom::End, None),
-        StreamFrom::After(revision) => {
-            // Start right after the event when it still exists; otherwise
-            // scan from the start and skip what precedes it.
-            let found = store
-                .read_stream(
-                    stream,
-                    Direction::Forwards,
-                    StreamStart::Revision(revision),
-                    1,
-                )
-                .await;
-            match found {
-                Ok(events) => match events.first() {
-                    Some(event) if event.revision == revision => {
-                        (SubscribeFrom::After(event.position), Some(revision))
-                    }
-                    _ => (SubscribeFrom::Start, Some(revision)),
-                },
-                Err(crate::store::StoreError::StreamNotFound(_)) => {
-                    (SubscribeFrom::Start, Some(revision))
-                }
-                Err(e) => return fail(tx, status::from_store(e)).await,
-            }
-        }
-    };
     let exact = match Regex::new(&format!("^{}$", regex::escape(stream))) {
         Ok(regex) => regex,
         Err(e) => return fail(tx, Status::invalid_argument(format!("stream name: {e}"))).await,
@@ -110,17 +87,37 @@ pub async fn stream(
         include_system_events: true,
         checkpoint_interval: u32::MAX,
     };
-    let Some(mut subscription) = start(store, tx, from_position, filter).await else {
+    let (catch_up_from, mut last_revision) = match from {
+        StreamFrom::Start => (Some(0), None),
+        StreamFrom::After(revision) => (Some(revision.saturating_add(1)), Some(revision)),
+        StreamFrom::End => (None, None),
+    };
+    let live_from = match catch_up_from {
+        None => SubscribeFrom::End,
+        Some(_) => match store.head_position().await {
+            Ok(Some(head)) => SubscribeFrom::After(head),
+            Ok(None) => SubscribeFrom::Start,
+            Err(e) => return fail(tx, status::from_store(e)).await,
+        },
+    };
+    // Subscribed before the catch-up, so nothing appended meanwhile is missed.
+    let Some(mut subscription) = start(store, tx, live_from, filter).await else {
         return;
     };
-    let skip_through = last_revision;
+    if let Some(first) = catch_up_from {
+        match catch_up(store, tx, stream, first, structured_ids).await {
+            Some(Some(revision)) => last_revision = Some(revision),
+            Some(None) => {}
+            None => return,
+        }
+    }
     loop {
         let Some(message) = next(&mut subscription, tx).await else {
             return;
         };
         let sent = match message {
             SubscriptionMessage::Event(event) => {
-                if skip_through.is_some_and(|r| event.revision <= r) {
+                if last_revision.is_some_and(|r| event.revision <= r) {
                     continue;
                 }
                 last_revision = Some(event.revision);
@@ -131,6 +128,48 @@ pub async fn stream(
         };
         if !sent {
             return;
+        }
+    }
+}
+
+/// Sends the stream's events from revision `first` on, page by page.
+/// Returns the last revision sent (`Some(None)` when there was none), or
+/// `None` when the subscription must end (the client was told, or is gone).
+async fn catch_up(
+    store: &dyn EventStore,
+    tx: &Sender,
+    stream: &str,
+    first: u64,
+    structured_ids: bool,
+) -> Option<Option<u64>> {
+    let mut next = first;
+    let mut last = None;
+    loop {
+        let events = match store
+            .read_stream(
+                stream,
+                Direction::Forwards,
+                StreamStart::Revision(next),
+                CATCH_UP_PAGE,
+            )
+            .await
+        {
+            Ok(events) => events,
+            Err(StoreError::StreamNotFound(_)) => return Some(last),
+            Err(e) => {
+                fail(tx, status::from_store(e)).await;
+                return None;
+            }
+        };
+        for event in &events {
+            if !send(tx, read_event(event, structured_ids)).await {
+                return None;
+            }
+            last = Some(event.revision);
+        }
+        match last {
+            Some(revision) if events.len() == CATCH_UP_PAGE => next = revision + 1,
+            _ => return Some(last),
         }
     }
 }

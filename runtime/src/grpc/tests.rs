@@ -342,3 +342,65 @@ async fn credentials_are_required_when_configured() {
         read_resp::Content::StreamNotFound(_)
     ));
 }
+
+#[tokio::test]
+async fn stream_subscriptions_catch_up_in_pages_then_go_live() {
+    let served = served(None).await;
+    let mut client = client(&served).await;
+    use append_req::options::ExpectedStreamRevision as E;
+    for _ in 0..3 {
+        let mut batch = vec![options("paged-1", E::Any(Empty {}))];
+        batch.extend((0..200).map(|_| proposed("Paged", "{}")));
+        append(&mut client, batch).await.expect("append");
+        append(
+            &mut client,
+            vec![
+                options("noise-1", E::Any(Empty {})),
+                proposed("Noise", "{}"),
+            ],
+        )
+        .await
+        .expect("append noise");
+    }
+    let mut responses = client
+        .read(read_options(
+            StreamOption::Stream(StreamOptions {
+                stream_identifier: identifier("paged-1"),
+                revision_option: Some(RevisionOption::Revision(99)),
+            }),
+            CountOption::Subscription(SubscriptionOptions {}),
+        ))
+        .await
+        .expect("subscribe")
+        .into_inner();
+    assert!(matches!(
+        next(&mut responses).await,
+        read_resp::Content::Confirmation(_)
+    ));
+    let mut revisions = Vec::new();
+    let caught_up = loop {
+        match next(&mut responses).await {
+            read_resp::Content::Event(event) => {
+                revisions.push(event.event.expect("event").stream_revision)
+            }
+            read_resp::Content::CaughtUp(caught_up) => break caught_up,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(
+        revisions,
+        (100..600).collect::<Vec<u64>>(),
+        "after revision 99, in order"
+    );
+    assert_eq!(caught_up.stream_revision, Some(599));
+    append(
+        &mut client,
+        vec![options("paged-1", E::Any(Empty {})), proposed("Live", "{}")],
+    )
+    .await
+    .expect("append");
+    let read_resp::Content::Event(live) = next(&mut responses).await else {
+        panic!("the live event")
+    };
+    assert_eq!(live.event.expect("event").stream_revision, 600);
+}
