@@ -44,16 +44,7 @@ connectors::conformance_tests!(Embedded);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn all_checks_share_one_store() {
     let (_dir, store) = fresh_store();
-    let mut tasks = Vec::new();
-    for _ in 0..3 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(
-            async move { conformance::run_all(&store).await },
-        ));
-    }
-    for task in tasks {
-        task.await.expect("a run of the suite panicked");
-    }
+    conformance::run_all_concurrently(&store, 3).await;
 }
 
 /// Embedded-only behaviour: persistence, big batches, `$maxAge`, positions.

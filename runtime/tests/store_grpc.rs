@@ -106,17 +106,7 @@ connectors::conformance_tests!(ThroughGrpc);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn all_checks_share_one_server() {
     let node = Node::start(None).await;
-    let store = node.client();
-    let mut tasks = Vec::new();
-    for _ in 0..3 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(
-            async move { conformance::run_all(&store).await },
-        ));
-    }
-    for task in tasks {
-        task.await.expect("a run of the suite panicked");
-    }
+    conformance::run_all_concurrently(&node.client(), 3).await;
     node.server.shutdown().await;
 }
 

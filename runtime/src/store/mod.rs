@@ -115,3 +115,15 @@ pub(crate) fn check_writable(stream: &str) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Rejects appends no backend accepts: to a stream [`check_writable`]
+/// refuses, or with an event without a type.
+pub(crate) fn check_append(stream: &str, events: &[NewEvent]) -> Result<(), StoreError> {
+    check_writable(stream)?;
+    match events.iter().position(|e| e.event_type.is_empty()) {
+        Some(index) => Err(StoreError::InvalidRequest(format!(
+            "event {index} of the batch has an empty event type"
+        ))),
+        None => Ok(()),
+    }
+}

@@ -130,6 +130,22 @@ pub async fn run_all(store: &dyn EventStore) {
     tombstone_is_final(store).await;
 }
 
+/// Runs the whole suite `runs` times at once against one store: the checks
+/// must not disturb each other, as on a shared server.
+pub async fn run_all_concurrently<S: EventStore + Clone>(store: &S, runs: usize) {
+    let tasks: Vec<_> = (0..runs)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { run_all(&store).await })
+        })
+        .collect();
+    for task in tasks {
+        if let Err(e) = task.await {
+            panic!("a run of the suite failed: {e}");
+        }
+    }
+}
+
 /// A fresh token to build unique stream names and event types from (hex
 /// only, so it is safe inside regular expressions).
 fn token() -> String {

@@ -46,9 +46,9 @@ use self::append::{Op, Outcome};
 use self::read::Readers;
 use self::writer::Writer;
 use crate::store::{
-    check_writable, AllStart, AppendResult, Direction, EventStore, ExpectedRevision, NewEvent,
-    Position, RecordedEvent, StoreError, StreamMetadata, StreamStart, SubscribeFrom, Subscription,
-    SubscriptionFilter,
+    check_append, check_writable, AllStart, AppendResult, Direction, EventStore, ExpectedRevision,
+    NewEvent, Position, RecordedEvent, StoreError, StreamMetadata, StreamStart, SubscribeFrom,
+    Subscription, SubscriptionFilter,
 };
 
 /// The embedded [`EventStore`]. Cheap to clone; all clones share one database.
@@ -116,12 +116,7 @@ impl EventStore for SqliteStore {
         expected: ExpectedRevision,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        check_writable(stream)?;
-        if let Some(index) = events.iter().position(|e| e.event_type.is_empty()) {
-            return Err(StoreError::InvalidRequest(format!(
-                "event {index} of the batch has an empty event type"
-            )));
-        }
+        check_append(stream, &events)?;
         let op = Op::Append {
             stream: stream.to_owned(),
             expected,

@@ -49,7 +49,7 @@ use kurrentdb::{
 use self::connection::Connection;
 use self::errors::Context;
 use crate::store::{
-    check_writable, AllStart, AppendResult, CurrentRevision, Direction, EventStore,
+    check_append, check_writable, AllStart, AppendResult, CurrentRevision, Direction, EventStore,
     ExpectedRevision, NewEvent, Position, RecordedEvent, StoreError, StreamMetadata, StreamStart,
     SubscribeFrom, Subscription, SubscriptionFilter,
 };
@@ -221,12 +221,7 @@ impl EventStore for KurrentStore {
         expected: ExpectedRevision,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        check_writable(stream)?;
-        if let Some(index) = events.iter().position(|e| e.event_type.is_empty()) {
-            return Err(StoreError::InvalidRequest(format!(
-                "event {index} of the batch has an empty event type"
-            )));
-        }
+        check_append(stream, &events)?;
         let batch_len = events.len();
         let data = events
             .into_iter()
