@@ -7,9 +7,7 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::json;
 
-use crate::support::{
-    assert_in_order_with_bounded_replays, event, eventually, NodeProcess, Receiver,
-};
+use crate::support::{assert_in_order_with_bounded_replays, event, NodeProcess, Receiver};
 
 const EVERY_EVENTS: u64 = 50;
 /// Per-event HTTP delivery hands the sink at most this many events per call
@@ -57,19 +55,13 @@ async fn sigkill_during_delivery_loses_nothing() {
     }
     assert!(kills >= 1, "the node was killed during delivery");
 
-    eventually(
-        Duration::from_secs(120),
-        "every event after the restarts",
-        || async {
-            let mut seen: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
-            seen.sort_unstable();
-            seen.dedup();
-            (seen.len() >= expected_positions.len()).then_some(())
-        },
-    )
-    .await;
-
-    let received: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
+    let received = receiver
+        .wait_for_distinct(
+            expected_positions.len(),
+            Duration::from_secs(120),
+            "every event after the restarts",
+        )
+        .await;
     assert_in_order_with_bounded_replays(
         &received,
         &expected_positions,

@@ -30,6 +30,16 @@ async fn append_orders(node: &NodeProcess, chunks: std::ops::Range<u64>) -> Vec<
     positions
 }
 
+/// An embedded node serving the gRPC protocol on `grpc_port`: the store
+/// the sidecars use.
+async fn start_store_node(data: &std::path::Path, grpc_port: u16) -> NodeProcess {
+    NodeProcess::start_with_args(
+        data,
+        &["--grpc-listen".into(), format!("127.0.0.1:{grpc_port}")],
+    )
+    .await
+}
+
 fn events_of(body: &Value) -> &Vec<Value> {
     body["events"].as_array().expect("an `events` array")
 }
@@ -41,11 +51,7 @@ async fn sidecar_delivers_from_the_store_node_and_resumes_after_sigkill() {
     // A slow destination keeps delivery going while the sidecar is killed.
     receiver.set_delay(Duration::from_millis(1));
     let grpc_port = free_port();
-    let store_node = NodeProcess::start_with_args(
-        &dir.path().join("store"),
-        &["--grpc-listen".into(), format!("127.0.0.1:{grpc_port}")],
-    )
-    .await;
+    let store_node = start_store_node(&dir.path().join("store"), grpc_port).await;
     let sidecar_dir = dir.path().join("sidecar");
     let sidecar_args = vec![
         "--store".to_owned(),
@@ -98,18 +104,13 @@ async fn sidecar_delivers_from_the_store_node_and_resumes_after_sigkill() {
     ];
     let sidecar = NodeProcess::start_with_args(&sidecar_dir, &cluster_args).await;
 
-    eventually(
-        Duration::from_secs(120),
-        "every event after the restart",
-        || async {
-            let mut seen: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
-            seen.sort_unstable();
-            seen.dedup();
-            (seen.len() >= expected.len()).then_some(())
-        },
-    )
-    .await;
-    let received: Vec<u64> = receiver.accepted().iter().map(|r| r.position()).collect();
+    let received = receiver
+        .wait_for_distinct(
+            expected.len(),
+            Duration::from_secs(120),
+            "every event after the restart",
+        )
+        .await;
     assert_in_order_with_bounded_replays(&received, &expected, 1, EVERY_EVENTS + PER_EVENT_BATCH);
 
     // The checkpoint is kept in the store node, and the sidecar keeps no
@@ -146,11 +147,7 @@ async fn sidecar_waits_for_a_store_that_starts_later() {
     let starting =
         tokio::spawn(async move { NodeProcess::start_with_args(&sidecar_dir, &args).await });
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let store_node = NodeProcess::start_with_args(
-        &dir.path().join("store"),
-        &["--grpc-listen".into(), format!("127.0.0.1:{grpc_port}")],
-    )
-    .await;
+    let store_node = start_store_node(&dir.path().join("store"), grpc_port).await;
     let sidecar = starting
         .await
         .expect("the sidecar starts once the store is up");
@@ -171,11 +168,7 @@ async fn modules_uploaded_to_a_sidecar_live_in_the_store_node() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start().await;
     let grpc_port = free_port();
-    let store_node = NodeProcess::start_with_args(
-        &dir.path().join("store"),
-        &["--grpc-listen".into(), format!("127.0.0.1:{grpc_port}")],
-    )
-    .await;
+    let store_node = start_store_node(&dir.path().join("store"), grpc_port).await;
     let sidecar = NodeProcess::start_with_args(
         &dir.path().join("sidecar"),
         &[

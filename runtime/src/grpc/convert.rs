@@ -104,8 +104,9 @@ expected_revision_from!(append_req::options::ExpectedStreamRevision);
 expected_revision_from!(delete_req::options::ExpectedStreamRevision);
 expected_revision_from!(tombstone_req::options::ExpectedStreamRevision);
 
-/// A recorded event as a `ReadResp` message.
-pub fn read_event(event: &RecordedEvent, structured_ids: bool) -> ReadResp {
+/// A recorded event as a `ReadResp` message (taking the event, so its
+/// payload moves instead of being copied).
+pub fn read_event(event: RecordedEvent, structured_ids: bool) -> ReadResp {
     let mut metadata = HashMap::with_capacity(3);
     metadata.insert(TYPE_KEY.to_owned(), event.event_type.clone());
     metadata.insert(
@@ -123,8 +124,8 @@ pub fn read_event(event: &RecordedEvent, structured_ids: bool) -> ReadResp {
         prepare_position: event.position.prepare,
         commit_position: event.position.commit,
         metadata,
-        custom_metadata: event.metadata.clone(),
-        data: event.data.clone(),
+        custom_metadata: event.metadata,
+        data: event.data,
     };
     ReadResp {
         content: Some(read_resp::Content::Event(read_resp::ReadEvent {

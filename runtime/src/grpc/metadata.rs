@@ -59,7 +59,7 @@ pub async fn read(
         data,
         metadata: Vec::new(),
     };
-    send(tx, read_event(&event, structured_ids)).await;
+    send(tx, read_event(event, structured_ids)).await;
 }
 
 /// Sets the metadata of `target` from the last event appended to `$$target`.

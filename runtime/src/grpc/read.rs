@@ -67,17 +67,20 @@ pub async fn stream(
             Err(e) => return fail(tx, status::from_store(e)).await,
         };
         first_page = false;
-        if !send_all(tx, &events, structured_ids).await {
+        let read = events.len();
+        let Some(last) = events.last().map(|e| e.revision) else {
+            return;
+        };
+        if !send_all(tx, events, structured_ids).await {
             return;
         }
-        remaining = remaining.saturating_sub(events.len() as u64);
-        let Some(last) = events.last() else { return };
-        if events.len() < page {
+        remaining = remaining.saturating_sub(read as u64);
+        if read < page {
             return;
         }
         from = match direction {
-            Direction::Forwards => StreamStart::Revision(last.revision.saturating_add(1)),
-            Direction::Backwards => match last.revision.checked_sub(1) {
+            Direction::Forwards => StreamStart::Revision(last.saturating_add(1)),
+            Direction::Backwards => match last.checked_sub(1) {
                 Some(previous) => StreamStart::Revision(previous),
                 None => return,
             },
@@ -115,7 +118,7 @@ pub async fn all(
             if filter.is_some_and(|f| !f.matches(&event)) {
                 continue;
             }
-            if !send(tx, read_event(&event, structured_ids)).await {
+            if !send(tx, read_event(event, structured_ids)).await {
                 return;
             }
             remaining -= 1;
@@ -133,7 +136,8 @@ pub async fn all(
     }
 }
 
-async fn send_all(tx: &Sender, events: &[RecordedEvent], structured_ids: bool) -> bool {
+/// Sends every event; `false` once the client is gone.
+pub async fn send_all(tx: &Sender, events: Vec<RecordedEvent>, structured_ids: bool) -> bool {
     for event in events {
         if !send(tx, read_event(event, structured_ids)).await {
             return false;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::convert::{read_event, timestamp};
 use super::proto::streams::{read_resp, ReadResp};
-use super::read::{fail, send, Sender};
+use super::read::{fail, send, send_all, Sender};
 use super::request::StreamFrom;
 use super::status;
 use crate::store::{
@@ -46,7 +46,7 @@ pub async fn all(
         let sent = match message {
             SubscriptionMessage::Event(event) => {
                 last = Some(event.position);
-                send(tx, read_event(&event, structured_ids)).await
+                send(tx, read_event(event, structured_ids)).await
             }
             SubscriptionMessage::Checkpoint(position) => {
                 last = last.max(Some(position));
@@ -121,7 +121,7 @@ pub async fn stream(
                     continue;
                 }
                 last_revision = Some(event.revision);
-                send(tx, read_event(&event, structured_ids)).await
+                send(tx, read_event(event, structured_ids)).await
             }
             SubscriptionMessage::Checkpoint(_) => true,
             SubscriptionMessage::CaughtUp => send(tx, caught_up(last_revision, None)).await,
@@ -161,16 +161,18 @@ async fn catch_up(
                 return None;
             }
         };
-        for event in &events {
-            if !send(tx, read_event(event, structured_ids)).await {
-                return None;
-            }
-            last = Some(event.revision);
+        let full_page = events.len() == CATCH_UP_PAGE;
+        let Some(page_last) = events.last().map(|e| e.revision) else {
+            return Some(last);
+        };
+        if !send_all(tx, events, structured_ids).await {
+            return None;
         }
-        match last {
-            Some(revision) if events.len() == CATCH_UP_PAGE => next = revision + 1,
-            _ => return Some(last),
+        last = Some(page_last);
+        if !full_page {
+            return Some(last);
         }
+        next = page_last + 1;
     }
 }
 

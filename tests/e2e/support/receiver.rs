@@ -102,6 +102,25 @@ impl Receiver {
             .collect()
     }
 
+    /// The log position of every accepted event, in arrival order.
+    pub fn positions(&self) -> Vec<u64> {
+        self.accepted().iter().map(Received::position).collect()
+    }
+
+    /// Waits (up to `timeout`) until `n` distinct events, by log position,
+    /// were accepted; returns every position in arrival order, replays
+    /// included.
+    pub async fn wait_for_distinct(&self, n: usize, timeout: Duration, what: &str) -> Vec<u64> {
+        super::eventually(timeout, what, || async {
+            let received = self.positions();
+            let mut distinct = received.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            (distinct.len() >= n).then_some(received)
+        })
+        .await
+    }
+
     pub fn count(&self) -> usize {
         self.with(|b| b.accepted.len())
     }
