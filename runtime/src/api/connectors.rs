@@ -165,11 +165,15 @@ pub async fn create(
     };
     let definition: ConnectorDefinition = parse(&serde_json::to_vec(&object).unwrap_or_default())
         .map_err(|mut e| {
-        // The definition's own field list lacks `enable`.
-        if e.message.contains("expected one of") {
-            if let Some(i) = e.message.find("expected one of") {
-                e.message = format!("{}expected one of {CREATE_FIELDS}", &e.message[..i]);
-            }
+        // The definition's own field list lacks `enable`; only an unknown
+        // field at the top (`at `sinc`: unknown field ...`) lists it.
+        let top_level = e
+            .message
+            .strip_prefix("at `")
+            .and_then(|rest| rest.split_once("`: unknown field"))
+            .is_some_and(|(path, _)| !path.contains(['.', '[']));
+        if let (true, Some(i)) = (top_level, e.message.find("expected one of")) {
+            e.message = format!("{}expected one of {CREATE_FIELDS}", &e.message[..i]);
         }
         e
     })?;

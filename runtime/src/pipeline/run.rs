@@ -8,7 +8,7 @@ use crate::connector::{
 };
 use crate::sinks::wasm::WasmSink;
 use crate::sinks::{DeliveryOutcome, RetryNotice, Sink, SinkConfig, SinkContext};
-use crate::store::{Position, RecordedEvent, SubscribeFrom};
+use crate::store::{Position, RecordedEvent, StoreError, SubscribeFrom};
 use crate::wasm::GuestIdentity;
 
 use super::batch::collect;
@@ -287,10 +287,16 @@ async fn transform_and_deliver(
                     status: None,
                     response: None,
                 };
-                if !write_dead_letter(repository, &connector.id, letter, status, cancel).await {
-                    return Delivery::Cancelled;
+                match write_dead_letter(repository, &connector.id, letter, status, cancel).await {
+                    DeadLetterWrite::Written => status.add_dead_lettered(1),
+                    DeadLetterWrite::Cancelled => return Delivery::Cancelled,
+                    DeadLetterWrite::Failed(message) => {
+                        return Delivery::Fault {
+                            handled_up_to,
+                            message,
+                        }
+                    }
                 }
-                status.add_dead_lettered(1);
             }
         }
         handled_up_to = Some(event.position);
@@ -364,6 +370,12 @@ async fn deliver(
                     "the sink refused event {} ({}@{}, position {}): {}",
                     event.id, event.stream, event.revision, event.position, rejection.reason
                 );
+                if rejection.stops_connector {
+                    return Delivery::Fault {
+                        handled_up_to,
+                        message,
+                    };
+                }
                 match connector.definition.on_failure {
                     OnFailure::Fault => {
                         return Delivery::Fault {
@@ -380,12 +392,18 @@ async fn deliver(
                             status: rejection.status,
                             response: rejection.response.as_deref(),
                         };
-                        if !write_dead_letter(repository, &connector.id, letter, status, cancel)
+                        match write_dead_letter(repository, &connector.id, letter, status, cancel)
                             .await
                         {
-                            return Delivery::Cancelled;
+                            DeadLetterWrite::Written => status.add_dead_lettered(1),
+                            DeadLetterWrite::Cancelled => return Delivery::Cancelled,
+                            DeadLetterWrite::Failed(message) => {
+                                return Delivery::Fault {
+                                    handled_up_to,
+                                    message,
+                                }
+                            }
                         }
-                        status.add_dead_lettered(1);
                     }
                 }
             }
@@ -394,25 +412,56 @@ async fn deliver(
     Delivery::Done
 }
 
-/// Writes a dead letter, retrying store errors until it is written or the
-/// pipeline is cancelled (then the event is delivered again after restart).
+/// How writing a dead letter ended.
+enum DeadLetterWrite {
+    Written,
+    /// The pipeline was cancelled first; the event is delivered again after
+    /// restart.
+    Cancelled,
+    /// It can never be written, or could not be after
+    /// [`DEAD_LETTER_ATTEMPTS`]: the connector must fault with this message
+    /// rather than go on as if the event were settled.
+    Failed(String),
+}
+
+/// How many times an unavailable store is tried before a dead letter fails.
+const DEAD_LETTER_ATTEMPTS: u32 = 8;
+
+/// Writes a dead letter. A store that is unavailable is tried again with
+/// back-off, a bounded number of times; an error that no retry can mend
+/// (the stream is deleted for good, the letter is larger than the store
+/// accepts) fails at once.
 async fn write_dead_letter(
     repository: &ConnectorRepository,
     id: &ConnectorId,
     letter: DeadLetter<'_>,
     status: &PipelineStatus,
     cancel: &CancellationToken,
-) -> bool {
+) -> DeadLetterWrite {
     let mut backoff = MIN_BACKOFF;
+    let mut attempts = 0;
     loop {
-        match repository.dead_letter(id, letter.clone()).await {
-            Ok(()) => return true,
-            Err(e) => {
-                status.record_error(format!("could not write a dead letter: {e}"));
-                if !sleep_or_cancel(&mut backoff, cancel).await {
-                    return false;
-                }
-            }
+        attempts += 1;
+        let error = match repository.dead_letter(id, letter.clone()).await {
+            Ok(()) => return DeadLetterWrite::Written,
+            Err(e) => e,
+        };
+        let message = format!(
+            "could not write the dead letter of event {} ({}@{}, position {}) to `{}` \
+             (attempt {attempts}): {error}",
+            letter.event.id,
+            letter.event.stream,
+            letter.event.revision,
+            letter.event.position,
+            id.dead_letter_stream(),
+        );
+        let retryable = matches!(error, StoreError::Unavailable(_));
+        if !retryable || attempts >= DEAD_LETTER_ATTEMPTS {
+            return DeadLetterWrite::Failed(message);
+        }
+        status.record_error(message);
+        if !sleep_or_cancel(&mut backoff, cancel).await {
+            return DeadLetterWrite::Cancelled;
         }
     }
 }

@@ -158,6 +158,22 @@ pub struct Rejection {
     pub status: Option<u16>,
     /// The start of the destination's answer.
     pub response: Option<String>,
+    /// The connector stops at this event whatever `onFailure` says (the
+    /// destination refused the sink's credentials, say): the event is not
+    /// dead-lettered and nothing after it is sent.
+    pub stops_connector: bool,
+}
+
+impl Rejection {
+    /// A refusal with only a reason.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            status: None,
+            response: None,
+            stops_connector: false,
+        }
+    }
 }
 
 /// A failure that stops the connector (it becomes faulted).

@@ -38,7 +38,8 @@ impl Received {
 struct Behaviour {
     /// Answer this status to everything while set.
     fail_all: Option<u16>,
-    /// Answer 400 to requests with these `esdb-record-id`s.
+    /// Answer 400 to requests with these event ids (`esdb-record-id`, or
+    /// `x-event-id` as the `webhook-hmac` component sends it).
     reject_ids: HashSet<String>,
     accepted: Vec<Received>,
     refused: usize,
@@ -149,11 +150,13 @@ async fn handle(
         b.refused += 1;
         return StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     }
-    let id = headers
-        .get("esdb-record-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if b.reject_ids.contains(id) {
+    let refused = ["esdb-record-id", "x-event-id"].iter().any(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|id| b.reject_ids.contains(id))
+    });
+    if refused {
         b.refused += 1;
         return StatusCode::BAD_REQUEST;
     }

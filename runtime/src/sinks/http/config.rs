@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::status::StatusActions;
 use crate::sinks::retry::RetryConfig;
 use crate::sinks::REDACTED;
 
@@ -65,6 +66,11 @@ pub struct HttpSinkConfig {
     /// How to retry network errors, timeouts, 5xx, 408 and 429.
     #[serde(default)]
     pub retry: RetryConfig,
+    /// What to do with answers, per status (`"404"`) or class (`"4xx"`):
+    /// `deliver`, `retry`, `reject` or `fault`; see [`super::status`] for
+    /// the defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub on_status: StatusActions,
 }
 
 /// The HTTP method of the sink's requests.
@@ -142,6 +148,7 @@ impl HttpSinkConfig {
             batch: None,
             cloud_events: default_cloud_events(),
             retry: RetryConfig::default(),
+            on_status: StatusActions::new(),
         }
     }
 }
@@ -159,6 +166,7 @@ impl fmt::Debug for HttpSinkConfig {
             .field("batch", &shown.batch)
             .field("cloud_events", &shown.cloud_events)
             .field("retry", &shown.retry)
+            .field("on_status", &shown.on_status)
             .finish()
     }
 }

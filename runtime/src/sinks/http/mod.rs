@@ -14,12 +14,14 @@
 //!
 //! With `cloudEvents` both modes speak CloudEvents 1.0 ([`cloudevents`]).
 //!
-//! Answers ([`send`]): 2xx delivers; network errors, timeouts, 5xx, 408 and
-//! 429 are retried with the [retry policy](crate::sinks::retry) (honouring
-//! `Retry-After`) until they succeed or `maxAttempts` runs out (then the
-//! events are rejected with the last error); other answers (4xx, 3xx: the
-//! sink follows no redirects) reject the event(s) with the status and the
-//! start of the body. Settings: [`HttpSinkConfig`], checked by `validate`;
+//! Answers ([`send`], actions in [`status`]): 2xx delivers; network errors,
+//! timeouts, 5xx, 408 and 429 are retried with the
+//! [retry policy](crate::sinks::retry) (honouring `Retry-After`) until they
+//! succeed or `maxAttempts` runs out (then the events are rejected with the
+//! last error); 401, 403 and 407 (refused credentials) fault the connector;
+//! other answers (4xx, 3xx: the sink follows no redirects) reject the
+//! event(s) with the status and the start of the body. `onStatus` changes
+//! the action per status or class. Settings: [`HttpSinkConfig`], checked by `validate`;
 //! their secrets are handled in [`secrets`].
 
 pub mod cloudevents;
@@ -28,6 +30,7 @@ pub mod request;
 pub mod secrets;
 pub mod send;
 mod sink;
+pub mod status;
 pub mod template;
 mod validate;
 

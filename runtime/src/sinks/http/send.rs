@@ -1,16 +1,18 @@
 //! Sending one request until it is answered for good: classifying answers
 //! and retrying the retryable ones with the [`RetryPolicy`].
 //!
-//! 2xx is success. Network errors, timeouts, 5xx, 408 and 429 are retried
-//! (honouring `Retry-After`), with a [`RetryNotice`] before each wait.
-//! Anything else (other 4xx, 3xx: redirects are not followed) is a refusal.
+//! Each answer's status gets an action ([`super::status`]): delivered,
+//! retried (honouring `Retry-After`, with a [`RetryNotice`] before each
+//! wait), refused, or refused so that the connector stops. Network errors
+//! and timeouts are retried. Redirects are not followed.
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::RETRY_AFTER;
-use reqwest::{Client, Method, Response, StatusCode};
+use reqwest::{Client, Method, Response};
 
 use super::request::PreparedRequest;
+use super::status::{action_for, StatusAction, StatusActions};
 use crate::sinks::retry::{parse_retry_after, RetryPolicy};
 use crate::sinks::{Rejection, RetryNotice, SinkContext};
 
@@ -49,6 +51,8 @@ pub struct Transport {
     pub ctx: SinkContext,
     /// The client's timeout, for error messages.
     pub timeout: Duration,
+    /// `onStatus`: the actions that differ from the defaults.
+    pub on_status: StatusActions,
 }
 
 impl Transport {
@@ -101,21 +105,18 @@ impl Transport {
             Ok(response) => response,
             Err(error) => {
                 return Attempt::Failed {
-                    failure: Rejection {
-                        reason: format!(
-                            "{method} {} failed: {}",
-                            request.url,
-                            describe(&error, self.timeout)
-                        ),
-                        status: None,
-                        response: None,
-                    },
+                    failure: Rejection::new(format!(
+                        "{method} {} failed: {}",
+                        request.url,
+                        describe(&error, self.timeout)
+                    )),
                     retry_after: None,
                 }
             }
         };
         let status = response.status();
-        if status.is_success() {
+        let action = action_for(status, &self.on_status);
+        if action == StatusAction::Deliver {
             drain(response).await;
             return Attempt::Delivered;
         }
@@ -130,27 +131,25 @@ impl Transport {
             reason.push_str(": ");
             reason.push_str(&truncate(&body, MESSAGE_LIMIT).replace(['\r', '\n'], " "));
         }
+        if action == StatusAction::Fault {
+            reason.push_str(
+                " (the connector stops at this answer; `sink.onStatus` chooses what each status does)",
+            );
+        }
         let failure = Rejection {
             reason,
             status: Some(status.as_u16()),
             response: (!body.is_empty()).then_some(body),
+            stops_connector: action == StatusAction::Fault,
         };
-        if is_retryable(status) {
-            Attempt::Failed {
+        match action {
+            StatusAction::Retry => Attempt::Failed {
                 failure,
                 retry_after,
-            }
-        } else {
-            Attempt::Refused(failure)
+            },
+            _ => Attempt::Refused(failure),
         }
     }
-}
-
-/// 5xx, 408 Request Timeout and 429 Too Many Requests.
-pub fn is_retryable(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
 }
 
 /// A network error in a few words: the innermost cause says the most.
@@ -223,16 +222,6 @@ fn truncate(text: &str, limit: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retryable_statuses() {
-        for code in [500, 502, 503, 504, 408, 429] {
-            assert!(is_retryable(StatusCode::from_u16(code).unwrap()), "{code}");
-        }
-        for code in [301, 302, 400, 401, 403, 404, 409, 413, 422] {
-            assert!(!is_retryable(StatusCode::from_u16(code).unwrap()), "{code}");
-        }
-    }
 
     #[test]
     fn truncation_respects_characters() {

@@ -70,6 +70,7 @@ impl HttpSink {
             policy: RetryPolicy::new(&config.retry),
             ctx,
             timeout,
+            on_status: config.on_status.clone(),
         };
         Ok(HttpSink {
             config,
@@ -86,17 +87,15 @@ impl HttpSink {
             let url = match &self.target {
                 Target::Fixed(url) => url.clone(),
                 Target::Template(template) => {
-                    let rendered = template.render(event);
-                    match Url::parse(&rendered) {
+                    let parsed = template.render(event).and_then(|rendered| {
+                        Url::parse(&rendered).map_err(|error| {
+                            format!("the URL `{rendered}` for this event is invalid: {error}")
+                        })
+                    });
+                    match parsed {
                         Ok(url) => url,
-                        Err(error) => {
-                            outcomes.push(DeliveryOutcome::Rejected(Rejection {
-                                reason: format!(
-                                    "the URL `{rendered}` for this event is invalid: {error}"
-                                ),
-                                status: None,
-                                response: None,
-                            }));
+                        Err(reason) => {
+                            outcomes.push(DeliveryOutcome::Rejected(Rejection::new(reason)));
                             if self.transport.ctx.stop_at_first_rejection {
                                 break;
                             }
@@ -109,8 +108,10 @@ impl HttpSink {
             match self.transport.send(&request).await {
                 Sent::Delivered => outcomes.push(DeliveryOutcome::Delivered),
                 Sent::Refused(rejection) | Sent::GaveUp(rejection) => {
+                    let stop =
+                        rejection.stops_connector || self.transport.ctx.stop_at_first_rejection;
                     outcomes.push(DeliveryOutcome::Rejected(rejection));
-                    if self.transport.ctx.stop_at_first_rejection {
+                    if stop {
                         break;
                     }
                 }
@@ -134,19 +135,21 @@ impl HttpSink {
                 batch_request(events, url.clone(), &self.headers, self.config.cloud_events);
             match self.transport.send(&request).await {
                 Sent::Delivered => fill(&mut outcomes[start..end], &DeliveryOutcome::Delivered),
-                Sent::Refused(_) if events.len() > 1 => {
+                Sent::Refused(rejection) if events.len() > 1 && !rejection.stops_connector => {
                     let middle = start + events.len() / 2;
                     pending.push((middle, end));
                     pending.push((start, middle));
                 }
                 Sent::Refused(rejection) | Sent::GaveUp(rejection) => {
+                    let stop =
+                        rejection.stops_connector || self.transport.ctx.stop_at_first_rejection;
                     fill(
                         &mut outcomes[start..end],
                         &DeliveryOutcome::Rejected(rejection),
                     );
                     // Halves go out left to right, so everything before
                     // `start` was delivered and nothing after `end` was sent.
-                    if self.transport.ctx.stop_at_first_rejection {
+                    if stop {
                         outcomes.truncate(start + 1);
                         break;
                     }
@@ -157,11 +160,9 @@ impl HttpSink {
             .into_iter()
             .map(|o| {
                 o.unwrap_or_else(|| {
-                    DeliveryOutcome::Rejected(Rejection {
-                        reason: "the HTTP sink lost track of this event".into(),
-                        status: None,
-                        response: None,
-                    })
+                    DeliveryOutcome::Rejected(Rejection::new(
+                        "the HTTP sink lost track of this event",
+                    ))
                 })
             })
             .collect()

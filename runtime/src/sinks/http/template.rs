@@ -3,7 +3,12 @@
 //!
 //! Each value is percent-encoded as a path segment (everything but
 //! `A-Z a-z 0-9 - . _ ~` is encoded, `/` included), so a value always stays
-//! one segment or one query value and can never change the host.
+//! one segment or one query value and can never change the host. A segment
+//! of only dots (`.`, `..`, or their encoded forms `%2e`) would be removed
+//! with the one before it by every URL parser and most servers, moving the
+//! request to another path: a value that makes one (a stream named `..-1`
+//! fills `{category}` with `..`) cannot be sent, and the event is refused
+//! with the reason.
 
 use std::fmt::Write as _;
 
@@ -67,14 +72,24 @@ impl UrlTemplate {
         self.parts.iter().any(|p| !matches!(p, Part::Literal(_)))
     }
 
-    /// The URL for `event`.
-    pub fn render(&self, event: &RecordedEvent) -> String {
-        self.render_parts(|part| match part {
+    /// The URL for `event`; an error when the event's values would make a
+    /// dot segment of the path (see the module docs).
+    pub fn render(&self, event: &RecordedEvent) -> Result<String, String> {
+        let url = self.render_parts(|part| match part {
             Part::Stream => &event.stream,
             Part::EventType => &event.event_type,
             Part::Category => event.category(),
             Part::Literal(text) => text,
-        })
+        });
+        match dot_segment(&url) {
+            Some(segment) => Err(format!(
+                "the URL `{url}` for this event has the path segment `{segment}`, which would \
+                 move the request to another path; events of stream `{}` cannot be sent to \
+                 this URL template",
+                event.stream
+            )),
+            None => Ok(url),
+        }
     }
 
     /// The URL with every template replaced by `value` (for validation).
@@ -95,6 +110,20 @@ impl UrlTemplate {
         }
         url
     }
+}
+
+/// The first segment of `url`'s path that URL parsers remove (`.`, `..`
+/// and their percent-encoded forms), if any.
+pub fn dot_segment(url: &str) -> Option<&str> {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let path_start = rest.find('/')?;
+    let path = &rest[path_start..];
+    let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
+    path.split('/').find(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        !segment.is_empty() && decoded.bytes().all(|b| b == b'.') && decoded.len() <= 2
+    })
 }
 
 /// `value` percent-encoded so that it is one path segment.
@@ -137,7 +166,7 @@ mod tests {
         let t = UrlTemplate::parse("https://h/{category}/{stream}?type={eventType}").unwrap();
         assert!(t.has_templates());
         assert_eq!(
-            t.render(&event("orders-42", "OrderPlaced")),
+            t.render(&event("orders-42", "OrderPlaced")).unwrap(),
             "https://h/orders/orders-42?type=OrderPlaced"
         );
         assert_eq!(t.render_with("x"), "https://h/x/x?type=x");
@@ -147,7 +176,7 @@ mod tests {
     fn values_are_encoded_as_one_segment() {
         let t = UrlTemplate::parse("http://h/s/{stream}").unwrap();
         assert_eq!(
-            t.render(&event("a/b?c#d é%", "T")),
+            t.render(&event("a/b?c#d é%", "T")).unwrap(),
             "http://h/s/a%2Fb%3Fc%23d%20%C3%A9%25"
         );
         assert_eq!(encode_segment("Az09-._~"), "Az09-._~");
@@ -157,7 +186,37 @@ mod tests {
     fn plain_urls_have_no_templates() {
         let t = UrlTemplate::parse("http://h/x?a=1").unwrap();
         assert!(!t.has_templates());
-        assert_eq!(t.render(&event("s", "T")), "http://h/x?a=1");
+        assert_eq!(t.render(&event("s", "T")).unwrap(), "http://h/x?a=1");
+    }
+
+    #[test]
+    fn values_that_make_dot_segments_are_refused() {
+        let t = UrlTemplate::parse("https://h/hooks/{category}/x?s={stream}").unwrap();
+        for stream in ["..-1", ".-1"] {
+            let error = t.render(&event(stream, "T")).unwrap_err();
+            assert!(error.contains("cannot be sent"), "{error}");
+        }
+        // Dots that are part of a segment, or in the query, are harmless.
+        assert!(t.render(&event("...-1", "T")).is_ok());
+        assert!(t.render(&event("a..-1", "T")).is_ok());
+        let query = UrlTemplate::parse("https://h/hooks?s={stream}").unwrap();
+        assert!(query.render(&event("..", "T")).is_ok());
+        for url in [
+            "http://h/a/%2e%2E/b",
+            "http://h/a/./b",
+            "http://h/..",
+            "https://h/a/.%2e",
+        ] {
+            assert!(dot_segment(url).is_some(), "{url}");
+        }
+        for url in [
+            "http://h/a/.../b",
+            "http://h/",
+            "http://h",
+            "http://h/a?x=/../",
+        ] {
+            assert_eq!(dot_segment(url), None, "{url}");
+        }
     }
 
     #[test]

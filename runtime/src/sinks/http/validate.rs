@@ -31,6 +31,7 @@ impl HttpSinkConfig {
         if let Some(batch) = &self.batch {
             batch.validate()?;
         }
+        super::status::validate(&self.on_status)?;
         self.retry.validate("sink.retry")
     }
 
@@ -59,6 +60,15 @@ impl HttpSinkConfig {
                 field,
                 "may use templates in the path and query only, e.g. \
                  `https://example.com/streams/{stream}`",
+            ));
+        }
+        if let Some(segment) = super::template::dot_segment(&template.render_with("a")) {
+            return Err(ConfigError::new(
+                field,
+                format!(
+                    "has the path segment `{segment}`, which URL parsers remove with the segment \
+                     before it; write the path it means, e.g. `https://example.com/hook`"
+                ),
             ));
         }
         if !first.username().is_empty() || first.password().is_some() {

@@ -11,7 +11,9 @@ use crate::wasm::{GuestError, GuestErrorKind, SinkOutcome, SinkStage, StageError
 /// Runs a custom sink component: per-event `invalid-event` failures are
 /// refused events (dead-lettered or faulting, as the connector says);
 /// `retryable` failures retry the batch with back-off; `fatal` failures,
-/// traps and broken limits fault the connector.
+/// traps and broken limits fault the connector. When a refused event faults
+/// the connector (`onFailure: fault`), the component gets one event per
+/// call, so nothing after the refused event is sent.
 pub struct WasmSink {
     stage: SinkStage,
     limits: BatchLimits,
@@ -37,11 +39,7 @@ enum Attempt {
 }
 
 fn rejected(error: &GuestError) -> DeliveryOutcome {
-    DeliveryOutcome::Rejected(Rejection {
-        reason: error.message.clone(),
-        status: None,
-        response: None,
-    })
+    DeliveryOutcome::Rejected(Rejection::new(error.message.clone()))
 }
 
 fn settle(outcomes: Vec<SinkOutcome>) -> Result<Attempt, SinkError> {
@@ -74,6 +72,29 @@ impl Sink for WasmSink {
         &mut self,
         batch: &[RecordedEvent],
     ) -> Result<Vec<DeliveryOutcome>, SinkError> {
+        if !self.ctx.stop_at_first_rejection {
+            return self.call(batch).await;
+        }
+        // A component given a batch sends all of it before answering, so
+        // when a refused event must stop the connector it gets one event per
+        // call: nothing after the refused event is ever sent.
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for event in batch {
+            let outcome = self.call(std::slice::from_ref(event)).await?;
+            let refused = !matches!(outcome.as_slice(), [DeliveryOutcome::Delivered]);
+            outcomes.extend(outcome);
+            if refused {
+                break;
+            }
+        }
+        Ok(outcomes)
+    }
+}
+
+impl WasmSink {
+    /// Calls the component with `batch`, retrying what it reports as
+    /// retryable with the retry policy.
+    async fn call(&mut self, batch: &[RecordedEvent]) -> Result<Vec<DeliveryOutcome>, SinkError> {
         let mut attempts = 0;
         loop {
             attempts += 1;
