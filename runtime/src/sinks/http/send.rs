@@ -4,6 +4,8 @@
 //! 2xx is success. Network errors, timeouts, 5xx, 408 and 429 are retried
 //! (honouring `Retry-After`), with a [`RetryNotice`] before each wait.
 //! Anything else (other 4xx, 3xx: redirects are not followed) is a refusal.
+//! A destination the node's policy refuses stops the sink (the connector
+//! faults with the reason): no other event could get through either.
 
 use std::time::{Duration, SystemTime};
 
@@ -11,6 +13,7 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::{Client, Method, Response, StatusCode};
 
 use super::request::PreparedRequest;
+use crate::outbound::client::{self as outbound, SendError};
 use crate::sinks::retry::{parse_retry_after, RetryPolicy};
 use crate::sinks::{Rejection, RetryNotice, SinkContext};
 
@@ -29,12 +32,15 @@ pub enum Sent {
     Refused(Rejection),
     /// Retryable failures until the retry policy gave up.
     GaveUp(Rejection),
+    /// The destination policy refuses where the request goes.
+    DestinationRefused(String),
 }
 
 /// What one attempt gave.
 enum Attempt {
     Delivered,
     Refused(Rejection),
+    DestinationRefused(String),
     Failed {
         failure: Rejection,
         retry_after: Option<Duration>,
@@ -60,6 +66,7 @@ impl Transport {
             match self.attempt(request).await {
                 Attempt::Delivered => return Sent::Delivered,
                 Attempt::Refused(rejection) => return Sent::Refused(rejection),
+                Attempt::DestinationRefused(reason) => return Sent::DestinationRefused(reason),
                 Attempt::Failed {
                     mut failure,
                     retry_after,
@@ -90,16 +97,18 @@ impl Transport {
 
     async fn attempt(&self, request: &PreparedRequest) -> Attempt {
         let method = &self.method;
-        let sent = self
+        let builder = self
             .client
             .request(method.clone(), request.url.clone())
             .headers(request.headers.clone())
-            .body(request.body.clone())
-            .send()
-            .await;
+            .body(request.body.clone());
+        let sent = outbound::send(&self.ctx.destinations, &request.url, builder).await;
         let response = match sent {
             Ok(response) => response,
-            Err(error) => {
+            Err(SendError::Refused(reason)) => {
+                return Attempt::DestinationRefused(format!("{method} {}: {reason}", request.url))
+            }
+            Err(SendError::Http(error)) => {
                 return Attempt::Failed {
                     failure: Rejection {
                         reason: format!(
