@@ -63,9 +63,11 @@ impl std::fmt::Display for World {
 /// Limits of one stage's instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StageLimits {
-    /// The most linear memory the instance may have.
+    /// The most memory the instance may have: all of its linear memories
+    /// and tables together.
     pub memory_bytes: usize,
-    /// The longest one call (init, or one batch) may run.
+    /// The longest one call (init, or one batch) may run, host calls
+    /// (outgoing requests, sleeps) included.
     pub call_timeout: Duration,
     /// The instance is replaced by a fresh one after this many calls.
     pub calls_per_instance: u64,
