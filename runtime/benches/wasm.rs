@@ -85,6 +85,7 @@ fn row(what: &str, value: String) {
 async fn component_rows(cache: &Path) {
     let host = WasmHost::new(WasmConfig {
         cache_dir: cache.to_owned(),
+        destinations: Default::default(),
     })
     .expect("host");
     let identity = || GuestIdentity {
@@ -211,6 +212,7 @@ async fn end_to_end(dir: &Path, events: u64) {
         listen: "127.0.0.1:0".parse().expect("addr"),
         max_body_bytes: 1 << 20,
         max_module_bytes: 64 << 20,
+        destinations: Default::default(),
         member: "bench".into(),
     })
     .await

@@ -6,6 +6,7 @@
 //! - [`connector`]: definitions and lifecycle as events, the repository;
 //! - [`pipeline`]: subscription -> filter -> sink -> checkpoint;
 //! - [`sinks`]: console and HTTP;
+//! - [`outbound`]: where sinks may connect (the destination policy);
 //! - [`activation`]: which pipelines run on this member;
 //! - [`api`]: the HTTP management API; [`node`] wires everything together.
 
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod grpc;
 pub mod modules;
 pub mod node;
+pub mod outbound;
 pub mod pipeline;
 pub mod sinks;
 pub mod store;

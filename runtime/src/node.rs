@@ -16,6 +16,7 @@ use crate::api::{self, AppState};
 use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
 use crate::grpc::{GrpcConfig, GrpcServer};
 use crate::modules::{ModuleRegistry, DEFAULT_MAX_MODULE_BYTES};
+use crate::outbound::{DestinationPolicy, DestinationRules};
 use crate::store::embedded::SqliteStore;
 use crate::store::kurrent::KurrentStore;
 use crate::store::{EventStore, StoreError};
@@ -61,6 +62,8 @@ pub struct NodeConfig {
     pub member: String,
     /// The largest WebAssembly module that can be uploaded, in bytes.
     pub max_module_bytes: usize,
+    /// Where sinks may connect, on top of the default destination policy.
+    pub destinations: DestinationRules,
 }
 
 impl NodeConfig {
@@ -97,9 +100,13 @@ impl Node {
             Some(grpc) => Some(crate::grpc::serve(Arc::clone(&store), grpc.clone()).await?),
             None => None,
         };
+        let grpc_addr = grpc.as_ref().map(GrpcServer::local_addr);
+        let destinations =
+            DestinationPolicy::for_node(&config.destinations, config.listen, grpc_addr);
         let cache_dir = config.data_dir.join("wasm-cache");
         let wasm = WasmHost::new(WasmConfig {
             cache_dir: cache_dir.clone(),
+            destinations: Arc::new(destinations),
         })
         .with_context(|| {
             format!(

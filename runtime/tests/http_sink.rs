@@ -189,6 +189,7 @@ fn context() -> (SinkContext, Arc<Mutex<Vec<RetryNotice>>>) {
         connector_id: "orders-hook".into(),
         on_retry: Arc::new(move |notice| sink.lock().unwrap().push(notice)),
         stop_at_first_rejection: false,
+        destinations: Arc::default(),
     };
     (ctx, notices)
 }

@@ -142,6 +142,15 @@ pub async fn get(
     }
 }
 
+/// Refuses a sink whose destination is an IP literal the node's policy
+/// refuses (names are checked when they are resolved).
+fn check_destinations(state: &AppState, definition: &ConnectorDefinition) -> Result<(), ApiError> {
+    definition
+        .sink
+        .check_destinations(state.wasm.destinations())
+        .map_err(|e| ApiError::bad_request("destination-refused", e.to_string()))
+}
+
 const CREATE_FIELDS: &str = "`sink`, `filter`, `start`, `checkpoint`, `onFailure`, `enable`";
 
 /// `POST /connectors/{id}`: the definition plus `enable` (default `true`).
@@ -178,6 +187,7 @@ pub async fn create(
         e
     })?;
     definition.validate()?;
+    check_destinations(&state, &definition)?;
     check_modules(&state, &definition).await?;
     let view = run(&state, &id, Command::Create { definition, enable }).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -199,6 +209,7 @@ pub async fn reconfigure(
         .ok_or_else(|| ApiError::not_found(format!("connector `{id}` not found")))?;
     definition.sink.keep_secrets_from(&current.definition.sink);
     definition.validate()?;
+    check_destinations(&state, &definition)?;
     check_modules(&state, &definition).await?;
     Ok(Json(
         run(&state, &id, Command::Reconfigure { definition }).await?,

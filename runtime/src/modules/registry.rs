@@ -532,6 +532,7 @@ mod tests {
         });
         let host = WasmHost::new(WasmConfig {
             cache_dir: dir.path().join("cache"),
+            destinations: Default::default(),
         })
         .expect("host");
         let registry = ModuleRegistry::new(store.clone(), host, DEFAULT_MAX_MODULE_BYTES);

@@ -1,11 +1,14 @@
 //! Stages from uploaded modules: the [`StageFactory`] of a node.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use wasmtime::component::Component;
 
 use super::StageFactory;
 use crate::connector::TransformConfig;
 use crate::modules::{ModuleRef, ModuleRegistry};
+use crate::outbound::DestinationPolicy;
 use crate::sinks::wasm::WasmSinkConfig;
 use crate::wasm::{GuestIdentity, SinkStage, TransformStage, World};
 
@@ -73,5 +76,9 @@ impl StageFactory for ModuleRegistry {
                 config.allow_hosts.clone(),
             )
             .map_err(|e| e.to_string())
+    }
+
+    fn destinations(&self) -> Arc<DestinationPolicy> {
+        Arc::clone(self.host().destinations())
     }
 }

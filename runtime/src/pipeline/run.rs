@@ -204,6 +204,7 @@ async fn build_sink(
             ));
         }),
         stop_at_first_rejection,
+        destinations: stages.destinations(),
     };
     if let SinkConfig::Wasm(config) = &connector.definition.sink {
         let identity = GuestIdentity {

@@ -1,8 +1,11 @@
 //! Where a pipeline gets its WebAssembly stages from.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::connector::TransformConfig;
+use crate::outbound::DestinationPolicy;
 use crate::sinks::wasm::WasmSinkConfig;
 use crate::wasm::{GuestIdentity, SinkStage, TransformStage};
 
@@ -21,4 +24,7 @@ pub trait StageFactory: Send + Sync {
         identity: GuestIdentity,
         config: &WasmSinkConfig,
     ) -> Result<SinkStage, String>;
+
+    /// Where sinks may connect (the node's destination policy).
+    fn destinations(&self) -> Arc<DestinationPolicy>;
 }

@@ -13,6 +13,7 @@
 //! validation) and `sink.rs` (the running sink).
 
 pub mod console;
+mod destinations;
 pub mod envelope;
 pub mod http;
 pub mod retry;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::outbound::DestinationPolicy;
 use crate::store::RecordedEvent;
 
 /// The settings of a connector's sink, tagged by `type`.
@@ -111,6 +113,8 @@ pub struct SinkContext {
     /// after one: it answers outcomes up to and including the first
     /// [`DeliveryOutcome::Rejected`] and leaves the rest unsent.
     pub stop_at_first_rejection: bool,
+    /// Where the sink may connect.
+    pub destinations: Arc<DestinationPolicy>,
 }
 
 impl SinkContext {
@@ -120,6 +124,7 @@ impl SinkContext {
             connector_id: connector_id.into(),
             on_retry: Arc::new(|_| {}),
             stop_at_first_rejection: false,
+            destinations: Arc::default(),
         }
     }
 }

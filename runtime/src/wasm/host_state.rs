@@ -1,14 +1,17 @@
 //! What a component's store holds: WASI with nothing granted, outgoing HTTP
-//! limited to an allow-list, memory limits, and the logging import.
+//! limited to an allow-list and the destination policy, the memory limit of
+//! the whole component, and the logging import.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::logging;
+use super::limiter::TotalLimiter;
+use super::outgoing::{OutgoingHooks, OutgoingHttp};
 
 /// Who runs the component, for log lines and the HTTP allow-list.
 #[derive(Debug, Clone)]
@@ -23,8 +26,8 @@ pub(super) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     http: WasiHttpCtx,
-    hooks: AllowListHooks,
-    pub(super) limits: StoreLimits,
+    hooks: OutgoingHooks,
+    pub(super) limits: TotalLimiter,
     identity: Arc<GuestIdentity>,
 }
 
@@ -32,7 +35,7 @@ impl HostState {
     pub fn new(
         identity: Arc<GuestIdentity>,
         memory_bytes: usize,
-        allow_hosts: Arc<Vec<String>>,
+        outgoing: Option<Arc<OutgoingHttp>>,
     ) -> Self {
         // No preopened directories, no environment, no arguments, no network
         // sockets: only clocks, random and the (empty) standard streams.
@@ -45,19 +48,23 @@ impl HostState {
             wasi,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            hooks: AllowListHooks {
-                allow_hosts,
-                identity: Arc::clone(&identity),
-            },
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory_bytes)
-                .instances(64)
-                .tables(64)
-                .memories(16)
-                .trap_on_grow_failure(true)
-                .build(),
+            hooks: OutgoingHooks::new(outgoing, Arc::clone(&identity)),
+            limits: TotalLimiter::new(memory_bytes),
             identity,
         }
+    }
+
+    /// Starts a call that must end by `deadline`: outgoing requests get
+    /// what is left of it, and refusals of an earlier call are forgotten.
+    pub fn start_call(&mut self, deadline: Instant) {
+        self.hooks.deadline = deadline;
+        self.take_refusal();
+    }
+
+    /// The first destination the policy refused since the call started.
+    pub fn take_refusal(&mut self) -> Option<String> {
+        let mut slot = self.hooks.refused.lock().unwrap_or_else(|p| p.into_inner());
+        slot.take()
     }
 }
 
@@ -77,77 +84,6 @@ impl WasiHttpView for HostState {
             table: &mut self.table,
             hooks: &mut self.hooks,
         }
-    }
-}
-
-/// Lets outgoing requests through only to the allowed hosts.
-struct AllowListHooks {
-    allow_hosts: Arc<Vec<String>>,
-    identity: Arc<GuestIdentity>,
-}
-
-/// Whether `host` (and `port`) is allowed by an entry: `host`, `host:port`,
-/// or `*.domain` for any sub-domain.
-pub(super) fn host_allowed(allow: &[String], host: &str, port: Option<u16>) -> bool {
-    let host = host.to_ascii_lowercase();
-    allow.iter().any(|entry| {
-        let entry = entry.to_ascii_lowercase();
-        let (entry_host, entry_port) = match entry.rsplit_once(':') {
-            Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_owned(), p.parse::<u16>().ok()),
-            _ => (entry.clone(), None),
-        };
-        let host_matches = match entry_host.strip_prefix("*.") {
-            Some(domain) => host.ends_with(&format!(".{domain}")),
-            None => entry_host == host,
-        };
-        host_matches && entry_port.is_none_or(|p| Some(p) == port)
-    })
-}
-
-impl WasiHttpHooks for AllowListHooks {
-    fn send_request(
-        &mut self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
-        options: Option<wasmtime_wasi_http::RequestOptions>,
-        fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> Box<
-        dyn std::future::Future<
-                Output = Result<
-                    (
-                        http::Response<wasmtime_wasi_http::WasiBody>,
-                        Box<
-                            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
-                                + Send,
-                        >,
-                    ),
-                    wasmtime_wasi_http::Error,
-                >,
-            > + Send,
-    > {
-        let uri = request.uri();
-        let host = uri.host().unwrap_or_default().to_owned();
-        let port = uri.port_u16().or(match uri.scheme_str() {
-            Some("https") => Some(443),
-            _ => Some(80),
-        });
-        if !host_allowed(&self.allow_hosts, &host, port) {
-            tracing::warn!(
-                connector = %self.identity.connector,
-                stage = %self.identity.stage,
-                %uri,
-                "outgoing request refused: host not in allowHosts"
-            );
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
-        drop(fut);
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
-            ))
-        })
     }
 }
 

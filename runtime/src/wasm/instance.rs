@@ -1,7 +1,10 @@
 //! One reusable component instance per stage: created on first use (from a
 //! pre-instantiated component), initialised with the stage's config, reused
 //! across batches, and recycled after a trap or after many calls. Every call
-//! runs under the stage's time budget (epoch interruption) and memory limit.
+//! runs under the stage's memory limit (all memories together) and time
+//! budget: epoch interruption stops busy guest code, and the whole call,
+//! host calls such as outgoing requests included, is abandoned when the
+//! budget is spent (the instance is then dropped, as after a trap).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +12,7 @@ use std::time::{Duration, Instant};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::host_state::{GuestIdentity, HostState};
+use super::outgoing::OutgoingHttp;
 use super::{GuestError, GuestErrorKind, StageError, StageLimits};
 
 /// The parts of a world's bindings the instance manager needs.
@@ -40,7 +44,7 @@ pub(super) struct Instance<B: Bindings> {
     identity: Arc<GuestIdentity>,
     config: String,
     limits: StageLimits,
-    allow_hosts: Arc<Vec<String>>,
+    outgoing: Option<Arc<OutgoingHttp>>,
     live: Option<Live<B>>,
 }
 
@@ -54,7 +58,7 @@ impl<B: Bindings> Instance<B> {
         identity: GuestIdentity,
         config: String,
         limits: StageLimits,
-        allow_hosts: Vec<String>,
+        outgoing: Option<Arc<OutgoingHttp>>,
     ) -> Self {
         Self {
             engine,
@@ -62,7 +66,7 @@ impl<B: Bindings> Instance<B> {
             identity: Arc::new(identity),
             config,
             limits,
-            allow_hosts: Arc::new(allow_hosts),
+            outgoing,
             live: None,
         }
     }
@@ -71,7 +75,7 @@ impl<B: Bindings> Instance<B> {
         let state = HostState::new(
             Arc::clone(&self.identity),
             self.limits.memory_bytes,
-            Arc::clone(&self.allow_hosts),
+            self.outgoing.clone(),
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -81,6 +85,7 @@ impl<B: Bindings> Instance<B> {
     /// Sets the time budget of the next call.
     fn arm(store: &mut Store<HostState>, budget: Duration) {
         let deadline = Instant::now() + budget;
+        store.data_mut().start_call(deadline);
         store.set_epoch_deadline(1);
         // Yield to the async runtime on every tick so a busy guest never
         // holds a worker thread, and trap once the budget is spent.
@@ -100,13 +105,22 @@ impl<B: Bindings> Instance<B> {
         if self.live.is_some() {
             return Ok(());
         }
+        let budget = self.limits.call_timeout;
         let mut store = self.new_store();
-        Self::arm(&mut store, self.limits.call_timeout);
-        let bindings = B::instantiate(&self.pre, &mut store)
-            .await
-            .map_err(|e| StageError::Trap(describe(&e, "instantiating")))?;
-        Self::arm(&mut store, self.limits.call_timeout);
-        match bindings.init(&mut store, &self.config).await {
+        Self::arm(&mut store, budget);
+        let bindings = within(
+            budget,
+            "instantiating",
+            B::instantiate(&self.pre, &mut store),
+        )
+        .await?
+        .map_err(|e| StageError::Trap(describe(&e, "instantiating")))?;
+        Self::arm(&mut store, budget);
+        let init = within(budget, "init", bindings.init(&mut store, &self.config)).await;
+        if let Some(reason) = store.data_mut().take_refusal() {
+            return Err(StageError::DestinationRefused(reason));
+        }
+        match init? {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(StageError::Init(e)),
             Err(e) => return Err(StageError::Trap(describe(&e, "init"))),
@@ -120,7 +134,8 @@ impl<B: Bindings> Instance<B> {
     }
 
     /// Runs `call` on the live instance (creating it first if needed). A
-    /// trap drops the instance so the next call starts from a fresh one.
+    /// trap, a spent budget or a refused destination drops the instance so
+    /// the next call starts from a fresh one.
     pub async fn call<R, F>(&mut self, what: &str, call: F) -> Result<R, StageError>
     where
         F: for<'a> FnOnce(
@@ -137,8 +152,19 @@ impl<B: Bindings> Instance<B> {
             return Err(StageError::Trap("no instance".into()));
         };
         Self::arm(&mut live.store, budget);
-        let result = call(&live.bindings, &mut live.store).await;
+        let result = within(budget, what, call(&live.bindings, &mut live.store)).await;
         live.calls += 1;
+        if let Some(reason) = live.store.data_mut().take_refusal() {
+            self.live = None;
+            return Err(StageError::DestinationRefused(reason));
+        }
+        let result = match result {
+            Ok(result) => result,
+            Err(spent) => {
+                self.live = None;
+                return Err(spent);
+            }
+        };
         match result {
             Ok(value) => {
                 if live.calls >= max_calls {
@@ -152,6 +178,21 @@ impl<B: Bindings> Instance<B> {
             }
         }
     }
+}
+
+/// Runs `call` for at most `budget`, host calls included; a call still
+/// running then is dropped (its instance must not be used again).
+async fn within<T>(
+    budget: Duration,
+    what: &str,
+    call: impl std::future::Future<Output = T>,
+) -> Result<T, StageError> {
+    tokio::time::timeout(budget, call).await.map_err(|_| {
+        StageError::Trap(format!(
+            "the component exceeded its time budget of {} ms in `{what}` (`limits.timeoutMs`; time spent waiting in host calls such as outgoing requests counts)",
+            budget.as_millis()
+        ))
+    })
 }
 
 /// A trap or host error as one line: what was running and why it stopped

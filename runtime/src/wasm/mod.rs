@@ -7,7 +7,9 @@
 //! [`WasmHost::transform`] and [`WasmHost::sink`] give a stage that keeps one
 //! pre-instantiated component and one live instance, reused across batches,
 //! recycled after a trap or after many calls. Every call has a memory limit
-//! and a time budget (epoch interruption). Expected failures come back as
+//! (all memories and tables of the component together) and a time budget
+//! (host calls included). Sinks' outgoing HTTP obeys their `allowHosts` and
+//! the node's destination policy. Expected failures come back as
 //! [`GuestError`] values; traps and broken limits as [`StageError::Trap`].
 //! The code `bindgen!` generates stays in the private `bindings` module.
 
@@ -16,6 +18,8 @@ mod cache;
 mod convert;
 mod host_state;
 mod instance;
+mod limiter;
+mod outgoing;
 mod stages;
 
 use std::path::PathBuf;
@@ -33,6 +37,9 @@ pub use stages::{SinkStage, TransformStage};
 
 use cache::ArtifactCache;
 use host_state::HostState;
+use outgoing::OutgoingHttp;
+
+use crate::outbound::DestinationPolicy;
 
 /// A world of `wit/` a component can satisfy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,9 +63,11 @@ impl std::fmt::Display for World {
 /// Limits of one stage's instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StageLimits {
-    /// The most linear memory the instance may have.
+    /// The most memory the instance may have: all of its linear memories
+    /// and tables together.
     pub memory_bytes: usize,
-    /// The longest one call (init, or one batch) may run.
+    /// The longest one call (init, or one batch) may run, host calls
+    /// (outgoing requests, sleeps) included.
     pub call_timeout: Duration,
     /// The instance is replaced by a fresh one after this many calls.
     pub calls_per_instance: u64,
@@ -106,6 +115,9 @@ pub enum StageError {
     /// A trap, a broken limit, or an answer that breaks the contract.
     #[error("{0}")]
     Trap(String),
+    /// An outgoing request went to a destination the node's policy refuses.
+    #[error("{0}")]
+    DestinationRefused(String),
 }
 
 /// Why a component cannot be used.
@@ -136,6 +148,8 @@ pub struct ComponentInfo {
 pub struct WasmConfig {
     /// Where compiled components are cached.
     pub cache_dir: PathBuf,
+    /// Where sink components may send requests.
+    pub destinations: Arc<DestinationPolicy>,
 }
 
 /// The engine, the linkers of both worlds and the compiled-component cache.
@@ -150,6 +164,9 @@ struct Inner {
     transform_linker: Linker<HostState>,
     sink_linker: Linker<HostState>,
     ticker_stop: Arc<AtomicBool>,
+    destinations: Arc<DestinationPolicy>,
+    /// Sends sink components' requests (connections shared by all sinks).
+    client: reqwest::Client,
 }
 
 impl Drop for Inner {
@@ -168,6 +185,9 @@ impl WasmHost {
             })?;
         let transform_linker = linker(&engine, false)?;
         let sink_linker = linker(&engine, true)?;
+        let client = crate::outbound::client::client_builder(&config.destinations)
+            .build()
+            .map_err(|e| WasmError::Compile(format!("cannot build the HTTP client: {e}")))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), Arc::clone(&ticker_stop));
         Ok(Self {
@@ -177,8 +197,15 @@ impl WasmHost {
                 transform_linker,
                 sink_linker,
                 ticker_stop,
+                destinations: config.destinations,
+                client,
             }),
         })
+    }
+
+    /// Where sinks may send requests (the node's destination policy).
+    pub fn destinations(&self) -> &Arc<DestinationPolicy> {
+        &self.inner.destinations
     }
 
     /// Compiles `bytes`, tells which worlds they satisfy and caches the
@@ -275,7 +302,11 @@ impl WasmHost {
             identity,
             config,
             limits,
-            allow_hosts,
+            OutgoingHttp {
+                allow_hosts,
+                policy: Arc::clone(&self.inner.destinations),
+                client: self.inner.client.clone(),
+            },
         ))
     }
 }

@@ -1,5 +1,7 @@
 //! Transform and sink stages: one instance each, called per batch.
 
+use std::sync::Arc;
+
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
@@ -7,6 +9,7 @@ use super::bindings::{sink, transform};
 use super::convert::{self, SinkOutcome, StageOutcome};
 use super::host_state::{GuestIdentity, HostState};
 use super::instance::{Bindings, Instance};
+use super::outgoing::OutgoingHttp;
 use super::{GuestError, StageError, StageLimits};
 use crate::store::RecordedEvent;
 
@@ -102,7 +105,7 @@ impl TransformStage {
     ) -> Self {
         Self {
             max_output_bytes: limits.max_output_bytes,
-            instance: Instance::new(engine, pre, identity, config, limits, Vec::new()),
+            instance: Instance::new(engine, pre, identity, config, limits, None),
         }
     }
 
@@ -144,10 +147,17 @@ impl SinkStage {
         identity: GuestIdentity,
         config: String,
         limits: StageLimits,
-        allow_hosts: Vec<String>,
+        outgoing: OutgoingHttp,
     ) -> Self {
         Self {
-            instance: Instance::new(engine, pre, identity, config, limits, allow_hosts),
+            instance: Instance::new(
+                engine,
+                pre,
+                identity,
+                config,
+                limits,
+                Some(Arc::new(outgoing)),
+            ),
         }
     }
 

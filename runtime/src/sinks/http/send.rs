@@ -4,7 +4,9 @@
 //! Each answer's status gets an action ([`super::status`]): delivered,
 //! retried (honouring `Retry-After`, with a [`RetryNotice`] before each
 //! wait), refused, or refused so that the connector stops. Network errors
-//! and timeouts are retried. Redirects are not followed.
+//! and timeouts are retried. Redirects are not followed. A destination the
+//! node's policy refuses stops the sink (the connector faults with the
+//! reason): no other event could get through either.
 
 use std::time::{Duration, SystemTime};
 
@@ -13,6 +15,7 @@ use reqwest::{Client, Method, Response};
 
 use super::request::PreparedRequest;
 use super::status::{action_for, StatusAction, StatusActions};
+use crate::outbound::client::{self as outbound, SendError};
 use crate::sinks::retry::{parse_retry_after, RetryPolicy};
 use crate::sinks::{Rejection, RetryNotice, SinkContext};
 
@@ -31,12 +34,15 @@ pub enum Sent {
     Refused(Rejection),
     /// Retryable failures until the retry policy gave up.
     GaveUp(Rejection),
+    /// The destination policy refuses where the request goes.
+    DestinationRefused(String),
 }
 
 /// What one attempt gave.
 enum Attempt {
     Delivered,
     Refused(Rejection),
+    DestinationRefused(String),
     Failed {
         failure: Rejection,
         retry_after: Option<Duration>,
@@ -64,6 +70,7 @@ impl Transport {
             match self.attempt(request).await {
                 Attempt::Delivered => return Sent::Delivered,
                 Attempt::Refused(rejection) => return Sent::Refused(rejection),
+                Attempt::DestinationRefused(reason) => return Sent::DestinationRefused(reason),
                 Attempt::Failed {
                     mut failure,
                     retry_after,
@@ -94,16 +101,18 @@ impl Transport {
 
     async fn attempt(&self, request: &PreparedRequest) -> Attempt {
         let method = &self.method;
-        let sent = self
+        let builder = self
             .client
             .request(method.clone(), request.url.clone())
             .headers(request.headers.clone())
-            .body(request.body.clone())
-            .send()
-            .await;
+            .body(request.body.clone());
+        let sent = outbound::send(&self.ctx.destinations, &request.url, builder).await;
         let response = match sent {
             Ok(response) => response,
-            Err(error) => {
+            Err(SendError::Refused(reason)) => {
+                return Attempt::DestinationRefused(format!("{method} {}: {reason}", request.url))
+            }
+            Err(SendError::Http(error)) => {
                 return Attempt::Failed {
                     failure: Rejection::new(format!(
                         "{method} {} failed: {}",

@@ -57,9 +57,8 @@ impl HttpSink {
         };
         let headers = base_headers(&config, &ctx.connector_id)?;
         let timeout = Duration::from_millis(config.timeout_ms);
-        let client = reqwest::Client::builder()
+        let client = crate::outbound::client::client_builder(&ctx.destinations)
             .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
             .tcp_keepalive(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
@@ -80,7 +79,10 @@ impl HttpSink {
         })
     }
 
-    async fn deliver_each(&self, batch: &[RecordedEvent]) -> Vec<DeliveryOutcome> {
+    async fn deliver_each(
+        &self,
+        batch: &[RecordedEvent],
+    ) -> Result<Vec<DeliveryOutcome>, SinkError> {
         let mut outcomes = Vec::with_capacity(batch.len());
         // One after the other: a destination sees events in order.
         for event in batch {
@@ -115,9 +117,10 @@ impl HttpSink {
                         break;
                     }
                 }
+                Sent::DestinationRefused(reason) => return Err(SinkError(reason)),
             }
         }
-        outcomes
+        Ok(outcomes)
     }
 
     /// Sends the batch as one request. When the destination refuses a
@@ -126,7 +129,11 @@ impl HttpSink {
     /// rejected: destinations see some events more than once and must be
     /// idempotent (at-least-once delivery asks that anyway). Halves go out
     /// left to right, so delivered events still arrive in order.
-    async fn deliver_batch(&self, url: &Url, batch: &[RecordedEvent]) -> Vec<DeliveryOutcome> {
+    async fn deliver_batch(
+        &self,
+        url: &Url,
+        batch: &[RecordedEvent],
+    ) -> Result<Vec<DeliveryOutcome>, SinkError> {
         let mut outcomes: Vec<Option<DeliveryOutcome>> = vec![None; batch.len()];
         let mut pending = vec![(0, batch.len())];
         while let Some((start, end)) = pending.pop() {
@@ -154,9 +161,10 @@ impl HttpSink {
                         break;
                     }
                 }
+                Sent::DestinationRefused(reason) => return Err(SinkError(reason)),
             }
         }
-        outcomes
+        Ok(outcomes
             .into_iter()
             .map(|o| {
                 o.unwrap_or_else(|| {
@@ -165,7 +173,7 @@ impl HttpSink {
                     ))
                 })
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -196,11 +204,11 @@ impl Sink for HttpSink {
             return Ok(Vec::new());
         }
         match (&self.config.batch, &self.target) {
-            (Some(_), Target::Fixed(url)) => Ok(self.deliver_batch(url, batch).await),
+            (Some(_), Target::Fixed(url)) => self.deliver_batch(url, batch).await,
             (Some(_), Target::Template(_)) => Err(SinkError(
                 "the HTTP sink cannot use URL templates in batch mode".into(),
             )),
-            (None, _) => Ok(self.deliver_each(batch).await),
+            (None, _) => self.deliver_each(batch).await,
         }
     }
 }

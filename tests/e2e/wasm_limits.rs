@@ -1,0 +1,237 @@
+//! Limits hold for a component as a whole: its time budget covers the time
+//! it waits in host calls (an outgoing request, a sleep), and its memory
+//! limit covers all of its memories together.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{event, eventually, NodeProcess, Receiver};
+
+async fn wait_faulted(node: &NodeProcess, id: &str) -> String {
+    let status = eventually(
+        Duration::from_secs(60),
+        &format!("{id} to fault"),
+        || async {
+            let status = node.status(id).await;
+            (status["state"] == "faulted").then_some(status)
+        },
+    )
+    .await;
+    status["lastError"]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned()
+}
+
+/// A TCP listener on loopback that accepts connections and never answers.
+async fn silent_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    addr.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_waiting_in_a_host_call_is_stopped_at_its_time_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(dir.path()).await;
+    node.upload_example("webhook-hmac").await;
+    node.upload_example("misbehave").await;
+
+    // A sink whose request is never answered.
+    let silent = silent_receiver().await;
+    node.create_connector(
+        "hanging-sink",
+        json!({
+            "sink": {
+                "type": "wasm",
+                "module": "webhook-hmac",
+                "config": { "url": format!("http://{silent}/hook"), "secret": "s" },
+                "allowHosts": [silent],
+                "limits": { "timeoutMs": 1000 }
+            },
+            "filter": { "streams": { "prefixes": ["hang-"] } }
+        }),
+    )
+    .await;
+    // A transform sleeping far longer than its budget.
+    let receiver = Receiver::start().await;
+    node.create_connector(
+        "sleeping-transform",
+        json!({
+            "sink": { "type": "http", "url": receiver.url },
+            "filter": { "streams": { "prefixes": ["hang-"] } },
+            "transforms": [{
+                "module": "misbehave",
+                "config": { "mode": "sleep", "ms": 600000 },
+                "limits": { "timeoutMs": 500 }
+            }]
+        }),
+    )
+    .await;
+    node.append("hang-1", &[event("Poke", json!({ "n": 1 }))])
+        .await;
+
+    let message = wait_faulted(&node, "hanging-sink").await;
+    assert!(message.contains("time budget of 1000 ms"), "{message}");
+    let message = wait_faulted(&node, "sleeping-transform").await;
+    assert!(message.contains("time budget of 500 ms"), "{message}");
+    assert!(message.contains("transforms[0] (misbehave)"), "{message}");
+    assert_eq!(receiver.count(), 0);
+    let (status, _) = node.get("/health").await;
+    assert_eq!(status, 200, "the node is still up");
+}
+
+const PAGE: u32 = 64 * 1024;
+
+/// `misbehave` with one more core module, instantiated beside its own, that
+/// defines a linear memory big enough that the two memories together pass
+/// `limit_pages` while each stays under it. Returns the component and the
+/// sizes of both memories, in pages.
+fn with_second_memory(component: &[u8], limit_pages: u32) -> (Vec<u8>, u32, u32) {
+    let sections = sections(component, 8);
+    let modules = sections.iter().filter(|s| s.id == 1).count() as u32;
+    let main = sections
+        .iter()
+        .filter(|s| s.id == 1)
+        .max_by_key(|s| s.payload.len())
+        .expect("a core module");
+    let memory = sections_of(main.payload)
+        .into_iter()
+        .find(|s| s.id == 5)
+        .expect("the main module defines its memory");
+    let (_count, at) = leb(memory.payload, 0);
+    assert!(memory.payload[at] <= 1, "a 32-bit memory");
+    let (initial, _) = leb(memory.payload, at + 1);
+    let extra = limit_pages - initial + 8;
+    assert!(initial < limit_pages && extra < limit_pages);
+
+    // A core module with one memory of `extra` pages...
+    let mut memory_section = vec![1, 0];
+    put_leb(&mut memory_section, extra);
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    module.push(5);
+    put_leb(&mut module, memory_section.len() as u32);
+    module.extend_from_slice(&memory_section);
+    // ...and a core instance of it, after everything else.
+    let mut instance = vec![1, 0];
+    put_leb(&mut instance, modules);
+    instance.push(0);
+    let mut out = component.to_vec();
+    for (id, payload) in [(1u8, module), (2u8, instance)] {
+        out.push(id);
+        put_leb(&mut out, payload.len() as u32);
+        out.extend_from_slice(&payload);
+    }
+    (out, initial, extra)
+}
+
+struct Section<'a> {
+    id: u8,
+    payload: &'a [u8],
+}
+
+fn sections(bytes: &[u8], mut at: usize) -> Vec<Section<'_>> {
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let id = bytes[at];
+        let (size, start) = leb(bytes, at + 1);
+        let end = start + size as usize;
+        out.push(Section {
+            id,
+            payload: &bytes[start..end],
+        });
+        at = end;
+    }
+    out
+}
+
+fn sections_of(module: &[u8]) -> Vec<Section<'_>> {
+    assert_eq!(&module[..8], b"\0asm\x01\0\0\0", "a core module");
+    sections(module, 8)
+}
+
+fn leb(bytes: &[u8], mut at: usize) -> (u32, usize) {
+    let (mut value, mut shift) = (0u32, 0);
+    loop {
+        let byte = bytes[at];
+        at += 1;
+        value |= u32::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return (value, at);
+        }
+        shift += 7;
+    }
+}
+
+fn put_leb(out: &mut Vec<u8>, mut value: u32) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn transform(module: &str, prefix: &str, url: &str, memory_mib: u32) -> Value {
+    json!({
+        "sink": { "type": "http", "url": url },
+        "filter": { "streams": { "prefixes": [prefix] } },
+        "transforms": [{
+            "module": module,
+            "config": { "mode": "ok" },
+            "limits": { "memoryMib": memory_mib }
+        }]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memories_together_are_held_to_the_memory_limit() {
+    const LIMIT_MIB: u32 = 16;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../guest-examples/dist/misbehave.wasm");
+    let original = std::fs::read(&path).expect("guest-examples/dist/misbehave.wasm");
+    let (bytes, initial, extra) = with_second_memory(&original, LIMIT_MIB * 1024 * 1024 / PAGE);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(dir.path()).await;
+    let (status, body) = node
+        .call_raw(reqwest::Method::PUT, "/modules/two-memories", bytes)
+        .await;
+    assert!(status == 201 || status == 200, "upload: {status} {body}");
+
+    let receiver = Receiver::start().await;
+    node.create_connector(
+        "over",
+        transform("two-memories", "two-", &receiver.url, LIMIT_MIB),
+    )
+    .await;
+    node.create_connector(
+        "roomy",
+        transform("two-memories", "two-", &receiver.url, 4 * LIMIT_MIB),
+    )
+    .await;
+    node.append("two-1", &[event("Poke", json!({ "n": 1 }))])
+        .await;
+    let message = wait_faulted(&node, "over").await;
+    assert!(
+        message.contains(&format!("over its limit of {} bytes", LIMIT_MIB << 20)),
+        "memories of {initial} and {extra} pages together: {message}"
+    );
+    // The same component with room for both memories runs.
+    eventually(Duration::from_secs(30), "the roomy delivery", || async {
+        (receiver.count() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(node.status("roomy").await["state"], "running");
+}
