@@ -90,6 +90,7 @@ async fn component_rows(cache: &Path) {
     let identity = || GuestIdentity {
         connector: "bench".into(),
         stage: "bench".into(),
+        secrets: Vec::new(),
     };
     let batches: Vec<Vec<RecordedEvent>> = (0..BATCHES)
         .map(|b| {
@@ -211,6 +212,7 @@ async fn end_to_end(dir: &Path, events: u64) {
         listen: "127.0.0.1:0".parse().expect("addr"),
         max_body_bytes: 1 << 20,
         max_module_bytes: 64 << 20,
+        secrets: Default::default(),
         member: "bench".into(),
     })
     .await

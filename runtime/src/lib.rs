@@ -7,6 +7,7 @@
 //! - [`pipeline`]: subscription -> filter -> sink -> checkpoint;
 //! - [`sinks`]: console and HTTP;
 //! - [`activation`]: which pipelines run on this member;
+//! - [`secrets`]: secrets encrypted at rest, masked in URLs;
 //! - [`api`]: the HTTP management API; [`node`] wires everything together.
 
 pub mod activation;
@@ -17,6 +18,7 @@ pub mod grpc;
 pub mod modules;
 pub mod node;
 pub mod pipeline;
+pub mod secrets;
 pub mod sinks;
 pub mod store;
 pub mod wasm;

@@ -77,6 +77,8 @@ struct ServeArgs {
     /// This member's name, shown in connector status (default: the listen address).
     #[arg(long)]
     member: Option<String>,
+    #[command(flatten)]
+    secrets: connectors::secrets::SecretsArgs,
 }
 
 impl ServeArgs {
@@ -95,6 +97,7 @@ impl ServeArgs {
             listen: self.listen,
             max_body_bytes: self.max_body_bytes,
             max_module_bytes: self.max_module_bytes,
+            secrets: self.secrets.config(),
         }
     }
 }

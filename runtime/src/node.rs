@@ -16,6 +16,7 @@ use crate::api::{self, AppState};
 use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
 use crate::grpc::{GrpcConfig, GrpcServer};
 use crate::modules::{ModuleRegistry, DEFAULT_MAX_MODULE_BYTES};
+use crate::secrets::{open_keyring, SecretsConfig};
 use crate::store::embedded::SqliteStore;
 use crate::store::kurrent::KurrentStore;
 use crate::store::{EventStore, StoreError};
@@ -61,6 +62,8 @@ pub struct NodeConfig {
     pub member: String,
     /// The largest WebAssembly module that can be uploaded, in bytes.
     pub max_module_bytes: usize,
+    /// Where the keys that encrypt connectors' secrets come from.
+    pub secrets: SecretsConfig,
 }
 
 impl NodeConfig {
@@ -85,6 +88,8 @@ impl Node {
                 config.data_dir.display()
             )
         })?;
+        let sidecar = matches!(config.store, StoreLocation::Kurrent(_));
+        let keyring = Arc::new(open_keyring(&config.secrets, &config.data_dir, sidecar)?);
         let store = open_store(&config).await?;
         let grpc = match &config.grpc {
             Some(grpc) if matches!(config.store, StoreLocation::Kurrent(_)) => {
@@ -109,7 +114,7 @@ impl Node {
         })?;
         let modules =
             ModuleRegistry::new(Arc::clone(&store), wasm.clone(), config.max_module_bytes);
-        let repository = ConnectorRepository::new(Arc::clone(&store));
+        let repository = ConnectorRepository::new(Arc::clone(&store)).with_keyring(keyring);
         // Pipelines build their WebAssembly stages from the uploaded modules.
         let supervisor = Arc::new(Supervisor::new(
             repository.clone(),

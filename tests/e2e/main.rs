@@ -10,6 +10,7 @@ mod delivery;
 mod lifecycle;
 mod official_client;
 mod outage;
+mod secrets;
 mod sidecar;
 mod wasm;
 mod wasm_faults;

@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use crate::connector::{
     ConnectorId, ConnectorRepository, ConnectorState, DeadLetter, OnFailure, StartFrom,
 };
+use crate::secrets::mask_urls;
 use crate::sinks::wasm::WasmSink;
 use crate::sinks::{DeliveryOutcome, RetryNotice, Sink, SinkConfig, SinkContext};
 use crate::store::{Position, RecordedEvent, SubscribeFrom};
@@ -32,7 +33,7 @@ pub(super) async fn run(
     match run_until_stopped(&repository, stages.as_ref(), &connector, &status, &cancel).await {
         Ok(()) => tracing::info!(connector = %id, "pipeline stopped"),
         Err(message) => {
-            tracing::error!(connector = %id, error = %message, "connector faulted");
+            tracing::error!(connector = %id, error = %mask_urls(&message), "connector faulted");
             status.fault(message);
         }
     }
@@ -174,6 +175,7 @@ async fn build_chain(
         let identity = GuestIdentity {
             connector: connector.id.to_string(),
             stage: name.clone(),
+            secrets: config.secrets.values().cloned().collect(),
         };
         let stage = stages
             .transform(identity, config)
@@ -195,7 +197,7 @@ async fn build_sink(
     let ctx = SinkContext {
         connector_id: connector.id.to_string(),
         on_retry: Arc::new(move |notice: RetryNotice| {
-            tracing::warn!(connector = %id, attempt = notice.attempt, wait_ms = notice.wait.as_millis() as u64, error = %notice.error, "delivery failed, retrying");
+            tracing::warn!(connector = %id, attempt = notice.attempt, wait_ms = notice.wait.as_millis() as u64, error = %mask_urls(&notice.error), "delivery failed, retrying");
             retry_status.record_error(format!(
                 "{} (retry {} in {} ms)",
                 notice.error,
@@ -209,6 +211,7 @@ async fn build_sink(
         let identity = GuestIdentity {
             connector: connector.id.to_string(),
             stage: format!("sink ({})", config.module),
+            secrets: config.secrets.values().cloned().collect(),
         };
         let stage = stages
             .sink(identity, config)

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::secrets::mask_urls;
 use crate::store::Position;
 
 /// What a pipeline is doing.
@@ -108,9 +109,11 @@ impl PipelineStatus {
         self.with(|s| s.caught_up = true);
     }
 
+    /// Records the most recent error; URLs in it are masked (userinfo,
+    /// query values), since they may carry credentials.
     pub fn record_error(&self, message: impl Into<String>) {
         let error = LastError {
-            message: message.into(),
+            message: mask_urls(&message.into()),
             at: Utc::now(),
         };
         self.with(|s| s.last_error = Some(error));

@@ -4,6 +4,7 @@
 //! 2xx is success. Network errors, timeouts, 5xx, 408 and 429 are retried
 //! (honouring `Retry-After`), with a [`RetryNotice`] before each wait.
 //! Anything else (other 4xx, 3xx: redirects are not followed) is a refusal.
+//! URLs in the reasons are masked (userinfo, query values).
 
 use std::time::{Duration, SystemTime};
 
@@ -11,6 +12,7 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::{Client, Method, Response, StatusCode};
 
 use super::request::PreparedRequest;
+use crate::secrets::{mask_url, mask_urls};
 use crate::sinks::retry::{parse_retry_after, RetryPolicy};
 use crate::sinks::{Rejection, RetryNotice, SinkContext};
 
@@ -100,18 +102,20 @@ impl Transport {
         let response = match sent {
             Ok(response) => response,
             Err(error) => {
+                // The URL is shown masked, never as reqwest prints it.
+                let error = error.without_url();
                 return Attempt::Failed {
                     failure: Rejection {
                         reason: format!(
                             "{method} {} failed: {}",
-                            request.url,
-                            describe(&error, self.timeout)
+                            mask_url(request.url.as_str()),
+                            mask_urls(&describe(&error, self.timeout))
                         ),
                         status: None,
                         response: None,
                     },
                     retry_after: None,
-                }
+                };
             }
         };
         let status = response.status();
@@ -125,7 +129,10 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let body = body_start(response).await;
-        let mut reason = format!("HTTP {status} from {method} {}", request.url);
+        let mut reason = format!(
+            "HTTP {status} from {method} {}",
+            mask_url(request.url.as_str())
+        );
         if !body.is_empty() {
             reason.push_str(": ");
             reason.push_str(&truncate(&body, MESSAGE_LIMIT).replace(['\r', '\n'], " "));

@@ -92,7 +92,8 @@ impl HttpSink {
                         Err(error) => {
                             outcomes.push(DeliveryOutcome::Rejected(Rejection {
                                 reason: format!(
-                                    "the URL `{rendered}` for this event is invalid: {error}"
+                                    "the URL `{}` for this event is invalid: {error}",
+                                    crate::secrets::mask_url(&rendered)
                                 ),
                                 status: None,
                                 response: None,
