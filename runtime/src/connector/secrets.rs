@@ -137,9 +137,9 @@ mod tests {
     fn definition() -> ConnectorDefinition {
         serde_json::from_value(json!({
             "sink": { "type": "http", "url": "https://a.example/hook",
-                      "auth": { "type": "basic", "username": "u", "password": "PW" },
-                      "headers": { "x-api-key": "KEY", "x-sig": { "secret": "SIG" }, "x-source": "orders" } },
-            "transforms": [ { "module": "redact", "config": { "remove": ["card"] }, "secrets": { "salt": "SALT" } } ]
+                      "auth": { "type": "basic", "username": "u", "password": "password-in-clear" },
+                      "headers": { "x-api-key": "api-key-in-clear", "x-sig": { "secret": "signature-in-clear" }, "x-source": "orders" } },
+            "transforms": [ { "module": "redact", "config": { "remove": ["card"] }, "secrets": { "salt": "salt-in-clear" } } ]
         }))
         .expect("definition")
     }
@@ -154,7 +154,12 @@ mod tests {
         let mut sealed = definition();
         sealed.seal_secrets(&keyring, &id("c")).expect("seal");
         let text = serde_json::to_string(&sealed).expect("json");
-        for secret in ["PW", "KEY", "SIG", "SALT"] {
+        for secret in [
+            "password-in-clear",
+            "api-key-in-clear",
+            "signature-in-clear",
+            "salt-in-clear",
+        ] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(text.contains("orders") && text.contains("card"));
@@ -169,7 +174,12 @@ mod tests {
         assert_eq!(error.field, "sink.auth.password");
 
         let debug = format!("{:?}", definition());
-        for secret in ["PW", "KEY", "SIG", "SALT"] {
+        for secret in [
+            "password-in-clear",
+            "api-key-in-clear",
+            "signature-in-clear",
+            "salt-in-clear",
+        ] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
 
@@ -206,6 +216,66 @@ mod tests {
             "transforms[0].secrets.remove"
         );
         assert_eq!(definition().validate(), Ok(()));
+    }
+
+    /// A definition written before secrets were sealed loads as it is, and
+    /// the next change stores it sealed.
+    #[tokio::test]
+    async fn definitions_stored_in_clear_still_load_and_are_sealed_on_the_next_change() {
+        use std::sync::Arc;
+
+        use crate::connector::{Command, ConnectorEvent, ConnectorRepository};
+        use crate::store::embedded::SqliteStore;
+        use crate::store::{Direction, EventStore, ExpectedRevision, StreamStart};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn EventStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("events.db")).expect("store"));
+        let id = id("legacy");
+        let created = ConnectorEvent::Created {
+            definition: definition(),
+            enabled: false,
+            round: 0,
+        };
+        store
+            .append(
+                &id.stream(),
+                ExpectedRevision::NoStream,
+                vec![created.to_new_event()],
+            )
+            .await
+            .expect("append a definition in clear");
+        let keyring = Arc::new(Keyring::new(vec![SecretKey::generate().0]));
+        let repository = ConnectorRepository::new(Arc::clone(&store)).with_keyring(keyring);
+        let loaded = repository.load(&id).await.expect("load").expect("exists");
+        assert_eq!(loaded.definition, definition());
+
+        let mut changed = definition();
+        changed.checkpoint.every_events = 7;
+        let state = repository
+            .execute(
+                &id,
+                Command::Reconfigure {
+                    definition: changed.clone(),
+                },
+            )
+            .await
+            .expect("reconfigure");
+        assert_eq!(state.definition, changed, "answers hold the secrets opened");
+        let events = store
+            .read_stream(&id.stream(), Direction::Forwards, StreamStart::Start, 10)
+            .await
+            .expect("read");
+        let latest = String::from_utf8_lossy(&events[1].data).into_owned();
+        assert!(latest.contains("sealed:v1:"), "{latest}");
+        for secret in [
+            "password-in-clear",
+            "api-key-in-clear",
+            "signature-in-clear",
+            "salt-in-clear",
+        ] {
+            assert!(!latest.contains(secret), "{secret} in {latest}");
+        }
     }
 
     #[test]
