@@ -344,16 +344,37 @@ async fn a_redacted_secret_is_kept_only_for_the_same_destination() {
     );
 }
 
+/// A destination that refuses everything, echoing the credential it got.
+async fn echoing_refuser() -> String {
+    let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            format!("refused `{auth}`"),
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn secrets_in_urls_are_masked_in_status_and_dead_letters() {
+async fn secrets_in_urls_and_echoed_credentials_are_masked_in_status_and_dead_letters() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = NodeProcess::start(dir.path()).await;
-    let receiver = Receiver::start().await;
-    receiver.fail_all(Some(400));
+    let refuser = echoing_refuser().await;
     node.create_connector(
         "signed-url",
         json!({
-            "sink": { "type": "http", "url": format!("{}/hook?sig=URLSECRET-q1&code=URLSECRET-q2", receiver.url) },
+            "sink": { "type": "http", "url": format!("{refuser}/hook?sig=URLSECRET-q1&code=URLSECRET-q2"),
+                      "auth": { "type": "bearer", "token": BEARER } },
             "filter": { "streams": { "prefixes": ["masked-"] } }
         }),
     )
@@ -367,19 +388,19 @@ async fn secrets_in_urls_are_masked_in_status_and_dead_letters() {
         (!letters.is_empty()).then_some(letters)
     })
     .await;
-    let reason = letters[0]["data"]["reason"]
-        .as_str()
-        .expect("reason")
-        .to_owned();
+    let letter = &letters[0]["data"];
+    let reason = letter["reason"].as_str().expect("reason").to_owned();
     assert!(reason.contains("sig=******&code=******"), "{reason}");
+    assert_eq!(letter["response"], "refused `Bearer ******`", "{letter}");
     let status = node.status("signed-url").await;
     let last_error = status["lastError"]["message"]
         .as_str()
         .expect("lastError")
         .to_owned();
     assert!(last_error.contains("sig=******"), "{last_error}");
-    for text in [reason, last_error, node.log()] {
+    for text in [letter.to_string(), last_error, node.log()] {
         assert!(!text.contains("URLSECRET"), "a URL secret in clear: {text}");
+        assert_no_secret(&text, "dead letters, status and log");
     }
 }
 

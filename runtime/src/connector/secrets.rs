@@ -36,6 +36,17 @@ impl ConnectorDefinition {
         fields
     }
 
+    /// The values of the secrets, to hide them wherever text from outside
+    /// (a destination's answer, a component's message) is shown.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut copy = self.clone();
+        copy.secret_fields_mut()
+            .into_iter()
+            .map(|(_, value)| value.clone())
+            .filter(|value| !value.is_empty() && value != REDACTED)
+            .collect()
+    }
+
     /// The definition with every secret replaced by [`REDACTED`].
     pub fn redacted(&self) -> Self {
         let mut shown = self.clone();

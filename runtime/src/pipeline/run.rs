@@ -6,7 +6,6 @@ use tokio_util::sync::CancellationToken;
 use crate::connector::{
     ConnectorId, ConnectorRepository, ConnectorState, DeadLetter, OnFailure, StartFrom,
 };
-use crate::secrets::mask_urls;
 use crate::sinks::wasm::WasmSink;
 use crate::sinks::{DeliveryOutcome, RetryNotice, Sink, SinkConfig, SinkContext};
 use crate::store::{Position, RecordedEvent, SubscribeFrom};
@@ -30,10 +29,11 @@ pub(super) async fn run(
     cancel: CancellationToken,
 ) {
     let id = connector.id.clone();
+    status.hide(connector.definition.secret_values());
     match run_until_stopped(&repository, stages.as_ref(), &connector, &status, &cancel).await {
         Ok(()) => tracing::info!(connector = %id, "pipeline stopped"),
         Err(message) => {
-            tracing::error!(connector = %id, error = %mask_urls(&message), "connector faulted");
+            tracing::error!(connector = %id, error = %status.redact(&message), "connector faulted");
             status.fault(message);
         }
     }
@@ -197,7 +197,7 @@ async fn build_sink(
     let ctx = SinkContext {
         connector_id: connector.id.to_string(),
         on_retry: Arc::new(move |notice: RetryNotice| {
-            tracing::warn!(connector = %id, attempt = notice.attempt, wait_ms = notice.wait.as_millis() as u64, error = %mask_urls(&notice.error), "delivery failed, retrying");
+            tracing::warn!(connector = %id, attempt = notice.attempt, wait_ms = notice.wait.as_millis() as u64, error = %retry_status.redact(&notice.error), "delivery failed, retrying");
             retry_status.record_error(format!(
                 "{} (retry {} in {} ms)",
                 notice.error,
@@ -406,6 +406,14 @@ async fn write_dead_letter(
     status: &PipelineStatus,
     cancel: &CancellationToken,
 ) -> bool {
+    // A destination's answer may echo a credential.
+    let reason = status.redact(letter.reason);
+    let response = letter.response.map(|r| status.redact(r));
+    let letter = DeadLetter {
+        reason: &reason,
+        response: response.as_deref(),
+        ..letter
+    };
     let mut backoff = MIN_BACKOFF;
     loop {
         match repository.dead_letter(id, letter.clone()).await {
