@@ -4,7 +4,8 @@
 //! 2xx is success. Network errors, timeouts, 5xx, 408 and 429 are retried
 //! (honouring `Retry-After`), with a [`RetryNotice`] before each wait.
 //! Anything else (other 4xx, 3xx: redirects are not followed) is a refusal.
-//! URLs in the reasons are masked (userinfo, query values).
+//! URLs in the reasons are masked (userinfo, query values), and so are the
+//! sink's own secrets when an answer echoes them.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,7 +13,7 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::{Client, Method, Response, StatusCode};
 
 use super::request::PreparedRequest;
-use crate::secrets::{mask_url, mask_urls};
+use crate::secrets::{mask_url, mask_urls, redact_in};
 use crate::sinks::retry::{parse_retry_after, RetryPolicy};
 use crate::sinks::{Rejection, RetryNotice, SinkContext};
 
@@ -51,6 +52,8 @@ pub struct Transport {
     pub ctx: SinkContext,
     /// The client's timeout, for error messages.
     pub timeout: Duration,
+    /// The sink's secrets, hidden in reasons (an answer may echo one).
+    pub hidden: Vec<String>,
 }
 
 impl Transport {
@@ -138,9 +141,9 @@ impl Transport {
             reason.push_str(&truncate(&body, MESSAGE_LIMIT).replace(['\r', '\n'], " "));
         }
         let failure = Rejection {
-            reason,
+            reason: redact_in(&reason, &self.hidden),
             status: Some(status.as_u16()),
-            response: (!body.is_empty()).then_some(body),
+            response: (!body.is_empty()).then(|| redact_in(&body, &self.hidden)),
         };
         if is_retryable(status) {
             Attempt::Failed {
