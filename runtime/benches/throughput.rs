@@ -213,6 +213,7 @@ fn node_config(data_dir: std::path::PathBuf, store: StoreLocation) -> NodeConfig
         member: "bench".into(),
         max_module_bytes: NodeConfig::DEFAULT_MAX_MODULE_BYTES,
         destinations: Default::default(),
+        secrets: Default::default(),
     }
 }
 

@@ -91,6 +91,7 @@ async fn component_rows(cache: &Path) {
     let identity = || GuestIdentity {
         connector: "bench".into(),
         stage: "bench".into(),
+        secrets: Vec::new(),
     };
     let batches: Vec<Vec<RecordedEvent>> = (0..BATCHES)
         .map(|b| {
@@ -213,6 +214,7 @@ async fn end_to_end(dir: &Path, events: u64) {
         max_body_bytes: 1 << 20,
         max_module_bytes: 64 << 20,
         destinations: Default::default(),
+        secrets: Default::default(),
         member: "bench".into(),
     })
     .await

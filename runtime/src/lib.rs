@@ -8,6 +8,7 @@
 //! - [`sinks`]: console and HTTP;
 //! - [`outbound`]: where sinks may connect (the destination policy);
 //! - [`activation`]: which pipelines run on this member;
+//! - [`secrets`]: secrets encrypted at rest, masked in URLs;
 //! - [`api`]: the HTTP management API; [`node`] wires everything together.
 
 pub mod activation;
@@ -19,6 +20,7 @@ pub mod modules;
 pub mod node;
 pub mod outbound;
 pub mod pipeline;
+pub mod secrets;
 pub mod sinks;
 pub mod store;
 pub mod wasm;

@@ -79,6 +79,8 @@ struct ServeArgs {
     member: Option<String>,
     #[command(flatten)]
     destinations: connectors::outbound::DestinationArgs,
+    #[command(flatten)]
+    secrets: connectors::secrets::SecretsArgs,
 }
 
 impl ServeArgs {
@@ -98,6 +100,7 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             max_module_bytes: self.max_module_bytes,
             destinations: self.destinations.rules(),
+            secrets: self.secrets.config(),
         }
     }
 }

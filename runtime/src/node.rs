@@ -17,6 +17,7 @@ use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, 
 use crate::grpc::{GrpcConfig, GrpcServer};
 use crate::modules::{ModuleRegistry, DEFAULT_MAX_MODULE_BYTES};
 use crate::outbound::{DestinationPolicy, DestinationRules};
+use crate::secrets::{open_keyring, SecretsConfig};
 use crate::store::embedded::SqliteStore;
 use crate::store::kurrent::KurrentStore;
 use crate::store::{EventStore, StoreError};
@@ -64,6 +65,8 @@ pub struct NodeConfig {
     pub max_module_bytes: usize,
     /// Where sinks may connect, on top of the default destination policy.
     pub destinations: DestinationRules,
+    /// Where the keys that encrypt connectors' secrets come from.
+    pub secrets: SecretsConfig,
 }
 
 impl NodeConfig {
@@ -88,6 +91,8 @@ impl Node {
                 config.data_dir.display()
             )
         })?;
+        let sidecar = matches!(config.store, StoreLocation::Kurrent(_));
+        let keyring = Arc::new(open_keyring(&config.secrets, &config.data_dir, sidecar)?);
         let store = open_store(&config).await?;
         let grpc = match &config.grpc {
             Some(grpc) if matches!(config.store, StoreLocation::Kurrent(_)) => {
@@ -116,7 +121,7 @@ impl Node {
         })?;
         let modules =
             ModuleRegistry::new(Arc::clone(&store), wasm.clone(), config.max_module_bytes);
-        let repository = ConnectorRepository::new(Arc::clone(&store));
+        let repository = ConnectorRepository::new(Arc::clone(&store)).with_keyring(keyring);
         // Pipelines build their WebAssembly stages from the uploaded modules.
         let supervisor = Arc::new(Supervisor::new(
             repository.clone(),

@@ -835,7 +835,7 @@ fn secrets_are_redacted_and_kept() {
     );
     // ...but is restored from the stored settings.
     let mut updated = shown.clone();
-    updated.keep_secrets_from(&stored);
+    updated.keep_secrets_from(&stored).unwrap();
     assert_eq!(updated, stored);
     assert_eq!(updated.validate(), Ok(()));
 
@@ -845,7 +845,7 @@ fn secrets_are_redacted_and_kept() {
         "auth": {"type": "basic", "username": "ingest", "password": "new"},
     }))
     .unwrap();
-    changed.keep_secrets_from(&stored);
+    changed.keep_secrets_from(&stored).unwrap();
     let SinkConfig::Http(changed) = changed else {
         panic!("not http")
     };
@@ -869,7 +869,7 @@ fn secrets_are_redacted_and_kept() {
         REDACTED
     );
     assert_eq!(back.validate().unwrap_err().field, "sink.auth.token");
-    back.keep_secrets_from(&bearer);
+    back.keep_secrets_from(&bearer).unwrap();
     assert_eq!(back, bearer);
 }
 

@@ -38,6 +38,7 @@ async fn start(dir: &Path, max_module_bytes: usize) -> Node {
         member: "test".into(),
         max_module_bytes,
         destinations: Default::default(),
+        secrets: Default::default(),
     })
     .await
     .unwrap()

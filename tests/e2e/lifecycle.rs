@@ -158,7 +158,7 @@ async fn restart_keeps_definitions_and_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconfigure_keeps_secrets_and_applies_the_new_sink() {
+async fn reconfigure_applies_the_new_sink_and_asks_for_the_secret_again_for_another_host() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = NodeProcess::start(dir.path()).await;
     let first = Receiver::start().await;
@@ -173,6 +173,13 @@ async fn reconfigure_keeps_secrets_and_applies_the_new_sink() {
     let (_, current) = node.get("/connectors/moving").await;
     let mut definition = current["definition"].clone();
     definition["sink"]["url"] = json!(second.url);
+    // The redacted password is not sent to another destination...
+    let (status, body) = node
+        .call(Method::PUT, "/connectors/moving", Some(&definition))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // ...the password must be given again.
+    definition["sink"]["auth"]["password"] = json!("p");
     let (status, body) = node
         .call(Method::PUT, "/connectors/moving", Some(&definition))
         .await;
@@ -184,7 +191,7 @@ async fn reconfigure_keeps_secrets_and_applies_the_new_sink() {
     assert_eq!(
         got[0].header("authorization"),
         "Basic dTpw",
-        "the stored password was kept"
+        "the password given again is used"
     );
     assert_eq!(second.numbers(), vec![3, 4]);
 }

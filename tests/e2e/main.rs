@@ -12,6 +12,7 @@ mod lifecycle;
 mod official_client;
 mod outage;
 mod refusals;
+mod secrets;
 mod sidecar;
 mod wasm;
 mod wasm_faults;

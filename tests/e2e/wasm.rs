@@ -161,7 +161,8 @@ async fn custom_sink_signs_requests_and_respects_allow_hosts() {
             "sink": {
                 "type": "wasm",
                 "module": "webhook-hmac",
-                "config": { "url": format!("{}/signed", receiver.url), "secret": "s3cret" },
+                "config": { "url": format!("{}/signed", receiver.url) },
+                "secrets": { "secret": "s3cret" },
                 "allowHosts": [host]
             },
             "filter": { "streams": { "prefixes": ["signed-"] } }
@@ -186,7 +187,8 @@ async fn custom_sink_signs_requests_and_respects_allow_hosts() {
             "sink": {
                 "type": "wasm",
                 "module": "webhook-hmac",
-                "config": { "url": format!("{}/signed", receiver.url), "secret": "s3cret" },
+                "config": { "url": format!("{}/signed", receiver.url) },
+                "secrets": { "secret": "s3cret" },
                 "allowHosts": ["hooks.example.com"]
             },
             "filter": { "streams": { "prefixes": ["signed-"] } }

@@ -57,10 +57,7 @@ async fn view(state: &AppState, connector: ConnectorState) -> ConnectorView {
     ConnectorView {
         id: connector.id,
         enabled: connector.enabled,
-        definition: ConnectorDefinition {
-            sink: connector.definition.sink.redacted(),
-            ..connector.definition
-        },
+        definition: connector.definition.redacted(),
         round: connector.round,
         revision: connector.revision,
         created: connector.created,
@@ -194,7 +191,8 @@ pub async fn create(
 }
 
 /// `PUT /connectors/{id}`: replaces the definition. Secrets sent back as the
-/// redaction marker keep their stored value.
+/// redaction marker keep their stored value while their destination is
+/// unchanged.
 pub async fn reconfigure(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -207,7 +205,7 @@ pub async fn reconfigure(
         .await?
         .filter(|c| !c.deleted)
         .ok_or_else(|| ApiError::not_found(format!("connector `{id}` not found")))?;
-    definition.sink.keep_secrets_from(&current.definition.sink);
+    definition.keep_secrets_from(&current.definition)?;
     definition.validate()?;
     check_destinations(&state, &definition)?;
     check_modules(&state, &definition).await?;

@@ -3,8 +3,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use crate::connector::{CommandError, InvalidConnectorId};
+use crate::connector::{CommandError, InvalidConnectorId, SecretFieldError};
 use crate::modules::ModuleError;
+use crate::secrets::SecretsError;
 use crate::sinks::ConfigError;
 use crate::store::{CurrentRevision, StoreError};
 
@@ -121,6 +122,22 @@ impl From<CommandError> for ApiError {
             }
             CommandError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             CommandError::Corrupt { .. } => Self::internal(&e),
+            CommandError::Secret {
+                error:
+                    SecretFieldError {
+                        reason: SecretsError::NoKeyToSeal,
+                        ..
+                    },
+                ..
+            } => Self::bad_request("no-secrets-key", e.to_string()),
+            CommandError::Secret { .. } => {
+                tracing::error!(error = %e, "a connector's secret cannot be opened");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "secret-unreadable",
+                    e.to_string(),
+                )
+            }
             CommandError::Store(e) => e.into(),
         }
     }

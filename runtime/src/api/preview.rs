@@ -84,9 +84,7 @@ pub async fn preview(
 ) -> Result<impl IntoResponse, ApiError> {
     let filter = request.filter.compile()?;
     for (i, transform) in request.transforms.iter().enumerate() {
-        transform
-            .limits
-            .validate(&format!("transforms[{i}].limits"))?;
+        transform.validate(&format!("transforms[{i}]"))?;
     }
     let events = match request.events {
         Some(samples) => {
@@ -126,6 +124,7 @@ pub async fn preview(
         let identity = GuestIdentity {
             connector: "preview".into(),
             stage: name.clone(),
+            secrets: config.secrets.values().cloned().collect(),
         };
         let stage = StageFactory::transform(&state.modules, identity, config)
             .await

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json_path::JsonPath;
 
 use crate::modules::ModuleRef;
+use crate::sinks::wasm::secrets::{validate_secrets, ComponentSecrets};
 use crate::sinks::{ConfigError, SinkConfig};
 use crate::store::{Matcher, Position, SubscriptionFilter};
 use crate::wasm::StageLimits;
@@ -44,6 +45,7 @@ impl ConnectorDefinition {
         for (i, transform) in self.transforms.iter().enumerate() {
             transform.validate(&format!("transforms[{i}]"))?;
         }
+        self.validate_secret_values()?;
         self.checkpoint.validate()
     }
 
@@ -66,13 +68,19 @@ pub struct TransformConfig {
     /// Settings given to the component's `init`, any JSON object.
     #[serde(default)]
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// Secret settings (strings), merged into `config` for `init`; stored
+    /// encrypted and shown as `******`.
+    #[serde(default, skip_serializing_if = "ComponentSecrets::is_empty")]
+    pub secrets: ComponentSecrets,
     /// Limits of the component's instance.
     #[serde(default)]
     pub limits: LimitsConfig,
 }
 
 impl TransformConfig {
-    fn validate(&self, field: &str) -> Result<(), ConfigError> {
+    /// Checks the stage's settings; `field` is its path, e.g. `transforms[0]`.
+    pub fn validate(&self, field: &str) -> Result<(), ConfigError> {
+        validate_secrets(field, &self.config, &self.secrets)?;
         self.limits.validate(&format!("{field}.limits"))
     }
 }

@@ -7,16 +7,20 @@
 //! with the expected revision, so two concurrent requests cannot both win.
 //! The [`ConnectorRepository`] also keeps the connector's checkpoints
 //! (`$connectors/{id}/checkpoints`, bounded by `$maxCount`) and dead letters
-//! (`$connectors/{id}/dead-letters`).
+//! (`$connectors/{id}/dead-letters`). Secret settings are sealed on their
+//! way into the store and opened on the way out (`secrets`), so events in
+//! `$connectors/{id}` never hold a secret in clear.
 
 mod definition;
 mod events;
 mod id;
 mod repository;
+mod secrets;
 mod state;
 
 pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
 pub use id::{ConnectorId, InvalidConnectorId};
 pub use repository::{Checkpoint, CommandError, ConnectorRepository, DeadLetter};
+pub use secrets::SecretFieldError;
 pub use state::{Command, ConnectorState, Decision};

@@ -3,7 +3,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Command, ConnectorEvent, ConnectorId, ConnectorState, Decision, StartFrom};
+use super::{
+    Command, ConnectorEvent, ConnectorId, ConnectorState, Decision, SecretFieldError, StartFrom,
+};
+use crate::secrets::{mask_urls, Keyring};
 use crate::sinks::envelope::envelope;
 use crate::store::{
     Direction, EventStore, ExpectedRevision, NewEvent, Position, RecordedEvent, StoreError,
@@ -31,6 +34,13 @@ pub enum CommandError {
     Conflict(ConnectorId),
     #[error("connector `{id}` has an event that cannot be read: {message}")]
     Corrupt { id: ConnectorId, message: String },
+    /// A secret could not be sealed (the node has no key) or opened (a
+    /// key is missing, or the value was altered).
+    #[error("connector `{id}`: {error}")]
+    Secret {
+        id: ConnectorId,
+        error: SecretFieldError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -53,15 +63,28 @@ pub struct DeadLetter<'a> {
     pub response: Option<&'a str>,
 }
 
-/// Loads and changes connectors in an [`EventStore`].
+/// Loads and changes connectors in an [`EventStore`]. Definitions are
+/// sealed with the keyring on append and opened on load.
 #[derive(Clone)]
 pub struct ConnectorRepository {
     store: Arc<dyn EventStore>,
+    keyring: Arc<Keyring>,
 }
 
 impl ConnectorRepository {
+    /// A repository without keys: definitions with secrets can be neither
+    /// written nor read (see [`ConnectorRepository::with_keyring`]).
     pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            keyring: Arc::new(Keyring::default()),
+        }
+    }
+
+    /// Seals and opens secrets with `keyring`.
+    pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> Self {
+        self.keyring = keyring;
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -69,8 +92,25 @@ impl ConnectorRepository {
     }
 
     /// The connector's current state, deleted ones included; `None` if it
-    /// was never created.
+    /// was never created. The secrets of a live connector are opened.
     pub async fn load(&self, id: &ConnectorId) -> Result<Option<ConnectorState>, CommandError> {
+        let Some(mut state) = self.load_stored(id).await? else {
+            return Ok(None);
+        };
+        if !state.deleted {
+            state
+                .definition
+                .open_secrets(&self.keyring, id)
+                .map_err(|error| CommandError::Secret {
+                    id: id.clone(),
+                    error,
+                })?;
+        }
+        Ok(Some(state))
+    }
+
+    /// The connector's state as stored: secrets still sealed.
+    async fn load_stored(&self, id: &ConnectorId) -> Result<Option<ConnectorState>, CommandError> {
         let mut parsed = Vec::new();
         let mut from = 0;
         loop {
@@ -114,13 +154,29 @@ impl ConnectorRepository {
         ))
     }
 
-    /// Every connector that exists (not deleted), in creation order.
+    /// Every connector that exists (not deleted), in creation order, its
+    /// secrets opened.
     pub async fn list(&self) -> Result<Vec<ConnectorState>, CommandError> {
+        self.list_with(true).await
+    }
+
+    /// Every connector that exists, its secrets still sealed (for what needs
+    /// no secret, such as which modules are in use).
+    pub async fn list_stored(&self) -> Result<Vec<ConnectorState>, CommandError> {
+        self.list_with(false).await
+    }
+
+    async fn list_with(&self, open: bool) -> Result<Vec<ConnectorState>, CommandError> {
         let mut seen = HashSet::new();
         let mut connectors = Vec::new();
         for id in self.registered_ids().await? {
             if seen.insert(id.clone()) {
-                if let Some(state) = self.load(&id).await? {
+                let state = if open {
+                    self.load(&id).await?
+                } else {
+                    self.load_stored(&id).await?
+                };
+                if let Some(state) = state {
                     if !state.deleted {
                         connectors.push(state);
                     }
@@ -172,18 +228,27 @@ impl ConnectorRepository {
         id: &ConnectorId,
         command: Command,
     ) -> Result<ConnectorState, CommandError> {
-        let current = self.load(id).await?;
+        // Deciding needs no secret: a connector whose secrets cannot be
+        // opened can still be disabled or deleted.
+        let current = self.load_stored(id).await?;
         let is_create = matches!(command, Command::Create { .. });
         let events = match command.decide(current.as_ref()) {
             Decision::Append(events) => events,
             Decision::NotFound => return Err(CommandError::NotFound(id.clone())),
             Decision::AlreadyExists => return Err(CommandError::AlreadyExists(id.clone())),
         };
+        let mut new_events = Vec::with_capacity(events.len());
+        for event in &events {
+            new_events.push(self.sealed(id, event)?.to_new_event());
+        }
         if is_create {
             self.register(id).await?;
         }
         if events.is_empty() {
-            return current.ok_or_else(|| CommandError::NotFound(id.clone()));
+            return self
+                .load(id)
+                .await?
+                .ok_or_else(|| CommandError::NotFound(id.clone()));
         }
         // "end" is the end of the log when the command is accepted, not when
         // the pipeline gets to subscribe (events appended in between must
@@ -198,7 +263,6 @@ impl ConnectorRepository {
         let expected = current.as_ref().map_or(ExpectedRevision::NoStream, |s| {
             ExpectedRevision::Exact(s.revision)
         });
-        let new_events = events.iter().map(ConnectorEvent::to_new_event).collect();
         match self.store.append(&id.stream(), expected, new_events).await {
             Ok(_) => {}
             Err(StoreError::WrongExpectedRevision { .. }) if is_create && current.is_none() => {
@@ -227,6 +291,26 @@ impl ConnectorRepository {
         self.load(id)
             .await?
             .ok_or_else(|| CommandError::NotFound(id.clone()))
+    }
+
+    /// `event` with the secrets of its definition sealed.
+    fn sealed(
+        &self,
+        id: &ConnectorId,
+        event: &ConnectorEvent,
+    ) -> Result<ConnectorEvent, CommandError> {
+        let mut event = event.clone();
+        if let ConnectorEvent::Created { definition, .. }
+        | ConnectorEvent::Reconfigured { definition } = &mut event
+        {
+            definition
+                .seal_secrets(&self.keyring, id)
+                .map_err(|error| CommandError::Secret {
+                    id: id.clone(),
+                    error,
+                })?;
+        }
+        Ok(event)
     }
 
     async fn register(&self, id: &ConnectorId) -> Result<(), StoreError> {
@@ -284,9 +368,9 @@ impl ConnectorRepository {
         let body = serde_json::json!({
             "connectorId": id,
             "stage": letter.stage,
-            "reason": letter.reason,
+            "reason": mask_urls(letter.reason),
             "status": letter.status,
-            "response": letter.response,
+            "response": letter.response.map(mask_urls),
             "event": envelope(letter.event),
         });
         let mut event = NewEvent::json(DEAD_LETTER_EVENT, &body);

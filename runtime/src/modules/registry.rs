@@ -346,7 +346,7 @@ impl ModuleRegistry {
         let mut users: Vec<String> = self
             .inner
             .connectors
-            .list()
+            .list_stored()
             .await?
             .into_iter()
             .filter(|c| !c.deleted && c.definition.modules().iter().any(|m| m.name() == name))

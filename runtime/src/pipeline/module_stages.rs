@@ -1,4 +1,5 @@
-//! Stages from uploaded modules: the [`StageFactory`] of a node.
+//! Stages from uploaded modules: the [`StageFactory`] of a node. A
+//! component's `init` receives its `config` with its `secrets` merged in.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use super::StageFactory;
 use crate::connector::TransformConfig;
 use crate::modules::{ModuleRef, ModuleRegistry};
 use crate::outbound::DestinationPolicy;
+use crate::sinks::wasm::secrets::init_settings;
 use crate::sinks::wasm::WasmSinkConfig;
 use crate::wasm::{GuestIdentity, SinkStage, TransformStage, World};
 
@@ -54,7 +56,7 @@ impl StageFactory for ModuleRegistry {
         config: &TransformConfig,
     ) -> Result<TransformStage, String> {
         let component = component(self, &config.module, World::Transform).await?;
-        let settings = serde_json::Value::Object(config.config.clone()).to_string();
+        let settings = init_settings(&config.config, &config.secrets);
         self.host()
             .transform(&component, identity, settings, config.limits.stage_limits())
             .map_err(|e| e.to_string())
@@ -66,7 +68,7 @@ impl StageFactory for ModuleRegistry {
         config: &WasmSinkConfig,
     ) -> Result<SinkStage, String> {
         let component = component(self, &config.module, World::Sink).await?;
-        let settings = serde_json::Value::Object(config.config.clone()).to_string();
+        let settings = init_settings(&config.config, &config.secrets);
         self.host()
             .sink(
                 &component,

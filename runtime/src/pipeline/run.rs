@@ -29,10 +29,11 @@ pub(super) async fn run(
     cancel: CancellationToken,
 ) {
     let id = connector.id.clone();
+    status.hide(connector.definition.secret_values());
     match run_until_stopped(&repository, stages.as_ref(), &connector, &status, &cancel).await {
         Ok(()) => tracing::info!(connector = %id, "pipeline stopped"),
         Err(message) => {
-            tracing::error!(connector = %id, error = %message, "connector faulted");
+            tracing::error!(connector = %id, error = %status.redact(&message), "connector faulted");
             status.fault(message);
         }
     }
@@ -174,6 +175,7 @@ async fn build_chain(
         let identity = GuestIdentity {
             connector: connector.id.to_string(),
             stage: name.clone(),
+            secrets: config.secrets.values().cloned().collect(),
         };
         let stage = stages
             .transform(identity, config)
@@ -195,7 +197,7 @@ async fn build_sink(
     let ctx = SinkContext {
         connector_id: connector.id.to_string(),
         on_retry: Arc::new(move |notice: RetryNotice| {
-            tracing::warn!(connector = %id, attempt = notice.attempt, wait_ms = notice.wait.as_millis() as u64, error = %notice.error, "delivery failed, retrying");
+            tracing::warn!(connector = %id, attempt = notice.attempt, wait_ms = notice.wait.as_millis() as u64, error = %retry_status.redact(&notice.error), "delivery failed, retrying");
             retry_status.record_error(format!(
                 "{} (retry {} in {} ms)",
                 notice.error,
@@ -210,6 +212,7 @@ async fn build_sink(
         let identity = GuestIdentity {
             connector: connector.id.to_string(),
             stage: format!("sink ({})", config.module),
+            secrets: config.secrets.values().cloned().collect(),
         };
         let stage = stages
             .sink(identity, config)
@@ -439,6 +442,14 @@ async fn write_dead_letter(
     status: &PipelineStatus,
     cancel: &CancellationToken,
 ) -> DeadLetterWrite {
+    // A destination's answer may echo a credential.
+    let reason = status.redact(letter.reason);
+    let response = letter.response.map(|r| status.redact(r));
+    let letter = DeadLetter {
+        reason: &reason,
+        response: response.as_deref(),
+        ..letter
+    };
     let mut backoff = MIN_BACKOFF;
     let mut attempts = 0;
     loop {

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::secrets::redact_in;
 use crate::store::Position;
 
 /// What a pipeline is doing.
@@ -40,6 +41,8 @@ struct StatusInner {
     checkpoint: Option<Position>,
     caught_up: bool,
     last_error: Option<LastError>,
+    /// The connector's secrets, hidden in every message.
+    hidden: Vec<String>,
 }
 
 /// The most recent error and when it happened.
@@ -75,6 +78,7 @@ impl PipelineStatus {
                 checkpoint: None,
                 caught_up: false,
                 last_error: None,
+                hidden: Vec::new(),
             }),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -108,9 +112,22 @@ impl PipelineStatus {
         self.with(|s| s.caught_up = true);
     }
 
+    /// Hides these values (the connector's secrets) in every message.
+    pub fn hide(&self, secrets: Vec<String>) {
+        self.with(|s| s.hidden = secrets);
+    }
+
+    /// `text` with its URLs masked (userinfo, query values) and the
+    /// connector's secrets replaced by `******`: a destination's answer may
+    /// echo a credential.
+    pub fn redact(&self, text: &str) -> String {
+        self.with(|s| redact_in(text, &s.hidden))
+    }
+
+    /// Records the most recent error, [redacted](Self::redact).
     pub fn record_error(&self, message: impl Into<String>) {
         let error = LastError {
-            message: message.into(),
+            message: self.redact(&message.into()),
             at: Utc::now(),
         };
         self.with(|s| s.last_error = Some(error));

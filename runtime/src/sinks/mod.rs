@@ -55,15 +55,32 @@ impl SinkConfig {
         match self {
             SinkConfig::Console(c) => SinkConfig::Console(c.clone()),
             SinkConfig::Http(c) => SinkConfig::Http(c.redacted()),
-            SinkConfig::Wasm(c) => SinkConfig::Wasm(c.clone()),
+            SinkConfig::Wasm(c) => {
+                let mut shown = c.clone();
+                wasm::secrets::redact(&mut shown.secrets);
+                SinkConfig::Wasm(shown)
+            }
         }
     }
 
     /// Fills secrets given as [`REDACTED`] from `previous`, so a client can
-    /// send back what it read and keep the stored secrets.
-    pub fn keep_secrets_from(&mut self, previous: &SinkConfig) {
-        if let (SinkConfig::Http(new), SinkConfig::Http(old)) = (self, previous) {
-            new.keep_secrets_from(old);
+    /// send back what it read and keep the stored secrets, as long as the
+    /// destination they protect is unchanged (else an error names the
+    /// field).
+    pub fn keep_secrets_from(&mut self, previous: &SinkConfig) -> Result<(), ConfigError> {
+        match (self, previous) {
+            (SinkConfig::Http(new), SinkConfig::Http(old)) => new.keep_secrets_from(old),
+            (SinkConfig::Wasm(new), SinkConfig::Wasm(old)) => new.keep_secrets_from(old),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every secret value with its field path, e.g. `sink.auth.token`.
+    pub fn secret_fields_mut(&mut self) -> Vec<(String, &mut String)> {
+        match self {
+            SinkConfig::Console(_) => Vec::new(),
+            SinkConfig::Http(c) => c.secret_fields_mut(),
+            SinkConfig::Wasm(c) => wasm::secrets::secret_fields_mut("sink", &mut c.secrets),
         }
     }
 
@@ -82,7 +99,7 @@ impl SinkConfig {
 }
 
 /// What the API shows instead of a secret.
-pub const REDACTED: &str = "******";
+pub use crate::secrets::REDACTED;
 
 /// A setting that cannot be used, with what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

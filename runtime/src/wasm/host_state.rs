@@ -14,11 +14,24 @@ use super::limiter::TotalLimiter;
 use super::outgoing::{OutgoingHooks, OutgoingHttp};
 
 /// Who runs the component, for log lines and the HTTP allow-list.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GuestIdentity {
     pub connector: String,
     /// The stage's name, e.g. `transform[0]:redact` or `sink:webhook`.
     pub stage: String,
+    /// The component's secrets: its log lines show them as `******`.
+    pub secrets: Vec<String>,
+}
+
+/// Shows the secrets' count only.
+impl std::fmt::Debug for GuestIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuestIdentity")
+            .field("connector", &self.connector)
+            .field("stage", &self.stage)
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
 }
 
 /// The data of one component instance's store.
@@ -92,6 +105,7 @@ impl logging::Host for HostState {
         let (connector, stage) = (&self.identity.connector, &self.identity.stage);
         // Guests choose the level; the runtime caps what one line may hold.
         let message: String = message.chars().take(4096).collect();
+        let message = crate::secrets::redact_in(&message, &self.identity.secrets);
         match level {
             logging::Level::Trace => {
                 tracing::trace!(connector = %connector, stage = %stage, "{message}")

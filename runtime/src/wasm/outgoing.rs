@@ -100,7 +100,7 @@ impl WasiHttpHooks for OutgoingHooks {
             tracing::warn!(
                 connector = %self.identity.connector,
                 stage = %self.identity.stage,
-                %uri,
+                uri = %crate::secrets::mask_url(&uri.to_string()),
                 "outgoing request refused: host not in allowHosts"
             );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::secrets::HeaderSetting;
 use super::status::StatusActions;
 use crate::sinks::retry::RetryConfig;
 use crate::sinks::REDACTED;
@@ -45,9 +46,10 @@ pub struct HttpSinkConfig {
     /// `POST` (default), `PUT` or `PATCH`.
     #[serde(default = "default_method")]
     pub method: HttpMethod,
-    /// Extra headers sent with every request.
+    /// Extra headers sent with every request; a value may be marked secret
+    /// as `{"secret": "..."}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, HeaderSetting>,
     /// How to authenticate; absent = no `authorization` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<HttpAuth>,

@@ -35,4 +35,5 @@ pub mod template;
 mod validate;
 
 pub use config::{HttpAuth, HttpBatchConfig, HttpMethod, HttpSinkConfig};
+pub use secrets::HeaderSetting;
 pub use sink::HttpSink;

@@ -41,13 +41,15 @@ pub struct PreparedRequest {
 /// The headers of every request.
 pub fn base_headers(config: &HttpSinkConfig, connector_id: &str) -> Result<HeaderMap, ConfigError> {
     let mut headers = HeaderMap::new();
-    for (name, value) in &config.headers {
+    for (name, setting) in &config.headers {
         let field = || format!("sink.headers.{name}");
+        let secret = setting.is_secret(name);
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
             ConfigError::new(field(), "is not a valid header name, e.g. `x-api-key`")
         })?;
-        let value = HeaderValue::from_str(value)
+        let mut value = HeaderValue::from_str(setting.value())
             .map_err(|_| ConfigError::new(field(), "must be printable ASCII, e.g. `orders`"))?;
+        value.set_sensitive(secret);
         headers.insert(name, value);
     }
     if let Some(auth) = &config.auth {

@@ -7,6 +7,8 @@
 //! and timeouts are retried. Redirects are not followed. A destination the
 //! node's policy refuses stops the sink (the connector faults with the
 //! reason): no other event could get through either.
+//! URLs in the reasons are masked (userinfo, query values), and so are the
+//! sink's own secrets when an answer echoes them.
 
 use std::time::{Duration, SystemTime};
 
@@ -16,6 +18,7 @@ use reqwest::{Client, Method, Response};
 use super::request::PreparedRequest;
 use super::status::{action_for, StatusAction, StatusActions};
 use crate::outbound::client::{self as outbound, SendError};
+use crate::secrets::{mask_url, mask_urls, redact_in};
 use crate::sinks::retry::{parse_retry_after, RetryPolicy};
 use crate::sinks::{Rejection, RetryNotice, SinkContext};
 
@@ -59,6 +62,8 @@ pub struct Transport {
     pub timeout: Duration,
     /// `onStatus`: the actions that differ from the defaults.
     pub on_status: StatusActions,
+    /// The sink's secrets, hidden in reasons (an answer may echo one).
+    pub hidden: Vec<String>,
 }
 
 impl Transport {
@@ -110,17 +115,22 @@ impl Transport {
         let response = match sent {
             Ok(response) => response,
             Err(SendError::Refused(reason)) => {
-                return Attempt::DestinationRefused(format!("{method} {}: {reason}", request.url))
+                return Attempt::DestinationRefused(format!(
+                    "{method} {}: {reason}",
+                    mask_url(request.url.as_str())
+                ))
             }
             Err(SendError::Http(error)) => {
+                // The URL is shown masked, never as reqwest prints it.
+                let error = error.without_url();
                 return Attempt::Failed {
                     failure: Rejection::new(format!(
                         "{method} {} failed: {}",
-                        request.url,
-                        describe(&error, self.timeout)
+                        mask_url(request.url.as_str()),
+                        mask_urls(&describe(&error, self.timeout))
                     )),
                     retry_after: None,
-                }
+                };
             }
         };
         let status = response.status();
@@ -135,7 +145,10 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let body = body_start(response).await;
-        let mut reason = format!("HTTP {status} from {method} {}", request.url);
+        let mut reason = format!(
+            "HTTP {status} from {method} {}",
+            mask_url(request.url.as_str())
+        );
         if !body.is_empty() {
             reason.push_str(": ");
             reason.push_str(&truncate(&body, MESSAGE_LIMIT).replace(['\r', '\n'], " "));
@@ -146,9 +159,9 @@ impl Transport {
             );
         }
         let failure = Rejection {
-            reason,
+            reason: redact_in(&reason, &self.hidden),
             status: Some(status.as_u16()),
-            response: (!body.is_empty()).then_some(body),
+            response: (!body.is_empty()).then(|| redact_in(&body, &self.hidden)),
             stops_connector: action == StatusAction::Fault,
         };
         match action {

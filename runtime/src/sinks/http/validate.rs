@@ -5,7 +5,6 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use super::config::{HttpAuth, HttpBatchConfig, HttpSinkConfig};
 use super::request::is_printable_ascii;
-use super::secrets::is_sensitive_header;
 use super::template::UrlTemplate;
 use crate::sinks::{ConfigError, REDACTED};
 
@@ -82,8 +81,9 @@ impl HttpSinkConfig {
     }
 
     fn validate_headers(&self) -> Result<(), ConfigError> {
-        for (name, value) in &self.headers {
+        for (name, setting) in &self.headers {
             let field = format!("sink.headers.{name}");
+            let value = setting.value();
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 ConfigError::new(
                     &field,
@@ -103,7 +103,7 @@ impl HttpSinkConfig {
                     "must be printable ASCII without line breaks, e.g. `orders-service`",
                 ));
             }
-            if value == REDACTED && is_sensitive_header(name) {
+            if value == REDACTED && setting.is_secret(name) {
                 return Err(secret_placeholder(&field));
             }
         }

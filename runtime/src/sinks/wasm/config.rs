@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::secrets::{self, ComponentSecrets};
 use crate::connector::LimitsConfig;
 use crate::modules::ModuleRef;
 use crate::sinks::retry::RetryConfig;
@@ -14,6 +15,10 @@ pub struct WasmSinkConfig {
     /// Settings given to the component's `init`, any JSON object.
     #[serde(default)]
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// Secret settings (strings), merged into `config` for `init`; stored
+    /// encrypted and shown as `******`.
+    #[serde(default, skip_serializing_if = "ComponentSecrets::is_empty")]
+    pub secrets: ComponentSecrets,
     /// Hosts the component may send HTTP requests to: `host`, `host:port` or
     /// `*.domain`. Requests to any other host fail.
     #[serde(default)]
@@ -110,6 +115,32 @@ impl WasmSinkConfig {
             ));
         }
         self.retry.validate("sink.retry")?;
+        secrets::validate_secrets("sink", &self.config, &self.secrets)?;
         self.limits.validate("sink.limits")
+    }
+
+    /// What the secrets are for: the module and the hosts it may reach.
+    pub fn destination(&self) -> String {
+        let mut hosts = self.allow_hosts.clone();
+        hosts.sort();
+        hosts.dedup();
+        format!(
+            "module {} allowed to reach [{}]",
+            self.module.name(),
+            hosts.join(", ")
+        )
+    }
+
+    /// Fills secrets given as `******` from `previous` when the destination
+    /// is unchanged (see [`secrets::keep_redacted`]).
+    pub fn keep_secrets_from(&mut self, previous: &WasmSinkConfig) -> Result<(), ConfigError> {
+        let destination = self.destination();
+        secrets::keep_redacted(
+            "sink",
+            &mut self.secrets,
+            &previous.secrets,
+            &destination,
+            &previous.destination(),
+        )
     }
 }

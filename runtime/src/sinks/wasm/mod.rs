@@ -1,8 +1,10 @@
 //! Custom sinks: a WebAssembly component (world `sink` of `wit/`) that
 //! delivers each batch itself, through outgoing HTTP requests allowed only
-//! to the hosts in `allowHosts`.
+//! to the hosts in `allowHosts`. Its `secrets` (and a transform stage's)
+//! are handled in [`secrets`].
 
 mod config;
+pub mod secrets;
 mod sink;
 
 pub use config::{WasmBatchConfig, WasmSinkConfig};
