@@ -212,6 +212,7 @@ fn node_config(data_dir: std::path::PathBuf, store: StoreLocation) -> NodeConfig
         max_body_bytes: 1 << 20,
         member: "bench".into(),
         max_module_bytes: NodeConfig::DEFAULT_MAX_MODULE_BYTES,
+        access: Default::default(),
     }
 }
 

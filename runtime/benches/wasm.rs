@@ -211,6 +211,7 @@ async fn end_to_end(dir: &Path, events: u64) {
         listen: "127.0.0.1:0".parse().expect("addr"),
         max_body_bytes: 1 << 20,
         max_module_bytes: 64 << 20,
+        access: Default::default(),
         member: "bench".into(),
     })
     .await

@@ -7,8 +7,10 @@
 //! - [`pipeline`]: subscription -> filter -> sink -> checkpoint;
 //! - [`sinks`]: console and HTTP;
 //! - [`activation`]: which pipelines run on this member;
-//! - [`api`]: the HTTP management API; [`node`] wires everything together.
+//! - [`api`]: the HTTP management API; [`access`]: who may reach the API
+//!   and the gRPC protocol, and over TLS; [`node`] wires everything together.
 
+pub mod access;
 pub mod activation;
 pub mod api;
 pub mod connector;

@@ -11,6 +11,8 @@ use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::access::tls_listener::TlsListener;
+use crate::access::{AccessConfig, PreparedAccess};
 use crate::activation::Supervisor;
 use crate::api::{self, AppState};
 use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
@@ -61,6 +63,8 @@ pub struct NodeConfig {
     pub member: String,
     /// The largest WebAssembly module that can be uploaded, in bytes.
     pub max_module_bytes: usize,
+    /// API tokens, TLS, `--insecure` (gRPC users are in `grpc`).
+    pub access: AccessConfig,
 }
 
 impl NodeConfig {
@@ -74,6 +78,7 @@ pub struct Node {
     max_body_bytes: usize,
     listen: SocketAddr,
     grpc: Option<GrpcServer>,
+    access: PreparedAccess,
 }
 
 impl Node {
@@ -85,6 +90,7 @@ impl Node {
                 config.data_dir.display()
             )
         })?;
+        let access = crate::access::prepare(&config.access, config.listen, config.grpc.as_ref())?;
         let store = open_store(&config).await?;
         let grpc = match &config.grpc {
             Some(grpc) if matches!(config.store, StoreLocation::Kurrent(_)) => {
@@ -94,7 +100,9 @@ impl Node {
                     grpc.listen
                 )
             }
-            Some(grpc) => Some(crate::grpc::serve(Arc::clone(&store), grpc.clone()).await?),
+            Some(grpc) => {
+                Some(crate::grpc::serve(Arc::clone(&store), grpc.with_tls(&access)).await?)
+            }
             None => None,
         };
         let cache_dir = config.data_dir.join("wasm-cache");
@@ -135,6 +143,7 @@ impl Node {
             max_body_bytes: config.max_body_bytes,
             listen: config.listen,
             grpc,
+            access,
         })
     }
 
@@ -175,7 +184,11 @@ impl Node {
     }
 
     pub fn router(&self) -> Router {
-        api::router(self.state.clone(), self.max_body_bytes)
+        api::router(
+            self.state.clone(),
+            self.max_body_bytes,
+            self.access.api.clone(),
+        )
     }
 
     /// Serves the API until `shutdown` completes, then stops every connector
@@ -187,11 +200,26 @@ impl Node {
         let listener = TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;
-        tracing::info!(listen = %listener.local_addr()?, "management API listening");
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the API server failed")?;
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            tls = self.access.tls.is_some(),
+            tokens = !self.access.api.tokens.is_empty(),
+            "management API listening"
+        );
+        let served = match &self.access.tls {
+            Some(tls) => {
+                let listener = TlsListener::new(listener, tls.acceptor())?;
+                axum::serve(listener, self.router())
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                axum::serve(listener, self.router())
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
+        served.context("the API server failed")?;
         tracing::info!("stopping connectors");
         self.state.supervisor.stop_all().await;
         if let Some(grpc) = self.grpc.take() {

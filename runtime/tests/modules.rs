@@ -37,6 +37,7 @@ async fn start(dir: &Path, max_module_bytes: usize) -> Node {
         max_body_bytes: 1 << 20,
         member: "test".into(),
         max_module_bytes,
+        access: Default::default(),
     })
     .await
     .unwrap()

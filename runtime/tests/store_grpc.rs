@@ -63,6 +63,8 @@ async fn serve(
     let config = GrpcConfig {
         listen,
         credentials,
+        users: Vec::new(),
+        tls: None,
     };
     match grpc::serve(Arc::new(store.clone()), config).await {
         Ok(server) => server,
