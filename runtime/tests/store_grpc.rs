@@ -442,6 +442,8 @@ async fn restart(store: &SqliteStore, addr: SocketAddr) -> GrpcServer {
     let config = || GrpcConfig {
         listen: addr,
         credentials: None,
+        users: Vec::new(),
+        tls: None,
     };
     let mut last_error = None;
     for _ in 0..50 {

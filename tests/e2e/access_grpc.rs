@@ -1,5 +1,5 @@
 //! Access to the gRPC protocol: with an admin user and ordinary users,
-//! every call needs credentials, and only the admin may use `$` streams and
+//! every streams call needs credentials, and only the admin may use `$` streams and
 //! `$all`; the runtime's own sidecar mode works with the admin's
 //! credentials.
 
@@ -46,7 +46,7 @@ async fn store_node(dir: &std::path::Path) -> (NodeProcess, u16) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grpc_calls_need_credentials_and_only_the_admin_uses_system_streams() {
+async fn grpc_stream_calls_need_credentials_and_only_the_admin_uses_system_streams() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (node, port) = store_node(dir.path()).await;
     node.create_connector(

@@ -28,7 +28,7 @@ pub struct AccessArgs {
     #[arg(long, env = "CONNECTORS_API_TOKENS_FILE", value_name = "PATH")]
     pub api_tokens_file: Option<PathBuf>,
     /// The gRPC admin user (`user:password`, basic authentication): with it,
-    /// every gRPC call needs credentials, and only this user may use
+    /// every gRPC stream call needs credentials, and only this user may use
     /// `$`-prefixed streams and read `$all`.
     #[arg(
         long,

@@ -1,10 +1,9 @@
-//! Basic authentication of every call. Without users the node is open (and
-//! every caller is treated as the admin). With an admin user
+//! Basic authentication of `Streams` calls. Without users the node is open
+//! (and every caller is treated as the admin). With an admin user
 //! (`--grpc-credentials`) and possibly ordinary users (`--grpc-user`),
-//! every call of every service must carry one of them in the
-//! `authorization` header, as the official clients send them; the caller
-//! is attached to the request as a [`Principal`] for the stream rules of
-//! [`super::acl`].
+//! every call must carry one of them in the `authorization` header, as the
+//! official clients send them; the caller is attached to the request as a
+//! [`Principal`] for the stream rules of [`super::acl`].
 
 use base64::Engine;
 use sha2::{Digest, Sha256};

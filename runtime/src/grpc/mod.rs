@@ -14,9 +14,11 @@
 //!   this node as the only, alive leader.
 //!
 //! Access: with an admin user (`--grpc-credentials`) and optional ordinary
-//! users (`--grpc-user`), every call of every service needs basic
-//! credentials ([`auth`]); only the admin may use `$` streams and `$all`
-//! ([`acl`]). Without users the node is open, which it allows only on a
+//! users (`--grpc-user`), every `Streams` call needs basic credentials
+//! ([`auth`]); only the admin may use `$` streams and `$all` ([`acl`]).
+//! `ServerFeatures` and `Gossip` stay open as on KurrentDB: clients call
+//! them before authenticating, and they reveal only the methods served and
+//! this node's address. Without users the node is open, which it allows only on a
 //! loopback address unless started with `--insecure` (see `crate::access`).
 //!
 //! Errors follow the server's conventions ([`status`]): wrong expected
@@ -135,16 +137,18 @@ pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Re
             .context("cannot use the TLS certificate and key for gRPC")?;
     }
     let auth = Authenticate::new(config.credentials.as_ref(), &config.users);
+    // Server features and gossip stay open, as on KurrentDB: clients call
+    // them to connect and discover the leader before they send
+    // credentials (the Rust client, and so a sidecar, never sends them on
+    // these calls), and they tell nothing but the methods served and this
+    // node's address.
     let router = builder
-        .add_service(InterceptedService::new(streams, auth.clone()))
-        .add_service(InterceptedService::new(
-            ServerFeaturesServer::new(Features),
-            auth.clone(),
-        ))
-        .add_service(InterceptedService::new(
-            GossipServer::new(Gossip::new(advertised_host, local_addr.port())),
-            auth,
-        ));
+        .add_service(InterceptedService::new(streams, auth))
+        .add_service(ServerFeaturesServer::new(Features))
+        .add_service(GossipServer::new(Gossip::new(
+            advertised_host,
+            local_addr.port(),
+        )));
     // Small request/response exchanges (one append at a time) must wait
     // neither for Nagle's algorithm nor for delayed acknowledgements.
     let incoming = TcpListenerStream::new(listener).map(|stream| stream.map(QuickAck::new));
