@@ -73,6 +73,8 @@ async fn grpc_store(dir: &std::path::Path) -> (Arc<dyn EventStore>, connectors::
         GrpcConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             credentials: None,
+            users: Vec::new(),
+            tls: None,
         },
     )
     .await
@@ -236,6 +238,8 @@ async fn start_nodes(
             config.grpc = Some(GrpcConfig {
                 listen: "127.0.0.1:0".parse().expect("addr"),
                 credentials: None,
+                users: Vec::new(),
+                tls: None,
             });
             let store_node = Node::start(config).await.expect("start store node");
             let addr = store_node.grpc_addr().expect("gRPC address");

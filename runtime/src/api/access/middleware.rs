@@ -22,12 +22,14 @@ const HOW_TO_AUTHENTICATE: &str = "send `Authorization: Bearer <token>` with a t
 /// Checks a request against `access`, then hands it on.
 pub async fn guard(State(access): State<Arc<ApiAccess>>, request: Request, next: Next) -> Response {
     if let Err(refusal) = check(&access, &request) {
-        return refusal;
+        return *refusal;
     }
     next.run(request).await
 }
 
-fn check(access: &ApiAccess, request: &Request) -> Result<(), Response> {
+/// The refusal of a request that may not go on (boxed: a response is
+/// large and the normal case carries nothing).
+fn check(access: &ApiAccess, request: &Request) -> Result<(), Box<Response>> {
     if access.loopback_listener {
         // HTTP/1.1 sends `Host`; HTTP/2 the URI's authority.
         let host = request
@@ -36,23 +38,23 @@ fn check(access: &ApiAccess, request: &Request) -> Result<(), Response> {
             .map(|h| h.to_str().unwrap_or("?").to_owned())
             .or_else(|| request.uri().authority().map(|a| a.to_string()));
         if let Some(host) = host.filter(|h| !is_loopback_host(h)) {
-            return Err(ApiError::new(
+            return Err(Box::new(ApiError::new(
                 StatusCode::MISDIRECTED_REQUEST,
                 "misdirected-request",
                 format!(
                     "this node listens on a loopback address and answers only requests addressed to `localhost`, `127.0.0.1` or `[::1]`, not `{host}` (a web page rebinding its name to this machine looks like this); to reach it by another name, listen on a network address (`--listen`) with API tokens"
                 ),
             )
-            .into_response());
+            .into_response()));
         }
     }
     if !same_origin_or_not_a_browser(request.method(), request.headers()) {
-        return Err(ApiError::new(
+        return Err(Box::new(ApiError::new(
             StatusCode::FORBIDDEN,
             "cross-origin-request",
             "a web page of another origin cannot change this node; use a tool such as `curl`, or a page served from the node's own origin",
         )
-        .into_response());
+        .into_response()));
     }
     if access.tokens.is_empty() || OPEN_PATHS.contains(&request.uri().path()) {
         return Ok(());
@@ -63,33 +65,35 @@ fn check(access: &ApiAccess, request: &Request) -> Result<(), Response> {
         .map(|value| bearer(value.to_str().unwrap_or("")));
     let role = match presented {
         None => {
-            return Err(unauthorized(
+            return Err(Box::new(unauthorized(
                 format!("this node requires an API token: {HOW_TO_AUTHENTICATE}"),
                 "Bearer realm=\"connectors\"",
-            ))
+            )))
         }
         Some(token) => match token.and_then(|t| access.tokens.role_of(t)) {
             Some(role) => role,
             None => {
-                return Err(unauthorized(
+                return Err(Box::new(unauthorized(
                     format!("the API token is not valid: {HOW_TO_AUTHENTICATE}"),
                     "Bearer realm=\"connectors\", error=\"invalid_token\"",
-                ))
+                )))
             }
         },
     };
     if !role.allows(request.method()) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
+        return Err(Box::new(
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
                 "the token's role `{}` may only read (GET, HEAD); `{} {}` needs an `admin` token",
                 role.name(),
                 request.method(),
                 request.uri().path()
             ),
-        )
-        .into_response());
+            )
+            .into_response(),
+        ));
     }
     Ok(())
 }
