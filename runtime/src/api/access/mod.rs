@@ -18,6 +18,8 @@ pub mod content_type;
 pub mod host;
 mod middleware;
 pub mod origin;
+#[cfg(test)]
+mod tests;
 pub mod tokens;
 
 use std::sync::Arc;
