@@ -73,6 +73,8 @@ async fn grpc_store(dir: &std::path::Path) -> (Arc<dyn EventStore>, connectors::
         GrpcConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             credentials: None,
+            users: Vec::new(),
+            tls: None,
         },
     )
     .await
@@ -214,6 +216,7 @@ fn node_config(data_dir: std::path::PathBuf, store: StoreLocation) -> NodeConfig
         max_module_bytes: NodeConfig::DEFAULT_MAX_MODULE_BYTES,
         destinations: Default::default(),
         secrets: Default::default(),
+        access: Default::default(),
     }
 }
 
@@ -237,6 +240,8 @@ async fn start_nodes(
             config.grpc = Some(GrpcConfig {
                 listen: "127.0.0.1:0".parse().expect("addr"),
                 credentials: None,
+                users: Vec::new(),
+                tls: None,
             });
             let store_node = Node::start(config).await.expect("start store node");
             let addr = store_node.grpc_addr().expect("gRPC address");

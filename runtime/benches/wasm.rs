@@ -215,6 +215,7 @@ async fn end_to_end(dir: &Path, events: u64) {
         max_module_bytes: 64 << 20,
         destinations: Default::default(),
         secrets: Default::default(),
+        access: Default::default(),
         member: "bench".into(),
     })
     .await

@@ -9,8 +9,10 @@
 //! - [`outbound`]: where sinks may connect (the destination policy);
 //! - [`activation`]: which pipelines run on this member;
 //! - [`secrets`]: secrets encrypted at rest, masked in URLs;
-//! - [`api`]: the HTTP management API; [`node`] wires everything together.
+//! - [`api`]: the HTTP management API; [`access`]: who may reach the API
+//!   and the gRPC protocol, and over TLS; [`node`] wires everything together.
 
+pub mod access;
 pub mod activation;
 pub mod api;
 pub mod connector;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use connectors::grpc::{Credentials, GrpcConfig};
+use connectors::access::AccessArgs;
 use connectors::node::{Node, NodeConfig, StoreLocation};
 use tracing_subscriber::EnvFilter;
 
@@ -51,20 +51,10 @@ struct ServeArgs {
     )]
     store: Option<String>,
     /// Serve the KurrentDB gRPC protocol over the embedded store on this
-    /// address (cleartext HTTP/2, clients use `?tls=false`).
+    /// address (cleartext HTTP/2, clients use `?tls=false`; TLS with
+    /// `--tls-cert`).
     #[arg(long, env = "CONNECTORS_GRPC_LISTEN", value_name = "ADDR")]
     grpc_listen: Option<SocketAddr>,
-    /// Require these credentials (`user:password`, basic authentication) on
-    /// gRPC stream calls.
-    #[arg(
-        long,
-        env = "CONNECTORS_GRPC_CREDENTIALS",
-        value_name = "USER:PASSWORD",
-        value_parser = Credentials::parse,
-        requires = "grpc_listen",
-        hide_env_values = true
-    )]
-    grpc_credentials: Option<Credentials>,
     /// Address of the HTTP API.
     #[arg(long, default_value = "127.0.0.1:2119", env = "CONNECTORS_LISTEN")]
     listen: SocketAddr,
@@ -81,6 +71,8 @@ struct ServeArgs {
     destinations: connectors::outbound::DestinationArgs,
     #[command(flatten)]
     secrets: connectors::secrets::SecretsArgs,
+    #[command(flatten)]
+    access: AccessArgs,
 }
 
 impl ServeArgs {
@@ -91,10 +83,8 @@ impl ServeArgs {
                 Some(connection) => StoreLocation::Kurrent(connection),
                 None => StoreLocation::Embedded,
             },
-            grpc: self.grpc_listen.map(|listen| GrpcConfig {
-                listen,
-                credentials: self.grpc_credentials,
-            }),
+            grpc: self.grpc_listen.map(|listen| self.access.grpc(listen)),
+            access: self.access.config(),
             data_dir: self.data,
             listen: self.listen,
             max_body_bytes: self.max_body_bytes,

@@ -11,6 +11,8 @@ use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::access::tls_listener::TlsListener;
+use crate::access::{AccessConfig, PreparedAccess};
 use crate::activation::Supervisor;
 use crate::api::{self, AppState};
 use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
@@ -67,6 +69,8 @@ pub struct NodeConfig {
     pub destinations: DestinationRules,
     /// Where the keys that encrypt connectors' secrets come from.
     pub secrets: SecretsConfig,
+    /// API tokens, TLS, `--insecure` (gRPC users are in `grpc`).
+    pub access: AccessConfig,
 }
 
 impl NodeConfig {
@@ -80,6 +84,7 @@ pub struct Node {
     max_body_bytes: usize,
     listen: SocketAddr,
     grpc: Option<GrpcServer>,
+    access: PreparedAccess,
 }
 
 impl Node {
@@ -91,6 +96,7 @@ impl Node {
                 config.data_dir.display()
             )
         })?;
+        let access = crate::access::prepare(&config.access, config.listen, config.grpc.as_ref())?;
         let sidecar = matches!(config.store, StoreLocation::Kurrent(_));
         let keyring = Arc::new(open_keyring(&config.secrets, &config.data_dir, sidecar)?);
         let store = open_store(&config).await?;
@@ -102,7 +108,9 @@ impl Node {
                     grpc.listen
                 )
             }
-            Some(grpc) => Some(crate::grpc::serve(Arc::clone(&store), grpc.clone()).await?),
+            Some(grpc) => {
+                Some(crate::grpc::serve(Arc::clone(&store), grpc.with_tls(&access)).await?)
+            }
             None => None,
         };
         let grpc_addr = grpc.as_ref().map(GrpcServer::local_addr);
@@ -147,6 +155,7 @@ impl Node {
             max_body_bytes: config.max_body_bytes,
             listen: config.listen,
             grpc,
+            access,
         })
     }
 
@@ -187,7 +196,11 @@ impl Node {
     }
 
     pub fn router(&self) -> Router {
-        api::router(self.state.clone(), self.max_body_bytes)
+        api::router(
+            self.state.clone(),
+            self.max_body_bytes,
+            self.access.api.clone(),
+        )
     }
 
     /// Serves the API until `shutdown` completes, then stops every connector
@@ -199,11 +212,26 @@ impl Node {
         let listener = TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;
-        tracing::info!(listen = %listener.local_addr()?, "management API listening");
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the API server failed")?;
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            tls = self.access.tls.is_some(),
+            tokens = !self.access.api.tokens.is_empty(),
+            "management API listening"
+        );
+        let served = match &self.access.tls {
+            Some(tls) => {
+                let listener = TlsListener::new(listener, tls.acceptor())?;
+                axum::serve(listener, self.router())
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                axum::serve(listener, self.router())
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
+        served.context("the API server failed")?;
         tracing::info!("stopping connectors");
         self.state.supervisor.stop_all().await;
         if let Some(grpc) = self.grpc.take() {

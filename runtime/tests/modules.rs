@@ -39,6 +39,7 @@ async fn start(dir: &Path, max_module_bytes: usize) -> Node {
         max_module_bytes,
         destinations: Default::default(),
         secrets: Default::default(),
+        access: Default::default(),
     })
     .await
     .unwrap()

@@ -63,6 +63,8 @@ async fn serve(
     let config = GrpcConfig {
         listen,
         credentials,
+        users: Vec::new(),
+        tls: None,
     };
     match grpc::serve(Arc::new(store.clone()), config).await {
         Ok(server) => server,
@@ -440,6 +442,8 @@ async fn restart(store: &SqliteStore, addr: SocketAddr) -> GrpcServer {
     let config = || GrpcConfig {
         listen: addr,
         credentials: None,
+        users: Vec::new(),
+        tls: None,
     };
     let mut last_error = None;
     for _ in 0..50 {

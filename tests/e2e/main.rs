@@ -3,6 +3,9 @@
 
 mod support;
 
+mod access_api;
+mod access_grpc;
+mod access_tls;
 mod bad_input;
 mod console;
 mod crash;

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::support::{event, eventually, free_port, NodeProcess, Receiver};
 
 /// Every check `client.mjs check` runs, in order.
-const CHECKS: &[&str] = &[
+pub(crate) const CHECKS: &[&str] = &[
     "server-features",
     "append-no-stream",
     "append-expected-revision",
@@ -64,7 +64,7 @@ fn client_dir() -> PathBuf {
 
 /// Checks that `node` and `npm` are there and installs the client package
 /// once per test run (tests in this module run in parallel and share it).
-fn node_client() -> &'static Path {
+pub(crate) fn node_client() -> &'static Path {
     static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let installed = INSTALLED.get_or_init(|| {
         let dir = client_dir();
@@ -105,7 +105,7 @@ fn node_client() -> &'static Path {
 
 /// Runs `node client.mjs <args>` to the end (the script has its own time
 /// limit, so it cannot hang the test).
-async fn run_client(args: Vec<String>) -> Output {
+pub(crate) async fn run_client(args: Vec<String>) -> Output {
     let dir = node_client().to_owned();
     tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -122,7 +122,7 @@ async fn run_client(args: Vec<String>) -> Output {
 
 /// The JSON lines the client printed, failing with everything it and the
 /// node said unless it exited 0 and every check in `expected` passed.
-fn passed_checks(output: &Output, expected: &[&str], node: &NodeProcess) -> Vec<Value> {
+pub(crate) fn passed_checks(output: &Output, expected: &[&str], node: &NodeProcess) -> Vec<Value> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let explain = || {

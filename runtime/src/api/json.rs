@@ -18,8 +18,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for StrictJson<T> {
     }
 }
 
-/// Reads a whole body within the router's size limit.
+/// Reads a whole JSON body within the router's size limit; a body of
+/// another declared type is a 415.
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    super::access::content_type::require_json(req.headers())?;
     Bytes::from_request(req, state).await.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -1,10 +1,13 @@
 //! The HTTP management API (axum): connectors, streams, modules, health.
 //!
-//! [`router`] builds the whole API over an [`AppState`]; tests call it
-//! without a socket, the node serves it on `--listen`. Every error is a JSON
-//! `{"code", "message"}` body ([`ApiError`]); bodies are parsed strictly
-//! ([`json::StrictJson`]).
+//! [`router`] builds the whole API over an [`AppState`] behind its access
+//! checks ([`access`]: API tokens and roles, the `Host` check of loopback
+//! listeners, the cross-origin check); tests call it without a socket, the
+//! node serves it on `--listen` (over TLS with `--tls-cert`). Every error is
+//! a JSON `{"code", "message"}` body ([`ApiError`]); JSON bodies must be
+//! `application/json` and are parsed strictly ([`json::StrictJson`]).
 
+pub mod access;
 mod connectors;
 mod error;
 mod json;
@@ -18,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
+pub use access::ApiAccess;
 pub use error::ApiError;
 
 use crate::activation::Supervisor;
@@ -54,15 +58,16 @@ impl AppState {
     }
 }
 
-/// The whole API; bodies larger than `max_body_bytes` get a 413.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// The whole API behind `access`; bodies larger than `max_body_bytes` get a
+/// 413.
+pub fn router(state: AppState, max_body_bytes: usize, access: ApiAccess) -> Router {
     // Uploads have their own limit: the module size limit, plus a little so
     // a module just over it gets the registry's explanation.
     let max_upload_bytes = state
         .modules
         .max_bytes()
         .saturating_add(modules::BODY_HEADROOM);
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/connectors", get(connectors::list))
         .route(
@@ -91,7 +96,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(state)
+        .with_state(state);
+    access.layer(routes)
 }
 
 async fn health() -> Json<serde_json::Value> {

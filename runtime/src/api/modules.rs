@@ -80,14 +80,15 @@ impl From<ModuleDetail> for DetailView {
     }
 }
 
-/// `PUT /modules/{name}`: the body is the component's bytes, whatever its
-/// content type. 201 with the new version; 200 when these bytes already are
+/// `PUT /modules/{name}`: the body is the component's bytes, sent as
+/// `application/wasm` or `application/octet-stream`. 201 with the new version; 200 when these bytes already are
 /// the latest version of the name.
 pub async fn upload(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
+    super::access::content_type::require_module(request.headers())?;
     let max = state.modules.max_bytes();
     let body = Bytes::from_request(request, &state)
         .await

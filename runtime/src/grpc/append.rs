@@ -1,10 +1,11 @@
-//! Append: the first message names the stream and the expected revision,
-//! the others carry one event each. A wrong expected revision is a normal
+//! Append: the first message names the stream (which the caller must be
+//! allowed to write) and the expected revision, the others carry one event each. A wrong expected revision is a normal
 //! answer (not an error status), with both the current and the legacy
 //! fields set.
 
 use tonic::{Status, Streaming};
 
+use super::acl::Principal;
 use super::convert::{
     content_type, stream_name, uuid_from_proto, Expected, CONTENT_TYPE_KEY, TYPE_KEY,
 };
@@ -22,6 +23,7 @@ pub const MAX_APPEND_BYTES: usize = 16 * 1024 * 1024;
 /// Reads the whole request stream, then appends.
 pub async fn append(
     store: &dyn EventStore,
+    principal: Principal,
     mut requests: Streaming<AppendReq>,
     max_bytes: usize,
 ) -> Result<AppendResp, Status> {
@@ -36,6 +38,7 @@ pub async fn append(
         }
     };
     let stream = stream_name(options.stream_identifier)?;
+    principal.check_stream(&stream)?;
     let Expected(expected) = options.expected_stream_revision.into();
     let mut events = Vec::new();
     let mut bytes = 0usize;

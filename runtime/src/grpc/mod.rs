@@ -2,7 +2,8 @@
 //! that the official clients, and this runtime's own sidecar mode, can use
 //! it as they would a KurrentDB node.
 //!
-//! What is served (cleartext HTTP/2, like a node with `tls=false`):
+//! What is served (cleartext HTTP/2 like a node with `tls=false`, or TLS
+//! with the node's `--tls-cert` / `--tls-key`):
 //! - `Streams`: `Read` (stream reads both ways, `$all` reads, subscriptions
 //!   to a stream or to `$all` with stream-name / event-type filters and
 //!   checkpoints; [`request`] checks a read, [`read`] and [`subscribe`]
@@ -11,19 +12,27 @@
 //!   advertised, so clients fall back to `Append`.
 //! - `ServerFeatures.GetSupportedMethods` and `Gossip.Read` ([`cluster`]):
 //!   this node as the only, alive leader.
-//! - Optional basic authentication of `Streams` calls ([`auth`]).
+//!
+//! Access: with an admin user (`--grpc-credentials`) and optional ordinary
+//! users (`--grpc-user`), every `Streams` call needs basic credentials
+//! ([`auth`]); only the admin may use `$` streams and `$all` ([`acl`]).
+//! `ServerFeatures` and `Gossip` stay open as on KurrentDB: clients call
+//! them before authenticating, and they reveal only the methods served and
+//! this node's address. Without users the node is open, which it allows only on a
+//! loopback address unless started with `--insecure` (see `crate::access`).
 //!
 //! Errors follow the server's conventions ([`status`]): wrong expected
 //! revisions of appends are a normal answer; other failures are statuses
 //! with an `exception` metadata entry (`stream-deleted`,
-//! `wrong-expected-version`, ...). Positions are the embedded store's
-//! (contiguous sequence numbers), not KurrentDB's byte offsets: clients
-//! treat them as opaque.
+//! `wrong-expected-version`, `access-denied`, ...). Positions are the
+//! embedded store's (contiguous sequence numbers), not KurrentDB's byte
+//! offsets: clients treat them as opaque.
 
 // `tonic::Status` is the error type the generated service traits require;
 // boxing it in the helpers would only unbox it again at the boundary.
 #![allow(clippy::result_large_err)]
 
+mod acl;
 mod append;
 mod auth;
 mod cluster;
@@ -62,6 +71,7 @@ use self::proto::server_features::server_features_server::ServerFeaturesServer;
 use self::proto::streams::streams_server::StreamsServer;
 use self::quick_ack::QuickAck;
 use self::streams::StreamsService;
+use crate::access::TlsIdentity;
 use crate::store::EventStore;
 
 /// The largest single protocol message accepted (one appended event).
@@ -74,8 +84,23 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct GrpcConfig {
     pub listen: SocketAddr,
-    /// When set, `Streams` calls must carry these (basic authentication).
+    /// The admin user: when set, every call must carry the credentials of
+    /// the admin or of one of `users` (basic authentication).
     pub credentials: Option<Credentials>,
+    /// Ordinary users: every stream but `$` streams, not `$all`.
+    pub users: Vec<Credentials>,
+    /// Serve over TLS with this identity.
+    pub tls: Option<TlsIdentity>,
+}
+
+impl GrpcConfig {
+    /// This configuration with the node's TLS identity, if it has one.
+    pub fn with_tls(&self, access: &crate::access::PreparedAccess) -> GrpcConfig {
+        GrpcConfig {
+            tls: access.tls.clone(),
+            ..self.clone()
+        }
+    }
 }
 
 /// A running protocol server; stops when shut down or dropped.
@@ -105,11 +130,20 @@ pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Re
     } else {
         local_addr.ip().to_string()
     };
-    let router = Server::builder()
-        .add_service(InterceptedService::new(
-            streams,
-            Authenticate::new(config.credentials.as_ref()),
-        ))
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder
+            .tls_config(tls.grpc_config())
+            .context("cannot use the TLS certificate and key for gRPC")?;
+    }
+    let auth = Authenticate::new(config.credentials.as_ref(), &config.users);
+    // Server features and gossip stay open, as on KurrentDB: clients call
+    // them to connect and discover the leader before they send
+    // credentials (the Rust client, and so a sidecar, never sends them on
+    // these calls), and they tell nothing but the methods served and this
+    // node's address.
+    let router = builder
+        .add_service(InterceptedService::new(streams, auth))
         .add_service(ServerFeaturesServer::new(Features))
         .add_service(GossipServer::new(Gossip::new(
             advertised_host,
@@ -124,7 +158,13 @@ pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Re
             .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
             .await
     });
-    tracing::info!(listen = %local_addr, auth = config.credentials.is_some(), "KurrentDB gRPC protocol listening");
+    tracing::info!(
+        listen = %local_addr,
+        auth = config.credentials.is_some(),
+        users = config.users.len(),
+        tls = config.tls.is_some(),
+        "KurrentDB gRPC protocol listening"
+    );
     Ok(GrpcServer {
         local_addr,
         shutdown,

@@ -52,6 +52,15 @@ pub fn append_too_large(max: usize) -> Status {
     )
 }
 
+/// A call the caller's user may not make, as KurrentDB answers it.
+pub fn access_denied(stream: &str) -> Status {
+    Status::with_metadata(
+        Code::PermissionDenied,
+        format!("Access denied: only the admin user may use `{stream}`."),
+        exception("access-denied"),
+    )
+}
+
 fn exception(name: &'static str) -> MetadataMap {
     let mut metadata = MetadataMap::new();
     metadata.insert("exception", MetadataValue::from_static(name));

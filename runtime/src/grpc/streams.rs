@@ -1,5 +1,6 @@
 //! The Streams service: reads and subscriptions (each answered by a task
-//! feeding the response stream), appends, deletes and tombstones.
+//! feeding the response stream), appends, deletes and tombstones, each
+//! checked against the caller's rights ([`super::acl`]).
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::acl::Principal;
 use super::append;
 use super::convert::{stream_name, Expected};
 use super::proto::streams::streams_server::Streams;
@@ -93,7 +95,14 @@ impl Streams for StreamsService {
     type ReadStream = ReceiverStream<Result<ReadResp, Status>>;
 
     async fn read(&self, request: Request<ReadReq>) -> Result<Response<Self::ReadStream>, Status> {
+        let principal = Principal::of(&request);
         let request = ReadRequest::parse(request.into_inner().options)?;
+        match &request.plan {
+            ReadPlan::Stream { stream, .. } | ReadPlan::SubscribeStream { stream, .. } => {
+                principal.check_stream(stream)?
+            }
+            ReadPlan::All { .. } | ReadPlan::SubscribeAll { .. } => principal.check_all()?,
+        }
         let (tx, rx) = mpsc::channel(READ_BUFFER);
         tokio::spawn(run(
             Arc::clone(&self.store),
@@ -108,8 +117,10 @@ impl Streams for StreamsService {
         &self,
         request: Request<Streaming<AppendReq>>,
     ) -> Result<Response<AppendResp>, Status> {
+        let principal = Principal::of(&request);
         let answer = append::append(
             self.store.as_ref(),
+            principal,
             request.into_inner(),
             self.max_append_bytes,
         )
@@ -118,11 +129,13 @@ impl Streams for StreamsService {
     }
 
     async fn delete(&self, request: Request<DeleteReq>) -> Result<Response<DeleteResp>, Status> {
+        let principal = Principal::of(&request);
         let options = request
             .into_inner()
             .options
             .ok_or_else(|| Status::invalid_argument("the delete has no options"))?;
         let stream = writable_stream(options.stream_identifier)?;
+        principal.check_stream(&stream)?;
         let Expected(expected) = options.expected_stream_revision.into();
         self.store
             .delete_stream(&stream, expected)
@@ -137,11 +150,13 @@ impl Streams for StreamsService {
         &self,
         request: Request<TombstoneReq>,
     ) -> Result<Response<TombstoneResp>, Status> {
+        let principal = Principal::of(&request);
         let options = request
             .into_inner()
             .options
             .ok_or_else(|| Status::invalid_argument("the tombstone has no options"))?;
         let stream = writable_stream(options.stream_identifier)?;
+        principal.check_stream(&stream)?;
         let Expected(expected) = options.expected_stream_revision.into();
         self.store
             .tombstone_stream(&stream, expected)

@@ -37,6 +37,8 @@ async fn served(credentials: Option<Credentials>) -> Served {
         GrpcConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             credentials,
+            users: Vec::new(),
+            tls: None,
         },
     )
     .await

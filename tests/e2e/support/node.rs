@@ -30,6 +30,26 @@ impl NodeProcess {
     /// `--grpc-listen` or `--store`) and waits until its API answers.
     pub async fn start_with_args(data: &Path, args: &[String]) -> Self {
         let port = free_port();
+        Self::launch(
+            data,
+            &format!("127.0.0.1:{port}"),
+            args,
+            format!("http://127.0.0.1:{port}"),
+            reqwest::Client::new(),
+        )
+        .await
+    }
+
+    /// Starts a node listening on `listen`, reached at `base` with `client`
+    /// (which may carry a token or trust a test CA), and waits until its
+    /// API answers.
+    pub async fn launch(
+        data: &Path,
+        listen: &str,
+        args: &[String],
+        base: String,
+        client: reqwest::Client,
+    ) -> Self {
         std::fs::create_dir_all(data).expect("create data dir");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -46,7 +66,7 @@ impl NodeProcess {
             .arg("--data")
             .arg(data)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg(listen)
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(out)
@@ -56,8 +76,8 @@ impl NodeProcess {
         let node = Self {
             child,
             data: data.to_owned(),
-            base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
+            base,
+            client,
         };
         node.wait_healthy().await;
         node
@@ -145,17 +165,29 @@ impl NodeProcess {
         (status, json)
     }
 
-    /// Sends raw bytes.
+    /// Sends raw bytes as JSON.
     pub async fn call_raw(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Vec<u8>,
     ) -> (u16, Value) {
+        self.call_typed(method, path, "application/json", body)
+            .await
+    }
+
+    /// Sends raw bytes declared as `content_type`.
+    pub async fn call_typed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
         let response = self
             .client
             .request(method, self.url(path))
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .body(body)
             .send()
             .await
@@ -194,7 +226,12 @@ impl NodeProcess {
             panic!("guest-examples/dist/{name}.wasm is missing ({e}); run guest-examples/build.sh")
         });
         let (status, body) = self
-            .call_raw(reqwest::Method::PUT, &format!("/modules/{name}"), bytes)
+            .call_typed(
+                reqwest::Method::PUT,
+                &format!("/modules/{name}"),
+                "application/wasm",
+                bytes,
+            )
             .await;
         assert!(
             status == 201 || status == 200,
