@@ -206,7 +206,12 @@ async fn memories_together_are_held_to_the_memory_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = NodeProcess::start(dir.path()).await;
     let (status, body) = node
-        .call_raw(reqwest::Method::PUT, "/modules/two-memories", bytes)
+        .call_typed(
+            reqwest::Method::PUT,
+            "/modules/two-memories",
+            "application/wasm",
+            bytes,
+        )
         .await;
     assert!(status == 201 || status == 200, "upload: {status} {body}");
 

@@ -21,7 +21,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for StrictJson<T> {
 /// Reads a whole JSON body within the router's size limit; a body of
 /// another declared type is a 415.
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    super::access::content_type::require_json(req.headers())?;
+    if let Err(refused) = super::access::content_type::require_json(req.headers()) {
+        // Read the body (within the size limit) before answering, so the
+        // client, still sending, gets the answer rather than a reset.
+        let _ = Bytes::from_request(req, state).await;
+        return Err(refused);
+    }
     Bytes::from_request(req, state).await.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {

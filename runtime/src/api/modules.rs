@@ -88,7 +88,12 @@ pub async fn upload(
     Path(name): Path<String>,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
-    super::access::content_type::require_module(request.headers())?;
+    if let Err(refused) = super::access::content_type::require_module(request.headers()) {
+        // Read the body (within the upload limit) before answering, so the
+        // client, still sending, gets the answer rather than a reset.
+        let _ = Bytes::from_request(request, &state).await;
+        return Err(refused);
+    }
     let max = state.modules.max_bytes();
     let body = Bytes::from_request(request, &state)
         .await
