@@ -72,11 +72,20 @@ pub fn mask_urls(text: &str) -> String {
     out
 }
 
+/// Secrets shorter than this are not looked for in text: they would hide
+/// ordinary words and numbers (a secret `1` would turn `HTTP 401` into
+/// `HTTP 40******`), and are too short to protect anything anyway.
+pub const MIN_SEARCHED_SECRET: usize = 4;
+
 /// `text` with its URLs masked ([`mask_urls`]) and every one of `secrets`
-/// (values known to be secret, e.g. a component's) replaced by `******`.
+/// (values known to be secret, e.g. a component's) of at least
+/// [`MIN_SEARCHED_SECRET`] characters replaced by `******`.
 pub fn redact_in(text: &str, secrets: &[String]) -> String {
     let mut text = mask_urls(text);
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+    for secret in secrets
+        .iter()
+        .filter(|s| s.chars().count() >= MIN_SEARCHED_SECRET)
+    {
         if text.contains(secret.as_str()) {
             text = text.replace(secret.as_str(), REDACTED);
         }
@@ -95,6 +104,15 @@ fn find_url_start(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_too_short_to_tell_from_text_are_not_hidden() {
+        let secrets = vec!["1".to_owned(), "s3cr3t".to_owned()];
+        assert_eq!(
+            redact_in("HTTP 401: bad key s3cr3t", &secrets),
+            "HTTP 401: bad key ******"
+        );
+    }
 
     #[test]
     fn userinfo_and_query_values_are_masked() {
