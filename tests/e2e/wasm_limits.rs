@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use wasm_encoder::ComponentSection;
 
 use crate::support::{event, eventually, NodeProcess, Receiver};
 
@@ -97,91 +98,74 @@ const PAGE: u32 = 64 * 1024;
 /// `limit_pages` while each stays under it. Returns the component and the
 /// sizes of both memories, in pages.
 fn with_second_memory(component: &[u8], limit_pages: u32) -> (Vec<u8>, u32, u32) {
-    let sections = sections(component, 8);
-    let modules = sections.iter().filter(|s| s.id == 1).count() as u32;
-    let main = sections
+    let modules = core_modules(component);
+    let main = modules
         .iter()
-        .filter(|s| s.id == 1)
-        .max_by_key(|s| s.payload.len())
+        .max_by_key(|m| m.len())
         .expect("a core module");
-    let memory = sections_of(main.payload)
-        .into_iter()
-        .find(|s| s.id == 5)
-        .expect("the main module defines its memory");
-    let (_count, at) = leb(memory.payload, 0);
-    assert!(memory.payload[at] <= 1, "a 32-bit memory");
-    let (initial, _) = leb(memory.payload, at + 1);
+    let initial = u32::try_from(first_memory_pages(main)).expect("a 32-bit memory");
     let extra = limit_pages - initial + 8;
     assert!(initial < limit_pages && extra < limit_pages);
 
     // A core module with one memory of `extra` pages...
-    let mut memory_section = vec![1, 0];
-    put_leb(&mut memory_section, extra);
-    let mut module = b"\0asm\x01\0\0\0".to_vec();
-    module.push(5);
-    put_leb(&mut module, memory_section.len() as u32);
-    module.extend_from_slice(&memory_section);
+    let mut memories = wasm_encoder::MemorySection::new();
+    memories.memory(wasm_encoder::MemoryType {
+        minimum: u64::from(extra),
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    let mut module = wasm_encoder::Module::new();
+    module.section(&memories);
     // ...and a core instance of it, after everything else.
-    let mut instance = vec![1, 0];
-    put_leb(&mut instance, modules);
-    instance.push(0);
+    let mut instances = wasm_encoder::InstanceSection::new();
+    let no_args: [(&str, wasm_encoder::ModuleArg); 0] = [];
+    instances.instantiate(modules.len() as u32, no_args);
     let mut out = component.to_vec();
-    for (id, payload) in [(1u8, module), (2u8, instance)] {
-        out.push(id);
-        put_leb(&mut out, payload.len() as u32);
-        out.extend_from_slice(&payload);
-    }
+    wasm_encoder::ModuleSection(&module).append_to_component(&mut out);
+    instances.append_to_component(&mut out);
     (out, initial, extra)
 }
 
-struct Section<'a> {
-    id: u8,
-    payload: &'a [u8],
-}
-
-fn sections(bytes: &[u8], mut at: usize) -> Vec<Section<'_>> {
-    let mut out = Vec::new();
-    while at < bytes.len() {
-        let id = bytes[at];
-        let (size, start) = leb(bytes, at + 1);
-        let end = start + size as usize;
-        out.push(Section {
-            id,
-            payload: &bytes[start..end],
-        });
-        at = end;
-    }
-    out
-}
-
-fn sections_of(module: &[u8]) -> Vec<Section<'_>> {
-    assert_eq!(&module[..8], b"\0asm\x01\0\0\0", "a core module");
-    sections(module, 8)
-}
-
-fn leb(bytes: &[u8], mut at: usize) -> (u32, usize) {
-    let (mut value, mut shift) = (0u32, 0);
-    loop {
-        let byte = bytes[at];
-        at += 1;
-        value |= u32::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return (value, at);
+/// The core modules a component defines at its top level, in order.
+fn core_modules(component: &[u8]) -> Vec<&[u8]> {
+    let mut modules = Vec::new();
+    // parse_all walks into nested modules and components; only sections of
+    // the outermost component count.
+    let mut depth = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        match payload.expect("a valid component") {
+            wasmparser::Payload::ModuleSection {
+                unchecked_range, ..
+            } => {
+                if depth == 0 {
+                    modules.push(&component[unchecked_range]);
+                }
+                depth += 1;
+            }
+            wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) if depth > 0 => depth -= 1,
+            _ => {}
         }
-        shift += 7;
     }
+    modules
 }
 
-fn put_leb(out: &mut Vec<u8>, mut value: u32) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
+/// The initial size, in pages, of the first memory `module` defines.
+fn first_memory_pages(module: &[u8]) -> u64 {
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let wasmparser::Payload::MemorySection(memories) = payload.expect("a valid module") {
+            let memory = memories
+                .into_iter()
+                .next()
+                .expect("a memory")
+                .expect("a valid memory");
+            assert!(!memory.memory64, "a 32-bit memory");
+            return memory.initial;
         }
-        out.push(byte | 0x80);
     }
+    panic!("the main module defines no memory")
 }
 
 fn transform(module: &str, prefix: &str, url: &str, memory_mib: u32) -> Value {
