@@ -112,6 +112,75 @@ async fn tls_serves_the_api_over_https_and_the_official_client_with_credentials(
     assert_eq!(stored.len(), 10, "the client's orders are in the store");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stalls_its_tls_handshake_delays_nobody_and_is_cut_off() {
+    use tokio::io::AsyncReadExt;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = test_pki(dir.path());
+    let port = free_port();
+    let grpc_port = free_port();
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).expect("CA"))
+        .default_headers(bearer_headers(TOKEN))
+        .build()
+        .expect("client");
+    let node = NodeProcess::launch(
+        &dir.path().join("node"),
+        &format!("127.0.0.1:{port}"),
+        &[
+            "--tls-cert".into(),
+            pki.cert.display().to_string(),
+            "--tls-key".into(),
+            pki.key.display().to_string(),
+            "--api-token".into(),
+            TOKEN.into(),
+            "--grpc-listen".into(),
+            format!("127.0.0.1:{grpc_port}"),
+            "--grpc-credentials".into(),
+            "admin:changeit".into(),
+        ],
+        format!("https://localhost:{port}"),
+        trusting.clone(),
+    )
+    .await;
+
+    // Peers that connect and never start their handshake, on both listeners.
+    let mut stalled = Vec::new();
+    for listener in [port, grpc_port] {
+        for _ in 0..4 {
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", listener))
+                .await
+                .expect("connect");
+            stalled.push(stream);
+        }
+    }
+    // Everyone else is served meanwhile.
+    let (status, body) = node.get("/connectors").await;
+    assert_eq!(status, 200, "{body}");
+    let grpc = trusting
+        .post(format!(
+            "https://localhost:{grpc_port}/event_store.client.gossip.Gossip/Read"
+        ))
+        .header("content-type", "application/grpc")
+        .body(vec![0u8, 0, 0, 0, 0])
+        .send()
+        .await
+        .expect("a TLS handshake with the gRPC listener completes");
+    assert_eq!(grpc.version(), reqwest::Version::HTTP_2);
+    // The stalled peers are disconnected after the handshake time limit.
+    for mut stream in stalled {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(60), stream.read(&mut buf))
+            .await
+            .expect("a stalled handshake is cut off");
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "the connection is closed, not answered: {read:?}"
+        );
+    }
+}
+
 /// Runs `serve` with `args` and returns its standard error, failing if it
 /// started.
 fn refused_start(data: &Path, args: &[String]) -> String {

@@ -1,7 +1,7 @@
 //! The node's TLS identity (`--tls-cert`, `--tls-key`, PEM), loaded and
-//! checked once at start-up and used by both listeners: the API through
-//! [`TlsIdentity::acceptor`], the gRPC protocol through
-//! [`TlsIdentity::grpc_config`]. rustls with the `ring` provider.
+//! checked once at start-up and used by both listeners through
+//! [`TlsIdentity::acceptor`] (the handshakes run in
+//! [`super::tls_listener`]). rustls with the `ring` provider.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,8 +37,6 @@ pub enum TlsError {
 /// A loaded certificate chain and its private key.
 #[derive(Clone)]
 pub struct TlsIdentity {
-    cert_pem: Arc<Vec<u8>>,
-    key_pem: Arc<Vec<u8>>,
     server: Arc<rustls::ServerConfig>,
 }
 
@@ -77,23 +75,13 @@ impl TlsIdentity {
         })?;
         server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Self {
-            cert_pem: Arc::new(cert_pem),
-            key_pem: Arc::new(key_pem),
             server: Arc::new(server),
         })
     }
 
-    /// Accepts TLS connections for the HTTP API (HTTP/2 or HTTP/1.1).
+    /// Accepts TLS connections (HTTP/2, or HTTP/1.1 for the API).
     pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(Arc::clone(&self.server))
-    }
-
-    /// The same identity for the gRPC server.
-    pub fn grpc_config(&self) -> tonic::transport::ServerTlsConfig {
-        tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
-            self.cert_pem.as_slice(),
-            self.key_pem.as_slice(),
-        ))
     }
 }
 
@@ -107,8 +95,7 @@ fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
 
 /// Makes `ring` the process's rustls provider. Two providers are compiled
 /// in (a dependency brings the other), and rustls then picks none by
-/// itself; the gRPC server's TLS builds its configuration with the
-/// process default.
+/// itself for configurations built with the process default.
 fn install_ring_provider() {
     // An error means one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -61,6 +61,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 
+use crate::access::tls_listener::TlsIncoming;
+
 pub use auth::Credentials;
 pub use cluster::PROTOCOL_VERSION;
 
@@ -130,19 +132,13 @@ pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Re
     } else {
         local_addr.ip().to_string()
     };
-    let mut builder = Server::builder();
-    if let Some(tls) = &config.tls {
-        builder = builder
-            .tls_config(tls.grpc_config())
-            .context("cannot use the TLS certificate and key for gRPC")?;
-    }
     let auth = Authenticate::new(config.credentials.as_ref(), &config.users);
     // Server features and gossip stay open, as on KurrentDB: clients call
     // them to connect and discover the leader before they send
     // credentials (the Rust client, and so a sidecar, never sends them on
     // these calls), and they tell nothing but the methods served and this
     // node's address.
-    let router = builder
+    let router = Server::builder()
         .add_service(InterceptedService::new(streams, auth))
         .add_service(ServerFeaturesServer::new(Features))
         .add_service(GossipServer::new(Gossip::new(
@@ -151,13 +147,18 @@ pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Re
         )));
     // Small request/response exchanges (one append at a time) must wait
     // neither for Nagle's algorithm nor for delayed acknowledgements.
-    let incoming = TcpListenerStream::new(listener).map(|stream| stream.map(QuickAck::new));
-    let stop = shutdown.clone();
-    let task = tokio::spawn(async move {
-        router
-            .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
-            .await
-    });
+    let stop = shutdown.clone().cancelled_owned();
+    let task = match &config.tls {
+        // Handshakes are bounded in time and number, as on the API.
+        Some(tls) => {
+            let incoming = TlsIncoming::new(listener, tls.acceptor(), QuickAck::new);
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop))
+        }
+        None => {
+            let incoming = TcpListenerStream::new(listener).map(|stream| stream.map(QuickAck::new));
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop))
+        }
+    };
     tracing::info!(
         listen = %local_addr,
         auth = config.credentials.is_some(),
