@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod bounded_work;
 mod console;
 mod crash;
 mod delivery;

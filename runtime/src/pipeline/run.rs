@@ -13,6 +13,7 @@ use crate::wasm::GuestIdentity;
 
 use super::batch::collect;
 use super::checkpoints::Checkpointer;
+use super::json_filter::{screen, Screened};
 use super::stages::StageFactory;
 use super::status::{PipelineStatus, RunState};
 use super::transforms::{Chain, ChainError, InputResult, NamedStage};
@@ -117,9 +118,9 @@ async fn run_until_stopped(
         loop {
             let collected = tokio::select! {
                 _ = cancel.cancelled() => break 'subscribe,
-                result = collect(&mut subscription, filter.json_path.as_ref(), &limits, checkpointer.deadline(), status) => result,
+                result = collect(&mut subscription, &limits, checkpointer.deadline(), status) => result,
             };
-            let batch = match collected {
+            let mut batch = match collected {
                 Ok(batch) => batch,
                 Err(e) => {
                     status.record_error(format!("subscription failed, resubscribing: {e}"));
@@ -130,6 +131,20 @@ async fn run_until_stopped(
                 }
             };
             backoff = MIN_BACKOFF;
+            let screened = screen(
+                &mut batch,
+                filter.json_path.as_ref(),
+                repository,
+                connector,
+                status,
+                cancel,
+            )
+            .await;
+            let refused = match screened {
+                Screened::Continue => None,
+                Screened::FaultAfter(message) => Some(message),
+                Screened::Cancelled => break 'subscribe,
+            };
             if !batch.events.is_empty() {
                 let delivered = tokio::select! {
                     // Abandon the in-flight batch; it is delivered again later.
@@ -155,6 +170,10 @@ async fn run_until_stopped(
                 checkpointer.advance(end, batch.considered);
                 status.set_position(end);
                 from = SubscribeFrom::After(end);
+            }
+            if let Some(message) = refused {
+                checkpointer.save(status).await;
+                return Err(message);
             }
             checkpointer.save_if_due(status).await;
         }
@@ -396,7 +415,7 @@ async fn deliver(
 
 /// Writes a dead letter, retrying store errors until it is written or the
 /// pipeline is cancelled (then the event is delivered again after restart).
-async fn write_dead_letter(
+pub(super) async fn write_dead_letter(
     repository: &ConnectorRepository,
     id: &ConnectorId,
     letter: DeadLetter<'_>,

@@ -17,10 +17,12 @@ pub mod embedded;
 mod error;
 mod filter;
 pub mod kurrent;
+mod page;
 mod types;
 
 pub use error::StoreError;
 pub use filter::{Matcher, SubscriptionFilter};
+pub use page::{event_bytes, Page};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -59,6 +61,34 @@ pub trait EventStore: Send + Sync + 'static {
         from: AllStart,
         max: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Like [`EventStore::read_stream`], but the page also stops once its
+    /// events add up to `max_bytes` ([`Page::cut_short`]; see [`Page::within`]).
+    /// Backends that can stop reading early override it.
+    async fn read_stream_page(
+        &self,
+        stream: &str,
+        direction: Direction,
+        from: StreamStart,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Page, StoreError> {
+        let events = self.read_stream(stream, direction, from, max).await?;
+        Page::within(events.into_iter().map(Ok), max_bytes)
+    }
+
+    /// Like [`EventStore::read_all`], bounded in bytes as
+    /// [`EventStore::read_stream_page`] is.
+    async fn read_all_page(
+        &self,
+        direction: Direction,
+        from: AllStart,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Page, StoreError> {
+        let events = self.read_all(direction, from, max).await?;
+        Page::within(events.into_iter().map(Ok), max_bytes)
+    }
 
     /// Subscribes to the global log after `from` (exclusive): catch-up, then
     /// live, until the [`Subscription`] is dropped.
@@ -116,14 +146,27 @@ pub(crate) fn check_writable(stream: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The longest event type accepted, in bytes.
+pub const MAX_EVENT_TYPE_BYTES: usize = 1024;
+
 /// Rejects appends no backend accepts: to a stream [`check_writable`]
-/// refuses, or with an event without a type.
+/// refuses, or with an event without a type or with a type longer than
+/// [`MAX_EVENT_TYPE_BYTES`].
 pub(crate) fn check_append(stream: &str, events: &[NewEvent]) -> Result<(), StoreError> {
     check_writable(stream)?;
-    match events.iter().position(|e| e.event_type.is_empty()) {
-        Some(index) => Err(StoreError::InvalidRequest(format!(
-            "event {index} of the batch has an empty event type"
-        ))),
-        None => Ok(()),
+    for (index, event) in events.iter().enumerate() {
+        if event.event_type.is_empty() {
+            return Err(StoreError::InvalidRequest(format!(
+                "event {index} of the batch has an empty event type"
+            )));
+        }
+        if event.event_type.len() > MAX_EVENT_TYPE_BYTES {
+            return Err(StoreError::InvalidRequest(format!(
+                "event {index} of the batch has an event type of {} bytes; the most is \
+                 {MAX_EVENT_TYPE_BYTES}, e.g. `OrderPlaced`",
+                event.event_type.len()
+            )));
+        }
     }
+    Ok(())
 }

@@ -12,6 +12,8 @@ use crate::store::{Position, StoreError, Subscription, SubscriptionFilter, Subsc
 
 /// Events read per query.
 const PAGE_SIZE: usize = 500;
+/// Bytes read per query (a page of large events stops early).
+const PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// Messages buffered between the task and the consumer.
 const CHANNEL_CAPACITY: usize = 256;
 
@@ -65,16 +67,16 @@ impl Task {
         let mut caught_up = false;
         loop {
             // Everything up to `known_head` is committed, so a page that is not
-            // full has seen all of it.
+            // full (in events or bytes) has seen all of it.
             let known_head = *self.head.borrow_and_update();
             let page = self
                 .readers
-                .run(move |conn| read_after(conn, after, PAGE_SIZE))
+                .run(move |conn| read_after(conn, after, PAGE_SIZE, PAGE_BYTES))
                 .await
                 .map_err(Stop::Failed)?;
-            let full = page.len() == PAGE_SIZE;
+            let full = page.events.len() == PAGE_SIZE || page.cut_short;
             let mut skipped = false;
-            for event in page {
+            for event in page.events {
                 after = event.position.commit;
                 since_checkpoint += 1;
                 if self.filter.matches(&event) {
