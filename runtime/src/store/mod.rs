@@ -64,7 +64,8 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Like [`EventStore::read_stream`], but the page also stops once its
     /// events add up to `max_bytes` ([`Page::cut_short`]; see [`Page::within`]).
-    /// Backends that can stop reading early override it.
+    /// By default it reads in small chunks; backends that can stop a read
+    /// early override it.
     async fn read_stream_page(
         &self,
         stream: &str,
@@ -73,8 +74,7 @@ pub trait EventStore: Send + Sync + 'static {
         max: usize,
         max_bytes: usize,
     ) -> Result<Page, StoreError> {
-        let events = self.read_stream(stream, direction, from, max).await?;
-        Page::within(events.into_iter().map(Ok), max_bytes)
+        page::stream_page_in_chunks(self, stream, direction, from, max, max_bytes).await
     }
 
     /// Like [`EventStore::read_all`], bounded in bytes as
@@ -86,8 +86,7 @@ pub trait EventStore: Send + Sync + 'static {
         max: usize,
         max_bytes: usize,
     ) -> Result<Page, StoreError> {
-        let events = self.read_all(direction, from, max).await?;
-        Page::within(events.into_iter().map(Ok), max_bytes)
+        page::all_page_in_chunks(self, direction, from, max, max_bytes).await
     }
 
     /// Subscribes to the global log after `from` (exclusive): catch-up, then
