@@ -1,8 +1,8 @@
 //! Hostile input costs bounded work: a JSONPath query that would build
 //! billions of node references is refused at creation, an event too deep or
 //! too big for an allowed query is dead-lettered with the reason (the node
-//! stays up and later events flow), and reads of large events come back in
-//! pages bounded in bytes.
+//! stays up and later events flow), and reads and previews of large events
+//! are bounded in bytes.
 
 use std::time::Duration;
 
@@ -138,7 +138,7 @@ async fn events_too_big_for_the_json_path_are_dead_lettered_and_later_events_flo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stream_reads_of_large_events_come_in_pages_bounded_in_bytes() {
+async fn stream_reads_and_previews_of_large_events_are_bounded_in_bytes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = NodeProcess::start(dir.path()).await;
     let big = "x".repeat(512 * 1024);
@@ -169,4 +169,71 @@ async fn stream_reads_of_large_events_come_in_pages_bounded_in_bytes() {
         .map(|e| e["data"]["n"].as_u64().expect("n"))
         .collect();
     assert_eq!(numbers, (0..40).collect::<Vec<_>>());
+
+    // `/preview` runs over at most 16 MiB of them, the newest.
+    let (status, preview) = node
+        .post(
+            "/preview",
+            &json!({ "filter": { "streams": { "prefixes": ["large-"] } }, "last": 1000 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let results = preview["results"].as_array().expect("results");
+    assert!(
+        !results.is_empty() && results.len() < 40,
+        "16 MiB hold fewer than forty 512 KiB events, got {}",
+        results.len()
+    );
+    let newest = &results[results.len() - 1]["event"]["data"]["n"];
+    assert_eq!(newest, 39, "the newest events, oldest first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_fault_policy_an_event_too_big_for_the_json_path_faults_after_the_ones_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(dir.path()).await;
+    let receiver = Receiver::start().await;
+    let order = |n: u64| event("Ordered", json!({ "n": n, "sku": "A1" }));
+    let mut events: Vec<Value> = (0..4).map(order).collect();
+    events.push(event(
+        "Ordered",
+        json!({ "n": 4, "deep": nested_arrays(100) }),
+    ));
+    events.extend((5..8).map(order));
+    node.append("orders-2", &events).await;
+    node.create_connector(
+        "strict-skus",
+        json!({
+            "sink": { "type": "http", "url": receiver.url },
+            "filter": { "jsonPath": "$..sku", "streams": { "prefixes": ["orders-"] } },
+            "onFailure": "fault"
+        }),
+    )
+    .await;
+
+    let status = eventually(
+        Duration::from_secs(30),
+        "the connector to fault",
+        || async {
+            let status = node.status("strict-skus").await;
+            (status["state"] == "faulted").then_some(status)
+        },
+    )
+    .await;
+    let message = status["lastError"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("filter.jsonPath refused event"),
+        "{message}"
+    );
+    assert!(message.contains("levels deep"), "{message}");
+    assert_eq!(
+        receiver.numbers(),
+        [0, 1, 2, 3],
+        "the events before it, only"
+    );
+    let stream = node.read_stream("orders-2").await;
+    assert_eq!(
+        status["checkpoint"], stream[3]["position"],
+        "checkpoint right before the refused event: {status}"
+    );
 }
