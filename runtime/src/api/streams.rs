@@ -1,5 +1,6 @@
 //! `/streams`: append to and read streams and the global log (`$all`), in
-//! the shape KurrentDB's HTTP API used.
+//! the shape KurrentDB's HTTP API used. A read page is bounded in bytes
+//! ([`PAGE_BYTES`]) and says where the next one starts (`nextFrom`).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};

@@ -1,5 +1,5 @@
-//! Reads with a count, streamed back in pages: a stream (or a metadata
-//! stream) or `$all`, optionally filtered.
+//! Reads with a count, streamed back in pages bounded in events and bytes:
+//! a stream (or a metadata stream) or `$all`, optionally filtered.
 
 use tokio::sync::mpsc;
 use tonic::Status;

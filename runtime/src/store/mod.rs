@@ -10,7 +10,9 @@
 //! [`ExpectedRevision`]; readers get [`RecordedEvent`]s back from stream reads,
 //! `$all` reads, or a live [`Subscription`] to `$all` that filters server-side
 //! and reports periodic checkpoints so a filter that matches nothing still
-//! advances.
+//! advances. Reads that answer requests use [`EventStore::read_stream_page`]
+//! and [`EventStore::read_all_page`], bounded in bytes as well as in events
+//! ([`Page`]).
 
 pub mod conformance;
 pub mod embedded;
@@ -22,7 +24,7 @@ mod types;
 
 pub use error::StoreError;
 pub use filter::{Matcher, SubscriptionFilter};
-pub use page::{event_bytes, Page};
+pub use page::{event_bytes, ByteGate, Page};
 pub use types::*;
 
 use async_trait::async_trait;

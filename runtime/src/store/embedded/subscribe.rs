@@ -1,6 +1,7 @@
 //! `$all` subscriptions: one tokio task per subscription reads the log in
-//! pages after its position, filters, and feeds a bounded channel (a slow
-//! consumer slows the reading down). At the head it reports `CaughtUp` once and
+//! pages (bounded in events and bytes) after its position, filters, and
+//! feeds a channel bounded in messages and bytes (a slow consumer slows the
+//! reading down). At the head it reports `CaughtUp` once and
 //! waits for the writer to publish a higher committed position.
 
 use std::sync::Arc;
@@ -8,7 +9,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::read::{read_after, Readers};
-use crate::store::{Position, StoreError, Subscription, SubscriptionFilter, SubscriptionMessage};
+use crate::store::{
+    ByteGate, Position, StoreError, Subscription, SubscriptionFilter, SubscriptionMessage,
+};
 
 /// Events read per query.
 const PAGE_SIZE: usize = 500;
@@ -16,6 +19,8 @@ const PAGE_SIZE: usize = 500;
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// Messages buffered between the task and the consumer.
 const CHANNEL_CAPACITY: usize = 256;
+/// Bytes of events buffered between the task and the consumer.
+const CHANNEL_BYTES: usize = 16 * 1024 * 1024;
 
 type Sender = mpsc::Sender<Result<SubscriptionMessage, StoreError>>;
 
@@ -27,16 +32,16 @@ pub(super) fn spawn(
     filter: SubscriptionFilter,
 ) -> Subscription {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::spawn(async move {
-        let task = Task {
-            tx,
-            readers,
-            head,
-            filter,
-        };
-        task.run(after).await;
-    });
-    Subscription::new(rx)
+    let gate = ByteGate::new(CHANNEL_BYTES);
+    let task = Task {
+        tx,
+        readers,
+        head,
+        filter,
+        gate: Arc::clone(&gate),
+    };
+    tokio::spawn(task.run(after));
+    Subscription::with_gate(rx, gate)
 }
 
 struct Task {
@@ -44,6 +49,7 @@ struct Task {
     readers: Arc<Readers>,
     head: watch::Receiver<u64>,
     filter: SubscriptionFilter,
+    gate: Arc<ByteGate>,
 }
 
 /// Why the task stops.
@@ -132,6 +138,12 @@ impl Task {
     }
 
     async fn emit(&self, message: SubscriptionMessage) -> Result<(), Stop> {
+        if let SubscriptionMessage::Event(event) = &message {
+            tokio::select! {
+                () = self.gate.admit(event) => {}
+                () = self.tx.closed() => return Err(Stop::Closed),
+            }
+        }
         self.tx.send(Ok(message)).await.map_err(|_| Stop::Closed)
     }
 }
