@@ -151,15 +151,37 @@ fn definition() -> impl Strategy<Value = Value> {
         })
 }
 
-/// JSONPath-like text: query tokens in random order, sometimes valid.
+/// JSONPath-like text: valid segments in random order, query tokens in
+/// random order (sometimes valid), or any text.
 fn query() -> impl Strategy<Value = String> {
     let token = prop::sample::select(vec![
         "$", "@", ".", "..", "*", "[", "]", "?", "(", ")", ",", "'a'", "\"..\"", "0", "-1", ":",
         "==", "<", "&&", "||", "!", "a", "sku", "length(", "count(", "match(", "value(", " ",
         "1.5", "true", "null",
     ]);
+    let segment = prop::sample::select(vec![
+        ".a",
+        ".sku",
+        ".*",
+        "..*",
+        "..sku",
+        "[0]",
+        "[-1]",
+        "[*]",
+        "[0,1,0]",
+        "[1:3]",
+        "[::-1]",
+        "['a']",
+        "[?@.sku == 'A1']",
+        "[?@..x]",
+        "[?count(@.*) > 1]",
+        "[?$.a]",
+        "[?@[?@.b]]",
+        "[?length(@) > 2 || !@.c]",
+    ]);
     prop_oneof![
-        3 => proptest::collection::vec(token, 1..24).prop_map(|t| format!("${}", t.concat())),
+        3 => proptest::collection::vec(segment, 0..8).prop_map(|s| format!("${}", s.concat())),
+        2 => proptest::collection::vec(token, 1..24).prop_map(|t| format!("${}", t.concat())),
         1 => any::<String>(),
     ]
 }
