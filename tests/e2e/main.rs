@@ -7,6 +7,7 @@ mod access_api;
 mod access_grpc;
 mod access_tls;
 mod bad_input;
+mod bounded_work;
 mod console;
 mod crash;
 mod delivery;

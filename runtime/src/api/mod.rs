@@ -12,6 +12,7 @@ mod connectors;
 mod error;
 mod json;
 mod modules;
+mod path;
 mod preview;
 mod streams;
 

@@ -1,7 +1,7 @@
 //! `/modules`: upload, list, inspect and delete WebAssembly components.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::path::PathName;
 use super::AppState;
 use crate::modules::{ModuleDetail, ModuleSummary, ModuleVersion};
 use crate::wasm::World;
@@ -85,7 +86,7 @@ impl From<ModuleDetail> for DetailView {
 /// the latest version of the name.
 pub async fn upload(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathName(name): PathName,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     if let Err(refused) = super::access::content_type::require_module(request.headers()) {
@@ -133,7 +134,7 @@ pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, Ap
 /// `GET /modules/{name}`: the module with every version, newest first.
 pub async fn get(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathName(name): PathName,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(DetailView::from(state.modules.get(&name).await?)))
 }
@@ -142,7 +143,7 @@ pub async fn get(
 /// connector uses the module.
 pub async fn delete(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathName(name): PathName,
 ) -> Result<impl IntoResponse, ApiError> {
     state.modules.delete(&name).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -12,15 +12,21 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::json::StrictJson;
 use super::AppState;
-use crate::connector::{FilterConfig, TransformConfig};
+use crate::connector::{json_path, CompiledFilter, FilterConfig, TransformConfig, Verdict};
 use crate::pipeline::{Chain, ChainError, InputResult, NamedStage, StageFactory};
 use crate::sinks::envelope::envelope;
-use crate::store::{AllStart, ContentType, Direction, Position, RecordedEvent};
-use crate::wasm::GuestIdentity;
+use crate::store::{event_bytes, AllStart, ContentType, Direction, Position, RecordedEvent};
+use crate::wasm::{GuestError, GuestErrorKind, GuestIdentity};
 
 const MAX_EVENTS: usize = 1000;
-/// How far back `last` looks for events that pass the filter.
+/// How far back `last` looks for events that pass the filter, in events and
+/// in bytes.
 const MAX_SCANNED: usize = 100_000;
+pub const MAX_SCANNED_BYTES: usize = 64 * 1024 * 1024;
+/// Bytes read from the store at a time.
+const SCAN_PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// The most bytes of events a preview runs over.
+pub const MAX_PREVIEW_BYTES: usize = 16 * 1024 * 1024;
 
 /// What to try.
 #[derive(Deserialize)]
@@ -86,7 +92,7 @@ pub async fn preview(
     for (i, transform) in request.transforms.iter().enumerate() {
         transform.validate(&format!("transforms[{i}]"))?;
     }
-    let events = match request.events {
+    let events: Vec<(RecordedEvent, Option<String>)> = match request.events {
         Some(samples) => {
             if samples.len() > MAX_EVENTS {
                 return Err(ApiError::bad_request(
@@ -97,7 +103,7 @@ pub async fn preview(
             samples
                 .into_iter()
                 .enumerate()
-                .map(|(i, s)| sample(i, s))
+                .map(|(i, s)| (sample(i, s), None))
                 .collect()
         }
         None => {
@@ -108,15 +114,17 @@ pub async fn preview(
                     format!("at `last`: must be between 1 and {MAX_EVENTS}, e.g. `10`"),
                 ));
             }
-            let mut events = last_events(&state, last, |e| {
-                filter.store.matches(e)
-                    && filter.json_path.as_ref().is_none_or(|p| p.matches(&e.data))
-            })
-            .await?;
-            events.reverse();
-            events
+            let mut found = last_events(&state, last, &filter).await?;
+            found.reverse();
+            found
         }
     };
+    // Events the JSONPath filter refused skip the stages, as in a connector.
+    let runnable: Vec<RecordedEvent> = events
+        .iter()
+        .filter(|(_, refusal)| refusal.is_none())
+        .map(|(event, _)| event.clone())
+        .collect();
 
     let mut stages = Vec::new();
     for (i, config) in request.transforms.iter().enumerate() {
@@ -131,7 +139,7 @@ pub async fn preview(
             .map_err(|e| ApiError::bad_request("invalid-module", format!("{name}: {e}")))?;
         stages.push(NamedStage { name, stage });
     }
-    let results = Chain::new(stages).run(&events).await.map_err(|e| {
+    let outcomes = Chain::new(stages).run(&runnable).await.map_err(|e| {
         let (ChainError::Retry(message) | ChainError::Fault(message)) = e;
         ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -140,46 +148,57 @@ pub async fn preview(
         )
     })?;
 
+    let mut outcomes = outcomes.into_iter();
     let mut summary = Summary::default();
-    let results: Vec<PreviewResult> = events
-        .iter()
-        .zip(results)
-        .map(|(event, result)| {
-            let shown = envelope(event);
-            match result {
-                InputResult::Emitted(records) => {
-                    summary.delivered += 1;
-                    PreviewResult {
-                        event: shown,
-                        outcome: "delivered",
-                        records: records.iter().map(envelope).collect(),
-                        stage: None,
-                        reason: None,
-                    }
-                }
-                InputResult::Dropped { stage } => {
-                    summary.dropped += 1;
-                    PreviewResult {
-                        event: shown,
-                        outcome: "dropped",
-                        records: Vec::new(),
-                        stage: Some(stage),
-                        reason: None,
-                    }
-                }
-                InputResult::Failed { stage, error } => {
-                    summary.dead_lettered += 1;
-                    PreviewResult {
-                        event: shown,
-                        outcome: "dead-lettered",
-                        records: Vec::new(),
-                        stage: Some(stage),
-                        reason: Some(error.message),
-                    }
+    let mut results = Vec::with_capacity(events.len());
+    for (event, refusal) in &events {
+        let shown = envelope(event);
+        let outcome = match refusal {
+            Some(reason) => InputResult::Failed {
+                stage: json_path::FIELD.to_owned(),
+                error: GuestError {
+                    kind: GuestErrorKind::InvalidEvent,
+                    message: reason.clone(),
+                },
+            },
+            None => match outcomes.next() {
+                Some(outcome) => outcome,
+                None => break,
+            },
+        };
+        results.push(match outcome {
+            InputResult::Emitted(records) => {
+                summary.delivered += 1;
+                PreviewResult {
+                    event: shown,
+                    outcome: "delivered",
+                    records: records.iter().map(envelope).collect(),
+                    stage: None,
+                    reason: None,
                 }
             }
-        })
-        .collect();
+            InputResult::Dropped { stage } => {
+                summary.dropped += 1;
+                PreviewResult {
+                    event: shown,
+                    outcome: "dropped",
+                    records: Vec::new(),
+                    stage: Some(stage),
+                    reason: None,
+                }
+            }
+            InputResult::Failed { stage, error } => {
+                summary.dead_lettered += 1;
+                PreviewResult {
+                    event: shown,
+                    outcome: "dead-lettered",
+                    records: Vec::new(),
+                    stage: Some(stage),
+                    reason: Some(error.message),
+                }
+            }
+        });
+    }
     Ok(Json(
         serde_json::json!({ "results": results, "summary": summary }),
     ))
@@ -202,34 +221,87 @@ fn sample(i: usize, s: SampleEvent) -> RecordedEvent {
     }
 }
 
-/// The newest `count` events that pass `keep`, newest first.
+/// The newest `count` events that pass `filter`, newest first, each with
+/// the reason the JSONPath filter refused it, if it did. Reads at most
+/// [`MAX_SCANNED`] events and [`MAX_SCANNED_BYTES`], keeps at most
+/// [`MAX_PREVIEW_BYTES`], and evaluates JSONPath off the async threads.
 async fn last_events(
     state: &AppState,
     count: usize,
-    keep: impl Fn(&RecordedEvent) -> bool,
-) -> Result<Vec<RecordedEvent>, ApiError> {
+    filter: &CompiledFilter,
+) -> Result<Vec<(RecordedEvent, Option<String>)>, ApiError> {
     let mut found = Vec::new();
-    let mut scanned = 0;
+    let (mut scanned, mut scanned_bytes, mut found_bytes) = (0, 0, 0);
     let mut from = AllStart::End;
-    while found.len() < count && scanned < MAX_SCANNED {
+    while found.len() < count
+        && scanned < MAX_SCANNED
+        && scanned_bytes < MAX_SCANNED_BYTES
+        && found_bytes < MAX_PREVIEW_BYTES
+    {
         let page = state
             .store
-            .read_all(Direction::Backwards, from, 1000)
+            .read_all_page(Direction::Backwards, from, 1000, SCAN_PAGE_BYTES)
             .await?;
-        scanned += page.len();
-        found.extend(
-            page.iter()
-                .filter(|e| keep(e))
-                .take(count - found.len())
-                .cloned(),
-        );
-        match page.last() {
-            Some(last) if page.len() == 1000 && last.position.commit > 1 => {
+        scanned += page.events.len();
+        scanned_bytes += page.events.iter().map(event_bytes).sum::<usize>();
+        let next = match page.events.last() {
+            Some(last)
+                if (page.cut_short || page.events.len() == 1000) && last.position.commit > 1 =>
+            {
                 let p = last.position.commit - 1;
-                from = AllStart::Position(Position::new(p, p));
+                Some(AllStart::Position(Position::new(p, p)))
             }
-            _ => break,
+            _ => None,
+        };
+        let candidates: Vec<RecordedEvent> = page
+            .events
+            .into_iter()
+            .filter(|e| filter.store.matches(e))
+            .collect();
+        for (event, verdict) in json_path_verdicts(filter, candidates).await? {
+            if found.len() == count || found_bytes >= MAX_PREVIEW_BYTES {
+                break;
+            }
+            let refusal = match verdict {
+                Verdict::Passes => None,
+                Verdict::Fails => continue,
+                Verdict::Refused(reason) => Some(reason),
+            };
+            found_bytes += event_bytes(&event);
+            found.push((event, refusal));
+        }
+        match next {
+            Some(position) => from = position,
+            None => break,
         }
     }
     Ok(found)
+}
+
+/// The JSONPath verdict on each event, computed on the blocking pool.
+async fn json_path_verdicts(
+    filter: &CompiledFilter,
+    events: Vec<RecordedEvent>,
+) -> Result<Vec<(RecordedEvent, Verdict)>, ApiError> {
+    let Some(path) = filter.json_path.clone() else {
+        return Ok(events.into_iter().map(|e| (e, Verdict::Passes)).collect());
+    };
+    tokio::task::spawn_blocking(move || {
+        events
+            .into_iter()
+            .map(|e| {
+                let verdict = path.evaluate(&e.data);
+                (e, verdict)
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "JSONPath evaluation failed");
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the request failed inside the node; see its log",
+        )
+    })
 }

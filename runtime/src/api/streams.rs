@@ -1,8 +1,9 @@
 //! `/streams`: append to and read streams and the global log (`$all`), in
-//! the shape KurrentDB's HTTP API used.
+//! the shape KurrentDB's HTTP API used. A read page is bounded in bytes
+//! ([`PAGE_BYTES`]) and says where the next one starts (`nextFrom`).
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -11,14 +12,19 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::json::StrictJson;
+use super::path::PathName;
 use super::AppState;
 use crate::sinks::envelope::envelope;
 use crate::store::{
     AllStart, ContentType, Direction, ExpectedRevision, NewEvent, Position, StreamStart,
+    MAX_EVENT_TYPE_BYTES,
 };
 
 /// The most events one read returns.
 const MAX_READ: usize = 4096;
+/// The most event bytes one read returns (data, metadata and names); a page
+/// of larger events stops early and says where to read on (`nextFrom`).
+pub const PAGE_BYTES: usize = 16 * 1024 * 1024;
 const DEFAULT_READ: usize = 20;
 
 /// One event of an append request.
@@ -90,7 +96,7 @@ fn check_stream_name(stream: &str) -> Result<(), ApiError> {
 /// `ES-ExpectedVersion` header.
 pub async fn append(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    PathName(stream): PathName,
     query: Result<Query<AppendQuery>, QueryRejection>,
     headers: HeaderMap,
     StrictJson(events): StrictJson<Vec<EventToAppend>>,
@@ -112,10 +118,13 @@ pub async fn append(
     }
     let mut new_events = Vec::with_capacity(events.len());
     for (i, event) in events.into_iter().enumerate() {
-        if event.event_type.is_empty() || event.event_type.starts_with('$') {
+        if event.event_type.is_empty()
+            || event.event_type.starts_with('$')
+            || event.event_type.len() > MAX_EVENT_TYPE_BYTES
+        {
             return Err(ApiError::bad_request(
                 "invalid-body",
-                format!("at `[{i}].eventType`: must be non-empty and must not start with `$`, e.g. `OrderPlaced`"),
+                format!("at `[{i}].eventType`: must have 1 to {MAX_EVENT_TYPE_BYTES} bytes and must not start with `$`, e.g. `OrderPlaced`"),
             ));
         }
         new_events.push(NewEvent {
@@ -151,8 +160,13 @@ pub struct ReadQuery {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ReadResponse {
     events: Vec<serde_json::Value>,
+    /// Present when the page stopped at [`PAGE_BYTES`] before `count`
+    /// events: the `from` of the next page in the same direction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_from: Option<u64>,
 }
 
 enum From {
@@ -197,17 +211,21 @@ fn parse_read(query: &ReadQuery) -> Result<(Direction, From, usize), ApiError> {
 /// `GET /streams/{stream}` and `GET /streams/$all`.
 pub async fn read(
     State(state): State<AppState>,
-    Path(stream): Path<String>,
+    PathName(stream): PathName,
     query: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (direction, from, count) = parse_read(&query_params(query)?)?;
-    let events = if stream == "$all" {
+    let all = stream == "$all";
+    let page = if all {
         let start = match from {
             From::Start => AllStart::Start,
             From::End => AllStart::End,
             From::At(p) => AllStart::Position(Position::new(p, p)),
         };
-        state.store.read_all(direction, start, count).await?
+        state
+            .store
+            .read_all_page(direction, start, count, PAGE_BYTES)
+            .await?
     } else {
         let start = match from {
             From::Start => StreamStart::Start,
@@ -216,10 +234,25 @@ pub async fn read(
         };
         state
             .store
-            .read_stream(&stream, direction, start, count)
+            .read_stream_page(&stream, direction, start, count, PAGE_BYTES)
             .await?
     };
+    let next_from = match page.events.last() {
+        Some(last) if page.cut_short => {
+            let at = if all {
+                last.position.commit
+            } else {
+                last.revision
+            };
+            match direction {
+                Direction::Forwards => at.checked_add(1),
+                Direction::Backwards => at.checked_sub(1),
+            }
+        }
+        _ => None,
+    };
     Ok(Json(ReadResponse {
-        events: events.iter().map(envelope).collect(),
+        events: page.events.iter().map(envelope).collect(),
+        next_from,
     }))
 }

@@ -5,8 +5,8 @@ use std::fmt;
 use regex::Regex;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json_path::JsonPath;
 
+use super::json_path::JsonPathFilter;
 use crate::modules::ModuleRef;
 use crate::sinks::wasm::secrets::{validate_secrets, ComponentSecrets};
 use crate::sinks::{ConfigError, SinkConfig};
@@ -229,41 +229,6 @@ pub struct CompiledFilter {
     pub json_path: Option<JsonPathFilter>,
 }
 
-/// A JSONPath query used as a predicate on event data.
-#[derive(Debug, Clone)]
-pub struct JsonPathFilter {
-    path: JsonPath,
-    /// `$[?...]` queries test the root object itself, as most JSONPath
-    /// dialects users know do, so they run against `[data]`.
-    wrap_root: bool,
-}
-
-impl JsonPathFilter {
-    pub fn parse(query: &str) -> Result<Self, ConfigError> {
-        let path = JsonPath::parse(query).map_err(|e| {
-            ConfigError::new(
-                "filter.jsonPath",
-                format!("is not a valid JSONPath query ({e}); e.g. `$[?(@.total > 100)]` or `$.customer.vip`"),
-            )
-        })?;
-        let wrap_root = query.trim_start().starts_with("$[?");
-        Ok(Self { path, wrap_root })
-    }
-
-    /// Whether JSON `data` passes; data that is not JSON never passes.
-    pub fn matches(&self, data: &[u8]) -> bool {
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
-            return false;
-        };
-        if self.wrap_root && !value.is_array() {
-            let wrapped = serde_json::Value::Array(vec![value]);
-            !self.path.query(&wrapped).is_empty()
-        } else {
-            !self.path.query(&value).is_empty()
-        }
-    }
-}
-
 /// Where a connector without a checkpoint starts: `"start"`, `"end"` or a
 /// log position (the connector delivers events after it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -378,38 +343,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn matches(query: &str, data: serde_json::Value) -> bool {
-        JsonPathFilter::parse(query)
-            .expect("query")
-            .matches(&serde_json::to_vec(&data).expect("data"))
-    }
-
-    #[test]
-    fn json_path_filters_test_the_data() {
-        assert!(matches("$[?(@.total > 100)]", json!({ "total": 120 })));
-        assert!(!matches("$[?(@.total > 100)]", json!({ "total": 50 })));
-        assert!(!matches(
-            "$[?(@.total > 100)]",
-            json!({ "nested": { "total": 500 } })
-        ));
-        assert!(matches(
-            "$.customer.vip",
-            json!({ "customer": { "vip": true } })
-        ));
-        assert!(!matches("$.customer.vip", json!({ "customer": {} })));
-        assert!(matches(
-            "$.items[?@.sku == 'A1']",
-            json!({ "items": [{ "sku": "B2" }, { "sku": "A1" }] })
-        ));
-        assert!(
-            matches("$[?@ > 2]", json!([1, 2, 3])),
-            "arrays are filtered element-wise"
-        );
-        assert!(!JsonPathFilter::parse("$.x")
-            .expect("query")
-            .matches(b"not json"));
-    }
 
     #[test]
     fn start_accepts_names_and_positions() {

@@ -14,6 +14,7 @@
 mod definition;
 mod events;
 mod id;
+pub mod json_path;
 mod repository;
 mod secrets;
 mod state;
@@ -21,6 +22,7 @@ mod state;
 pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
 pub use id::{ConnectorId, InvalidConnectorId};
+pub use json_path::{JsonPathFilter, Verdict};
 pub use repository::{Checkpoint, CommandError, ConnectorRepository, DeadLetter};
 pub use secrets::SecretFieldError;
 pub use state::{Command, ConnectorState, Decision};

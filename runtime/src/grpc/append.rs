@@ -17,7 +17,8 @@ use super::proto::Empty;
 use super::status;
 use crate::store::{CurrentRevision, EventStore, ExpectedRevision, NewEvent, Position, StoreError};
 
-/// The largest append accepted (data and metadata of all its events).
+/// The largest append accepted (every field of all its events: data,
+/// metadata, the metadata map with the event type, ids).
 pub const MAX_APPEND_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reads the whole request stream, then appends.
@@ -48,7 +49,7 @@ pub async fn append(
                 "only the first message of an append may carry options",
             ));
         };
-        bytes = bytes.saturating_add(proposed.data.len() + proposed.custom_metadata.len());
+        bytes = bytes.saturating_add(proposed_bytes(&proposed));
         if bytes > max_bytes {
             return Err(status::append_too_large(max_bytes));
         }
@@ -73,7 +74,21 @@ pub async fn append(
     }
 }
 
-fn new_event(proposed: ProposedMessage) -> Result<NewEvent, Status> {
+/// What one proposed event counts towards [`MAX_APPEND_BYTES`]: every
+/// field a client controls.
+pub(super) fn proposed_bytes(proposed: &ProposedMessage) -> usize {
+    const ID_BYTES: usize = 36;
+    proposed
+        .metadata
+        .iter()
+        .fold(ID_BYTES, |sum, (k, v)| {
+            sum.saturating_add(k.len() + v.len())
+        })
+        .saturating_add(proposed.data.len())
+        .saturating_add(proposed.custom_metadata.len())
+}
+
+pub(super) fn new_event(proposed: ProposedMessage) -> Result<NewEvent, Status> {
     let id = uuid_from_proto(proposed.id)?;
     let event_type = match proposed.metadata.get(TYPE_KEY) {
         Some(t) if !t.is_empty() => t.clone(),

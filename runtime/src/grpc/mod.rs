@@ -37,6 +37,10 @@ mod append;
 mod auth;
 mod cluster;
 mod convert;
+#[cfg(test)]
+mod decode_fuzz;
+#[cfg(test)]
+mod limits_tests;
 mod metadata;
 mod proto;
 mod quick_ack;

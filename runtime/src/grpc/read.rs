@@ -1,5 +1,5 @@
-//! Reads with a count, streamed back in pages: a stream (or a metadata
-//! stream) or `$all`, optionally filtered.
+//! Reads with a count, streamed back in pages bounded in events and bytes:
+//! a stream (or a metadata stream) or `$all`, optionally filtered.
 
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -14,6 +14,9 @@ use crate::store::{
 
 /// Events fetched from the store at a time.
 const PAGE: usize = 512;
+/// Bytes fetched from the store at a time: a page of large events stops
+/// early, so a read holds about this much, whatever its count.
+pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The sending half of a `Read` response stream.
 pub type Sender = mpsc::Sender<Result<ReadResp, Status>>;
@@ -55,9 +58,18 @@ pub async fn stream(
     let mut remaining = count;
     let mut first_page = true;
     while remaining > 0 {
+        let mut more = false;
         let page = usize::try_from(remaining).unwrap_or(PAGE).min(PAGE);
-        let events = match store.read_stream(stream, direction, from, page).await {
-            Ok(events) => events,
+        let events = match store
+            .read_stream_page(stream, direction, from, page, PAGE_BYTES)
+            .await
+        {
+            Ok(read) if read.cut_short => {
+                // Read on from after the last event, whatever the count.
+                more = true;
+                read.events
+            }
+            Ok(read) => read.events,
             Err(StoreError::StreamNotFound(_)) => {
                 if first_page {
                     send(tx, stream_not_found(stream)).await;
@@ -75,7 +87,7 @@ pub async fn stream(
             return;
         }
         remaining = remaining.saturating_sub(read as u64);
-        if read < page {
+        if read < page && !more {
             return;
         }
         from = match direction {
@@ -104,11 +116,14 @@ pub async fn all(
     // it works whatever the backend's positions look like) and skips it.
     let mut already_sent = None;
     while remaining > 0 {
-        let events = match store.read_all(direction, from, PAGE).await {
-            Ok(events) => events,
+        let (events, full_page) = match store.read_all_page(direction, from, PAGE, PAGE_BYTES).await
+        {
+            Ok(read) => {
+                let full = read.cut_short || read.events.len() == PAGE;
+                (read.events, full)
+            }
             Err(e) => return fail(tx, status::from_store(e)).await,
         };
-        let full_page = events.len() == PAGE;
         let mut last = None;
         for event in events {
             if Some(event.position) == already_sent {

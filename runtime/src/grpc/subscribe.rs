@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::convert::{read_event, timestamp};
 use super::proto::streams::{read_resp, ReadResp};
-use super::read::{fail, send, send_all, Sender};
+use super::read::{self, fail, send, send_all, Sender};
 use super::request::StreamFrom;
 use super::status;
 use crate::store::{
@@ -145,23 +145,26 @@ async fn catch_up(
     let mut next = first;
     let mut last = None;
     loop {
-        let events = match store
-            .read_stream(
+        let (events, full_page) = match store
+            .read_stream_page(
                 stream,
                 Direction::Forwards,
                 StreamStart::Revision(next),
                 CATCH_UP_PAGE,
+                read::PAGE_BYTES,
             )
             .await
         {
-            Ok(events) => events,
+            Ok(page) => {
+                let full = page.cut_short || page.events.len() == CATCH_UP_PAGE;
+                (page.events, full)
+            }
             Err(StoreError::StreamNotFound(_)) => return Some(last),
             Err(e) => {
                 fail(tx, status::from_store(e)).await;
                 return None;
             }
         };
-        let full_page = events.len() == CATCH_UP_PAGE;
         let Some(page_last) = events.last().map(|e| e.revision) else {
             return Some(last);
         };

@@ -1,6 +1,5 @@
 use tokio::time::{timeout_at, Instant};
 
-use crate::connector::JsonPathFilter;
 use crate::sinks::BatchLimits;
 use crate::store::{Position, RecordedEvent, StoreError, Subscription, SubscriptionMessage};
 
@@ -11,12 +10,13 @@ const MAX_MESSAGES: usize = 10_000;
 /// What one collection round took from the subscription.
 #[derive(Default)]
 pub(super) struct Collected {
-    /// Events for the sink, in log order.
+    /// Events read, in log order; the JSONPath filter runs on them next
+    /// (see `json_filter`).
     pub events: Vec<RecordedEvent>,
     /// Everything up to here was read; once `events` are delivered the
     /// pipeline may checkpoint it.
     pub end: Option<Position>,
-    /// Events read, including the ones the JSONPath filter dropped.
+    /// Events read, including the ones the JSONPath filter drops.
     pub considered: u64,
     bytes: usize,
 }
@@ -32,7 +32,6 @@ impl Collected {
 /// has an event, the linger time has passed.
 pub(super) async fn collect(
     subscription: &mut Subscription,
-    json_path: Option<&JsonPathFilter>,
     limits: &BatchLimits,
     idle_deadline: Option<Instant>,
     status: &PipelineStatus,
@@ -45,7 +44,7 @@ pub(super) async fn collect(
         },
         None => subscription.next().await,
     };
-    take(&mut batch, first, json_path, status)?;
+    take(&mut batch, first, status)?;
     let mut linger_until: Option<Instant> = None;
     let mut messages = 1;
     // The message cap returns progress (checkpoints) regularly even when a
@@ -58,7 +57,7 @@ pub(super) async fn collect(
         // Without events yet, only take what is already there.
         let until = linger_until.unwrap_or_else(Instant::now);
         match timeout_at(until, subscription.next()).await {
-            Ok(message) => take(&mut batch, message, json_path, status)?,
+            Ok(message) => take(&mut batch, message, status)?,
             Err(_) => break,
         }
     }
@@ -68,7 +67,6 @@ pub(super) async fn collect(
 fn take(
     batch: &mut Collected,
     message: Option<Result<SubscriptionMessage, StoreError>>,
-    json_path: Option<&JsonPathFilter>,
     status: &PipelineStatus,
 ) -> Result<(), StoreError> {
     match message {
@@ -85,12 +83,8 @@ fn take(
         Some(Ok(SubscriptionMessage::Event(event))) => {
             batch.end = batch.end.max(Some(event.position));
             batch.considered += 1;
-            if json_path.is_none_or(|f| f.matches(&event.data)) {
-                batch.bytes += event.data.len() + event.metadata.len();
-                batch.events.push(event);
-            } else {
-                status.add_filtered_out(1);
-            }
+            batch.bytes += event.data.len() + event.metadata.len();
+            batch.events.push(event);
             Ok(())
         }
     }

@@ -13,6 +13,7 @@
 
 mod batch;
 mod checkpoints;
+mod json_filter;
 mod module_stages;
 mod run;
 mod stages;

@@ -13,6 +13,7 @@ use crate::wasm::GuestIdentity;
 
 use super::batch::collect;
 use super::checkpoints::Checkpointer;
+use super::json_filter::{screen, Screened};
 use super::stages::StageFactory;
 use super::status::{PipelineStatus, RunState};
 use super::transforms::{Chain, ChainError, InputResult, NamedStage};
@@ -118,9 +119,9 @@ async fn run_until_stopped(
         loop {
             let collected = tokio::select! {
                 _ = cancel.cancelled() => break 'subscribe,
-                result = collect(&mut subscription, filter.json_path.as_ref(), &limits, checkpointer.deadline(), status) => result,
+                result = collect(&mut subscription, &limits, checkpointer.deadline(), status) => result,
             };
-            let batch = match collected {
+            let mut batch = match collected {
                 Ok(batch) => batch,
                 Err(e) => {
                     status.record_error(format!("subscription failed, resubscribing: {e}"));
@@ -131,6 +132,20 @@ async fn run_until_stopped(
                 }
             };
             backoff = MIN_BACKOFF;
+            let screened = screen(
+                &mut batch,
+                filter.json_path.as_ref(),
+                repository,
+                connector,
+                status,
+                cancel,
+            )
+            .await;
+            let refused = match screened {
+                Screened::Continue => None,
+                Screened::FaultAfter(message) => Some(message),
+                Screened::Cancelled => break 'subscribe,
+            };
             if !batch.events.is_empty() {
                 let delivered = tokio::select! {
                     // Abandon the in-flight batch; it is delivered again later.
@@ -156,6 +171,10 @@ async fn run_until_stopped(
                 checkpointer.advance(end, batch.considered);
                 status.set_position(end);
                 from = SubscribeFrom::After(end);
+            }
+            if let Some(message) = refused {
+                checkpointer.save(status).await;
+                return Err(message);
             }
             checkpointer.save_if_due(status).await;
         }
@@ -417,7 +436,7 @@ async fn deliver(
 }
 
 /// How writing a dead letter ended.
-enum DeadLetterWrite {
+pub(super) enum DeadLetterWrite {
     Written,
     /// The pipeline was cancelled first; the event is delivered again after
     /// restart.
@@ -435,7 +454,7 @@ const DEAD_LETTER_ATTEMPTS: u32 = 8;
 /// back-off, a bounded number of times; an error that no retry can mend
 /// (the stream is deleted for good, the letter is larger than the store
 /// accepts) fails at once.
-async fn write_dead_letter(
+pub(super) async fn write_dead_letter(
     repository: &ConnectorRepository,
     id: &ConnectorId,
     letter: DeadLetter<'_>,

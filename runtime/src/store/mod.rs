@@ -10,17 +10,21 @@
 //! [`ExpectedRevision`]; readers get [`RecordedEvent`]s back from stream reads,
 //! `$all` reads, or a live [`Subscription`] to `$all` that filters server-side
 //! and reports periodic checkpoints so a filter that matches nothing still
-//! advances.
+//! advances. Reads that answer requests use [`EventStore::read_stream_page`]
+//! and [`EventStore::read_all_page`], bounded in bytes as well as in events
+//! ([`Page`]).
 
 pub mod conformance;
 pub mod embedded;
 mod error;
 mod filter;
 pub mod kurrent;
+mod page;
 mod types;
 
 pub use error::StoreError;
 pub use filter::{Matcher, SubscriptionFilter};
+pub use page::{event_bytes, ByteGate, Page};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -59,6 +63,33 @@ pub trait EventStore: Send + Sync + 'static {
         from: AllStart,
         max: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Like [`EventStore::read_stream`], but the page also stops once its
+    /// events add up to `max_bytes` ([`Page::cut_short`]; see [`Page::within`]).
+    /// By default it reads in small chunks; backends that can stop a read
+    /// early override it.
+    async fn read_stream_page(
+        &self,
+        stream: &str,
+        direction: Direction,
+        from: StreamStart,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Page, StoreError> {
+        page::stream_page_in_chunks(self, stream, direction, from, max, max_bytes).await
+    }
+
+    /// Like [`EventStore::read_all`], bounded in bytes as
+    /// [`EventStore::read_stream_page`] is.
+    async fn read_all_page(
+        &self,
+        direction: Direction,
+        from: AllStart,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Page, StoreError> {
+        page::all_page_in_chunks(self, direction, from, max, max_bytes).await
+    }
 
     /// Subscribes to the global log after `from` (exclusive): catch-up, then
     /// live, until the [`Subscription`] is dropped.
@@ -116,14 +147,27 @@ pub(crate) fn check_writable(stream: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The longest event type accepted, in bytes.
+pub const MAX_EVENT_TYPE_BYTES: usize = 1024;
+
 /// Rejects appends no backend accepts: to a stream [`check_writable`]
-/// refuses, or with an event without a type.
+/// refuses, or with an event without a type or with a type longer than
+/// [`MAX_EVENT_TYPE_BYTES`].
 pub(crate) fn check_append(stream: &str, events: &[NewEvent]) -> Result<(), StoreError> {
     check_writable(stream)?;
-    match events.iter().position(|e| e.event_type.is_empty()) {
-        Some(index) => Err(StoreError::InvalidRequest(format!(
-            "event {index} of the batch has an empty event type"
-        ))),
-        None => Ok(()),
+    for (index, event) in events.iter().enumerate() {
+        if event.event_type.is_empty() {
+            return Err(StoreError::InvalidRequest(format!(
+                "event {index} of the batch has an empty event type"
+            )));
+        }
+        if event.event_type.len() > MAX_EVENT_TYPE_BYTES {
+            return Err(StoreError::InvalidRequest(format!(
+                "event {index} of the batch has an event type of {} bytes; the most is \
+                 {MAX_EVENT_TYPE_BYTES}, e.g. `OrderPlaced`",
+                event.event_type.len()
+            )));
+        }
     }
+    Ok(())
 }

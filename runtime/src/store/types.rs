@@ -209,6 +209,9 @@ pub enum SubscriptionMessage {
 /// A live subscription; dropping it ends it.
 pub struct Subscription {
     receiver: tokio::sync::mpsc::Receiver<Result<SubscriptionMessage, crate::store::StoreError>>,
+    /// Bounds the bytes of events waiting in the channel, when the backend
+    /// uses one.
+    gate: Option<std::sync::Arc<crate::store::ByteGate>>,
 }
 
 impl Subscription {
@@ -219,12 +222,33 @@ impl Subscription {
             Result<SubscriptionMessage, crate::store::StoreError>,
         >,
     ) -> Self {
-        Self { receiver }
+        Self {
+            receiver,
+            gate: None,
+        }
+    }
+
+    /// Like [`Subscription::new`], for a backend task that admits each event
+    /// through `gate` before sending it; events taken are released.
+    pub fn with_gate(
+        receiver: tokio::sync::mpsc::Receiver<
+            Result<SubscriptionMessage, crate::store::StoreError>,
+        >,
+        gate: std::sync::Arc<crate::store::ByteGate>,
+    ) -> Self {
+        Self {
+            receiver,
+            gate: Some(gate),
+        }
     }
 
     /// The next message; `None` once the backend ended the subscription
     /// (after reporting an error).
     pub async fn next(&mut self) -> Option<Result<SubscriptionMessage, crate::store::StoreError>> {
-        self.receiver.recv().await
+        let message = self.receiver.recv().await;
+        if let (Some(gate), Some(Ok(SubscriptionMessage::Event(event)))) = (&self.gate, &message) {
+            gate.release(event);
+        }
+        message
     }
 }

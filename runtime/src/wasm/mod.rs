@@ -36,6 +36,7 @@ pub use host_state::GuestIdentity;
 pub use stages::{SinkStage, TransformStage};
 
 use cache::ArtifactCache;
+pub use cache::InvalidDigest;
 use host_state::HostState;
 use outgoing::OutgoingHttp;
 
@@ -135,6 +136,8 @@ pub enum WasmError {
     WrongWorld { expected: World, found: String },
     #[error("the compiled-component cache at {path} cannot be used: {message}")]
     Cache { path: String, message: String },
+    #[error(transparent)]
+    InvalidDigest(#[from] InvalidDigest),
 }
 
 /// What [`WasmHost::inspect`] found out about a component.
@@ -230,13 +233,18 @@ impl WasmHost {
                 sink: sink.err().unwrap_or_default(),
             });
         }
-        self.inner.cache.store(digest, &component);
+        self.inner.cache.store(digest, &component)?;
         Ok(ComponentInfo { worlds })
     }
 
     /// The compiled component for `digest` if this host compiled it before.
+    /// A digest that is not `sha256:<64 hex>` names no cached file.
     pub fn cached(&self, digest: &str) -> Option<Component> {
-        self.inner.cache.load(&self.inner.engine, digest)
+        self.inner
+            .cache
+            .load(&self.inner.engine, digest)
+            .ok()
+            .flatten()
     }
 
     /// The compiled component for `digest`: from the cache, else compiled
@@ -246,14 +254,14 @@ impl WasmHost {
         digest: &str,
         bytes: impl FnOnce() -> Vec<u8>,
     ) -> Result<Component, WasmError> {
-        if let Some(component) = self.inner.cache.load(&self.inner.engine, digest) {
+        if let Some(component) = self.inner.cache.load(&self.inner.engine, digest)? {
             return Ok(component);
         }
         let bytes = bytes();
         check_header(&bytes)?;
         let component = Component::new(&self.inner.engine, &bytes)
             .map_err(|e| WasmError::Compile(format!("{e:#}")))?;
-        self.inner.cache.store(digest, &component);
+        self.inner.cache.store(digest, &component)?;
         Ok(component)
     }
 

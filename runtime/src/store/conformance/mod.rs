@@ -26,7 +26,10 @@ pub use metadata::{
     delete_missing_stream, max_count_keeps_last_events, soft_delete_then_recreate,
     stream_metadata_round_trip, tombstone_is_final,
 };
-pub use read::{missing_stream_is_not_found, read_all_ranges, read_stream_ranges};
+pub use read::{
+    missing_stream_is_not_found, pages_stop_at_their_byte_budget, read_all_ranges,
+    read_stream_ranges,
+};
 pub use subscribe::{
     checkpoints_advance_without_matches, filter_event_type_prefix, filter_event_type_regex,
     filter_stream_prefix, filter_stream_regex, subscribe_after_position_is_exclusive,
@@ -67,6 +70,7 @@ macro_rules! conformance_tests {
             read_stream_ranges,
             missing_stream_is_not_found,
             read_all_ranges,
+            pages_stop_at_their_byte_budget,
             subscribe_after_position_is_exclusive,
             subscribe_from_end_sees_only_new_events,
             subscription_catches_up_then_goes_live,
@@ -114,6 +118,7 @@ pub async fn run_all(store: &dyn EventStore) {
     read_stream_ranges(store).await;
     missing_stream_is_not_found(store).await;
     read_all_ranges(store).await;
+    pages_stop_at_their_byte_budget(store).await;
     subscribe_after_position_is_exclusive(store).await;
     subscribe_from_end_sees_only_new_events(store).await;
     subscription_catches_up_then_goes_live(store).await;

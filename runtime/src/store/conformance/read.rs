@@ -185,3 +185,91 @@ pub async fn read_all_ranges(store: &dyn EventStore) {
         .expect("read $all forwards from the end");
     assert!(past_end.is_empty(), "nothing after the end: {past_end:?}");
 }
+
+/// Pages bounded in bytes: a page of large events stops at its budget and
+/// says so, always holds at least one event, and pages followed one after
+/// the other read every event once, in order.
+pub async fn pages_stop_at_their_byte_budget(store: &dyn EventStore) {
+    let stream = unique_stream("pages");
+    let payload = vec![7u8; 100 * 1024];
+    let events: Vec<_> = (0..40)
+        .map(|_| super::binary_event("Paged", &payload))
+        .collect();
+    let written = store
+        .append(&stream, ExpectedRevision::NoStream, events)
+        .await
+        .expect("append 40 events of 100 KiB");
+    let budget = 1024 * 1024;
+
+    let page = store
+        .read_stream_page(
+            &stream,
+            Direction::Forwards,
+            StreamStart::Start,
+            100,
+            budget,
+        )
+        .await
+        .expect("read a page");
+    assert!(page.cut_short, "4 MiB of events do not fit a 1 MiB page");
+    assert_eq!(revisions(&page.events), (0..10).collect::<Vec<_>>());
+
+    let page = store
+        .read_stream_page(&stream, Direction::Backwards, StreamStart::End, 100, 1)
+        .await
+        .expect("read a page");
+    assert_eq!(
+        revisions(&page.events),
+        vec![39],
+        "one event, whatever the budget"
+    );
+
+    // Followed page by page, with more events than one chunk of a backend
+    // that reads in chunks.
+    let mut seen = Vec::new();
+    let mut from = StreamStart::Start;
+    loop {
+        let page = store
+            .read_stream_page(&stream, Direction::Forwards, from, 100, 2 * budget)
+            .await
+            .expect("read a page");
+        seen.extend(revisions(&page.events));
+        match page.events.last() {
+            Some(last) if page.cut_short => from = StreamStart::Revision(last.revision + 1),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, (0..40).collect::<Vec<_>>(), "every event once");
+
+    let whole = store
+        .read_stream_page(
+            &stream,
+            Direction::Forwards,
+            StreamStart::Start,
+            100,
+            usize::MAX,
+        )
+        .await
+        .expect("read a page");
+    assert!(!whole.cut_short);
+    assert_eq!(revisions(&whole.events), (0..40).collect::<Vec<_>>());
+
+    // `$all` from the last event, backwards: positions only go down, none twice.
+    let page = store
+        .read_all_page(
+            Direction::Backwards,
+            AllStart::Position(written.position),
+            100,
+            budget,
+        )
+        .await
+        .expect("read a page of $all");
+    assert!(page.cut_short, "4 MiB of events do not fit a 1 MiB page");
+    assert!(!page.events.is_empty() && page.events.len() <= 10);
+    assert_eq!(page.events[0].position, written.position);
+    let positions: Vec<_> = page.events.iter().map(|e| e.position).collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] > w[1]),
+        "strictly backwards: {positions:?}"
+    );
+}

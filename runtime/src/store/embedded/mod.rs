@@ -47,8 +47,8 @@ use self::read::Readers;
 use self::writer::Writer;
 use crate::store::{
     check_append, check_writable, AllStart, AppendResult, Direction, EventStore, ExpectedRevision,
-    NewEvent, Position, RecordedEvent, StoreError, StreamMetadata, StreamStart, SubscribeFrom,
-    Subscription, SubscriptionFilter,
+    NewEvent, Page, Position, RecordedEvent, StoreError, StreamMetadata, StreamStart,
+    SubscribeFrom, Subscription, SubscriptionFilter,
 };
 
 /// The embedded [`EventStore`]. Cheap to clone; all clones share one database.
@@ -138,7 +138,36 @@ impl EventStore for SqliteStore {
         let stream = stream.to_owned();
         self.inner
             .readers
-            .run(move |conn| read::read_stream(conn, &stream, direction, from, max))
+            .run(move |conn| read::read_stream(conn, &stream, direction, from, max, usize::MAX))
+            .await
+            .map(|page| page.events)
+    }
+
+    async fn read_stream_page(
+        &self,
+        stream: &str,
+        direction: Direction,
+        from: StreamStart,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Page, StoreError> {
+        let stream = stream.to_owned();
+        self.inner
+            .readers
+            .run(move |conn| read::read_stream(conn, &stream, direction, from, max, max_bytes))
+            .await
+    }
+
+    async fn read_all_page(
+        &self,
+        direction: Direction,
+        from: AllStart,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Page, StoreError> {
+        self.inner
+            .readers
+            .run(move |conn| read::read_all(conn, direction, from, max, max_bytes))
             .await
     }
 
@@ -150,8 +179,9 @@ impl EventStore for SqliteStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.inner
             .readers
-            .run(move |conn| read::read_all(conn, direction, from, max))
+            .run(move |conn| read::read_all(conn, direction, from, max, usize::MAX))
             .await
+            .map(|page| page.events)
     }
 
     async fn subscribe_all(

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 use super::schema::{event_from_row, open_reader, sql_err, to_i64, EVENT_COLUMNS};
 use super::streams::StreamState;
 use crate::store::{
-    AllStart, CurrentRevision, Direction, RecordedEvent, StoreError, StreamMetadata, StreamStart,
+    AllStart, CurrentRevision, Direction, Page, StoreError, StreamMetadata, StreamStart,
 };
 
 /// Idle connections kept for reuse; more are opened when needed.
@@ -66,14 +66,15 @@ impl Readers {
 }
 
 /// Reads a stream within one read transaction (a consistent snapshot of the
-/// stream's state and events).
+/// stream's state and events); rows stop being fetched at `max_bytes`.
 pub(super) fn read_stream(
     conn: &Connection,
     stream: &str,
     direction: Direction,
     from: StreamStart,
     max: usize,
-) -> Result<Vec<RecordedEvent>, StoreError> {
+    max_bytes: usize,
+) -> Result<Page, StoreError> {
     let tx = conn.unchecked_transaction().map_err(sql_err)?;
     let state = StreamState::load(&tx, stream)?;
     state.ensure_not_tombstoned(stream)?;
@@ -84,8 +85,8 @@ pub(super) fn read_stream(
     let cutoff = state.created_cutoff();
     let limit = to_i64(u64::try_from(max).unwrap_or(u64::MAX));
     let events = match (direction, from) {
-        (_, _) if max == 0 => Vec::new(),
-        (Direction::Forwards, StreamStart::End) => Vec::new(),
+        (_, _) if max == 0 => Page::default(),
+        (Direction::Forwards, StreamStart::End) => Page::default(),
         (Direction::Forwards, from) => {
             let start = match from {
                 StreamStart::Revision(revision) => revision.max(lowest),
@@ -102,7 +103,7 @@ pub(super) fn read_stream(
                     event_from_row,
                 )
                 .map_err(sql_err)?;
-            rows.collect::<Result<_, _>>().map_err(sql_err)?
+            Page::within(rows, max_bytes).map_err(sql_err)?
         }
         (Direction::Backwards, from) => {
             let end = match from {
@@ -121,23 +122,25 @@ pub(super) fn read_stream(
                     event_from_row,
                 )
                 .map_err(sql_err)?;
-            rows.collect::<Result<_, _>>().map_err(sql_err)?
+            Page::within(rows, max_bytes).map_err(sql_err)?
         }
     };
     Ok(events)
 }
 
-/// Reads the global log by position, `from` inclusive.
+/// Reads the global log by position, `from` inclusive; rows stop being
+/// fetched at `max_bytes`.
 pub(super) fn read_all(
     conn: &Connection,
     direction: Direction,
     from: AllStart,
     max: usize,
-) -> Result<Vec<RecordedEvent>, StoreError> {
+    max_bytes: usize,
+) -> Result<Page, StoreError> {
     let limit = to_i64(u64::try_from(max).unwrap_or(u64::MAX));
     let (sql, bound) = match (direction, from) {
         (Direction::Forwards, AllStart::End) | (Direction::Backwards, AllStart::Start) => {
-            return Ok(Vec::new())
+            return Ok(Page::default())
         }
         (Direction::Forwards, AllStart::Start) => ("position >= ?1 ORDER BY position ASC", 0),
         (Direction::Forwards, AllStart::Position(p)) => {
@@ -155,15 +158,17 @@ pub(super) fn read_all(
     let rows = stmt
         .query_map(params![bound, limit], event_from_row)
         .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
+    Page::within(rows, max_bytes).map_err(sql_err)
 }
 
-/// Reads up to `limit` events after `position` (exclusive), for subscriptions.
+/// Reads up to `limit` events after `position` (exclusive), stopping at
+/// `max_bytes`, for subscriptions.
 pub(super) fn read_after(
     conn: &Connection,
     position: u64,
     limit: usize,
-) -> Result<Vec<RecordedEvent>, StoreError> {
+    max_bytes: usize,
+) -> Result<Page, StoreError> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position ASC LIMIT ?2"
     );
@@ -172,7 +177,7 @@ pub(super) fn read_after(
     let rows = stmt
         .query_map(params![to_i64(position), limit], event_from_row)
         .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
+    Page::within(rows, max_bytes).map_err(sql_err)
 }
 
 pub(super) fn stream_metadata(

@@ -1,6 +1,7 @@
 //! `$all` subscriptions: one tokio task per subscription reads the log in
-//! pages after its position, filters, and feeds a bounded channel (a slow
-//! consumer slows the reading down). At the head it reports `CaughtUp` once and
+//! pages (bounded in events and bytes) after its position, filters, and
+//! feeds a channel bounded in messages and bytes (a slow consumer slows the
+//! reading down). At the head it reports `CaughtUp` once and
 //! waits for the writer to publish a higher committed position.
 
 use std::sync::Arc;
@@ -8,12 +9,18 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::read::{read_after, Readers};
-use crate::store::{Position, StoreError, Subscription, SubscriptionFilter, SubscriptionMessage};
+use crate::store::{
+    ByteGate, Position, StoreError, Subscription, SubscriptionFilter, SubscriptionMessage,
+};
 
 /// Events read per query.
 const PAGE_SIZE: usize = 500;
+/// Bytes read per query (a page of large events stops early).
+const PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// Messages buffered between the task and the consumer.
 const CHANNEL_CAPACITY: usize = 256;
+/// Bytes of events buffered between the task and the consumer.
+const CHANNEL_BYTES: usize = 16 * 1024 * 1024;
 
 type Sender = mpsc::Sender<Result<SubscriptionMessage, StoreError>>;
 
@@ -25,16 +32,16 @@ pub(super) fn spawn(
     filter: SubscriptionFilter,
 ) -> Subscription {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::spawn(async move {
-        let task = Task {
-            tx,
-            readers,
-            head,
-            filter,
-        };
-        task.run(after).await;
-    });
-    Subscription::new(rx)
+    let gate = ByteGate::new(CHANNEL_BYTES);
+    let task = Task {
+        tx,
+        readers,
+        head,
+        filter,
+        gate: Arc::clone(&gate),
+    };
+    tokio::spawn(task.run(after));
+    Subscription::with_gate(rx, gate)
 }
 
 struct Task {
@@ -42,6 +49,7 @@ struct Task {
     readers: Arc<Readers>,
     head: watch::Receiver<u64>,
     filter: SubscriptionFilter,
+    gate: Arc<ByteGate>,
 }
 
 /// Why the task stops.
@@ -65,16 +73,16 @@ impl Task {
         let mut caught_up = false;
         loop {
             // Everything up to `known_head` is committed, so a page that is not
-            // full has seen all of it.
+            // full (in events or bytes) has seen all of it.
             let known_head = *self.head.borrow_and_update();
             let page = self
                 .readers
-                .run(move |conn| read_after(conn, after, PAGE_SIZE))
+                .run(move |conn| read_after(conn, after, PAGE_SIZE, PAGE_BYTES))
                 .await
                 .map_err(Stop::Failed)?;
-            let full = page.len() == PAGE_SIZE;
+            let full = page.events.len() == PAGE_SIZE || page.cut_short;
             let mut skipped = false;
-            for event in page {
+            for event in page.events {
                 after = event.position.commit;
                 since_checkpoint += 1;
                 if self.filter.matches(&event) {
@@ -130,6 +138,12 @@ impl Task {
     }
 
     async fn emit(&self, message: SubscriptionMessage) -> Result<(), Stop> {
+        if let SubscriptionMessage::Event(event) = &message {
+            tokio::select! {
+                () = self.gate.admit(event) => {}
+                () = self.tx.closed() => return Err(Stop::Closed),
+            }
+        }
         self.tx.send(Ok(message)).await.map_err(|_| Stop::Closed)
     }
 }
