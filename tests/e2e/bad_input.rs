@@ -31,6 +31,14 @@ async fn connector_requests() {
         .await;
     assert_error(s, &b, 400, "invalid-json", "empty");
 
+    // A name that is not UTF-8 once decoded gets a JSON error too.
+    let (s, b) = node.get("/connectors/%ff").await;
+    assert_error(s, &b, 400, "invalid-path", "percent-encode UTF-8");
+    let (s, b) = node
+        .post("/connectors/%ff%fe", &json!({ "sink": ok_sink }))
+        .await;
+    assert_error(s, &b, 400, "invalid-path", "percent-encode UTF-8");
+
     let (s, b) = node
         .post("/connectors/a", &json!({ "sinc": ok_sink }))
         .await;

@@ -1,7 +1,7 @@
 //! `/connectors`: create, list, inspect, reconfigure, enable, disable, reset
 //! and delete connectors.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::json::{parse, read_body, StrictJson};
+use super::path::PathName;
 use super::AppState;
 use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom};
 use crate::modules::ModuleRef;
@@ -130,7 +131,7 @@ pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, Ap
 
 pub async fn get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathName(id): PathName,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     match state.repository.load(&id).await? {
@@ -153,7 +154,7 @@ const CREATE_FIELDS: &str = "`sink`, `filter`, `start`, `checkpoint`, `onFailure
 /// `POST /connectors/{id}`: the definition plus `enable` (default `true`).
 pub async fn create(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathName(id): PathName,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
@@ -195,7 +196,7 @@ pub async fn create(
 /// unchanged.
 pub async fn reconfigure(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathName(id): PathName,
     StrictJson(mut definition): StrictJson<ConnectorDefinition>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
@@ -216,7 +217,7 @@ pub async fn reconfigure(
 
 pub async fn enable(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathName(id): PathName,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     Ok(Json(run(&state, &id, Command::Enable).await?))
@@ -224,7 +225,7 @@ pub async fn enable(
 
 pub async fn disable(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathName(id): PathName,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     Ok(Json(run(&state, &id, Command::Disable).await?))
@@ -242,7 +243,7 @@ struct ResetRequest {
 /// `POST /connectors/{id}/reset`, body optional (`{"to": "start"}`).
 pub async fn reset(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathName(id): PathName,
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
@@ -257,7 +258,7 @@ pub async fn reset(
 
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathName(id): PathName,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     state.execute(&id, Command::Delete).await?;
