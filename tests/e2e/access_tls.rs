@@ -54,20 +54,14 @@ fn test_pki(dir: &Path) -> TestPki {
     pki
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_serves_the_api_over_https_and_the_official_client_with_credentials() {
-    node_client();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pki = test_pki(dir.path());
+/// A node serving the API over HTTPS with an admin token and the gRPC
+/// protocol over TLS with admin credentials; its client trusts the test CA
+/// and sends the token. Returns the node and its gRPC port.
+async fn tls_node(dir: &Path, pki: &TestPki) -> (NodeProcess, u16) {
     let port = free_port();
     let grpc_port = free_port();
-    let trusting = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).expect("CA"))
-        .default_headers(bearer_headers(TOKEN))
-        .build()
-        .expect("client");
     let node = NodeProcess::launch(
-        &dir.path().join("node"),
+        &dir.join("node"),
         &format!("127.0.0.1:{port}"),
         &[
             "--tls-cert".into(),
@@ -81,10 +75,37 @@ async fn tls_serves_the_api_over_https_and_the_official_client_with_credentials(
             "--grpc-credentials".into(),
             "admin:changeit".into(),
         ],
-        format!("https://127.0.0.1:{port}"),
-        trusting,
+        format!("https://localhost:{port}"),
+        trusting_client(pki),
     )
     .await;
+    (node, grpc_port)
+}
+
+fn api_port(node: &NodeProcess) -> u16 {
+    node.base
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .expect("the API's port")
+}
+
+/// A client that trusts the test CA and sends the admin token.
+fn trusting_client(pki: &TestPki) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).expect("CA"))
+        .default_headers(bearer_headers(TOKEN))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_the_api_over_https_and_the_official_client_with_credentials() {
+    node_client();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = test_pki(dir.path());
+    let (node, grpc_port) = tls_node(dir.path(), &pki).await;
+    let port = api_port(&node);
 
     let (status, body) = node.get("/connectors").await;
     assert_eq!(status, 200, "{body}");
@@ -118,32 +139,8 @@ async fn a_peer_that_stalls_its_tls_handshake_delays_nobody_and_is_cut_off() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let pki = test_pki(dir.path());
-    let port = free_port();
-    let grpc_port = free_port();
-    let trusting = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).expect("CA"))
-        .default_headers(bearer_headers(TOKEN))
-        .build()
-        .expect("client");
-    let node = NodeProcess::launch(
-        &dir.path().join("node"),
-        &format!("127.0.0.1:{port}"),
-        &[
-            "--tls-cert".into(),
-            pki.cert.display().to_string(),
-            "--tls-key".into(),
-            pki.key.display().to_string(),
-            "--api-token".into(),
-            TOKEN.into(),
-            "--grpc-listen".into(),
-            format!("127.0.0.1:{grpc_port}"),
-            "--grpc-credentials".into(),
-            "admin:changeit".into(),
-        ],
-        format!("https://localhost:{port}"),
-        trusting.clone(),
-    )
-    .await;
+    let (node, grpc_port) = tls_node(dir.path(), &pki).await;
+    let port = api_port(&node);
 
     // Peers that connect and never start their handshake, on both listeners.
     let mut stalled = Vec::new();
@@ -158,7 +155,7 @@ async fn a_peer_that_stalls_its_tls_handshake_delays_nobody_and_is_cut_off() {
     // Everyone else is served meanwhile.
     let (status, body) = node.get("/connectors").await;
     assert_eq!(status, 200, "{body}");
-    let grpc = trusting
+    let grpc = trusting_client(&pki)
         .post(format!(
             "https://localhost:{grpc_port}/event_store.client.gossip.Gossip/Read"
         ))

@@ -17,22 +17,6 @@ fn http_sink(url: &str, prefix: &str) -> Value {
     })
 }
 
-async fn wait_faulted(node: &NodeProcess, id: &str) -> String {
-    let status = eventually(
-        Duration::from_secs(60),
-        &format!("{id} to fault"),
-        || async {
-            let status = node.status(id).await;
-            (status["state"] == "faulted").then_some(status)
-        },
-    )
-    .await;
-    status["lastError"]["message"]
-        .as_str()
-        .expect("message")
-        .to_owned()
-}
-
 /// A server on `127.0.0.2` that redirects every request to `location`.
 async fn redirector(location: String) -> String {
     let app = axum::Router::new().fallback(move || {
@@ -148,7 +132,7 @@ async fn names_resolving_to_denied_addresses_and_redirects_there_are_not_followe
     .await;
     node.append("named-1", &[event("Sent", json!({ "n": 1 }))])
         .await;
-    let message = wait_faulted(&node, "by-name").await;
+    let message = node.wait_fault_message("by-name").await;
     assert!(
         message.contains("`localhost` resolves to a refused address"),
         "{message}"
@@ -176,7 +160,7 @@ async fn names_resolving_to_denied_addresses_and_redirects_there_are_not_followe
         }),
     )
     .await;
-    let message = wait_faulted(&node, "wasm-by-name").await;
+    let message = node.wait_fault_message("wasm-by-name").await;
     assert!(message.contains("refused"), "{message}");
     assert!(message.contains("localhost"), "{message}");
 

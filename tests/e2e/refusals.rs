@@ -10,26 +10,7 @@ use connectors::store::kurrent::KurrentStore;
 use connectors::store::{EventStore, ExpectedRevision, NewEvent};
 use serde_json::{json, Value};
 
-use crate::support::{event, eventually, free_port, NodeProcess, Receiver};
-
-async fn wait_faulted(node: &NodeProcess, id: &str) -> Value {
-    eventually(
-        Duration::from_secs(60),
-        &format!("{id} to fault"),
-        || async {
-            let status = node.status(id).await;
-            (status["state"] == "faulted").then_some(status)
-        },
-    )
-    .await
-}
-
-fn last_error(status: &Value) -> String {
-    status["lastError"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
+use crate::support::{event, eventually, free_port, status_message, NodeProcess, Receiver};
 
 fn numbered(n: u64) -> Value {
     event("Numbered", json!({ "n": n }))
@@ -51,8 +32,8 @@ async fn refused_credentials_fault_the_connector_instead_of_dead_lettering_the_b
         }),
     )
     .await;
-    let status = wait_faulted(&node, "cred").await;
-    let message = last_error(&status);
+    let status = node.wait_faulted("cred").await;
+    let message = status_message(&status);
     assert!(message.contains("401"), "{message}");
     assert!(message.contains("onStatus"), "{message}");
     assert_eq!(status["deadLettered"], 0, "{status}");
@@ -151,8 +132,8 @@ async fn a_custom_sink_sends_nothing_after_an_event_that_faults_its_connector() 
         }),
     )
     .await;
-    let status = wait_faulted(&node, "strict").await;
-    assert!(last_error(&status).contains(&refused_id), "{status}");
+    let status = node.wait_faulted("strict").await;
+    assert!(status_message(&status).contains(&refused_id), "{status}");
     assert_eq!(
         receiver.numbers(),
         vec![1, 2],
@@ -229,8 +210,8 @@ async fn a_dead_letter_that_can_never_be_written_faults_the_connector() {
         }),
     )
     .await;
-    let status = wait_faulted(&node, "doomed").await;
-    let message = last_error(&status);
+    let status = node.wait_faulted("doomed").await;
+    let message = status_message(&status);
     assert!(
         message.contains("could not write the dead letter"),
         "{message}"

@@ -48,22 +48,6 @@ async fn misbehaving(node: &NodeProcess, id: &str, mode: &str, limits: Value) ->
     receiver
 }
 
-async fn wait_faulted(node: &NodeProcess, id: &str) -> String {
-    let status = eventually(
-        Duration::from_secs(60),
-        &format!("{id} to fault"),
-        || async {
-            let status = node.status(id).await;
-            (status["state"] == "faulted").then_some(status)
-        },
-    )
-    .await;
-    status["lastError"]["message"]
-        .as_str()
-        .expect("message")
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traps_loops_memory_and_huge_output_fault_only_their_connector() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -88,7 +72,7 @@ async fn traps_loops_memory_and_huge_output_fault_only_their_connector() {
         let receiver = misbehaving(&node, id, mode, limits).await;
         node.append(&format!("{id}-1"), &[event("Poke", json!({ "n": 1 }))])
             .await;
-        let message = wait_faulted(&node, id).await;
+        let message = node.wait_fault_message(id).await;
         assert!(
             message.contains(fragment),
             "{id}: `{message}` should mention `{fragment}`"

@@ -9,22 +9,6 @@ use wasm_encoder::ComponentSection;
 
 use crate::support::{event, eventually, NodeProcess, Receiver};
 
-async fn wait_faulted(node: &NodeProcess, id: &str) -> String {
-    let status = eventually(
-        Duration::from_secs(60),
-        &format!("{id} to fault"),
-        || async {
-            let status = node.status(id).await;
-            (status["state"] == "faulted").then_some(status)
-        },
-    )
-    .await;
-    status["lastError"]["message"]
-        .as_str()
-        .expect("message")
-        .to_owned()
-}
-
 /// A TCP listener on loopback that accepts connections and never answers.
 async fn silent_receiver() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -81,9 +65,9 @@ async fn a_component_waiting_in_a_host_call_is_stopped_at_its_time_budget() {
     node.append("hang-1", &[event("Poke", json!({ "n": 1 }))])
         .await;
 
-    let message = wait_faulted(&node, "hanging-sink").await;
+    let message = node.wait_fault_message("hanging-sink").await;
     assert!(message.contains("time budget of 1000 ms"), "{message}");
-    let message = wait_faulted(&node, "sleeping-transform").await;
+    let message = node.wait_fault_message("sleeping-transform").await;
     assert!(message.contains("time budget of 500 ms"), "{message}");
     assert!(message.contains("transforms[0] (misbehave)"), "{message}");
     assert_eq!(receiver.count(), 0);
@@ -212,7 +196,7 @@ async fn memories_together_are_held_to_the_memory_limit() {
     .await;
     node.append("two-1", &[event("Poke", json!({ "n": 1 }))])
         .await;
-    let message = wait_faulted(&node, "over").await;
+    let message = node.wait_fault_message("over").await;
     assert!(
         message.contains(&format!("over its limit of {} bytes", LIMIT_MIB << 20)),
         "memories of {initial} and {extra} pages together: {message}"

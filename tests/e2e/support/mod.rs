@@ -4,6 +4,6 @@ mod node;
 mod ordering;
 mod receiver;
 
-pub use node::{event, eventually, example, free_port, NodeProcess};
+pub use node::{event, eventually, example, free_port, status_message, NodeProcess};
 pub use ordering::assert_in_order_with_bounded_replays;
 pub use receiver::{Received, Receiver};

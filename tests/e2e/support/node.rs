@@ -254,6 +254,25 @@ impl NodeProcess {
         body["status"].clone()
     }
 
+    /// Waits (up to a minute) until connector `id` is faulted; returns its
+    /// status.
+    pub async fn wait_faulted(&self, id: &str) -> Value {
+        eventually(
+            Duration::from_secs(60),
+            &format!("{id} to fault"),
+            || async {
+                let status = self.status(id).await;
+                (status["state"] == "faulted").then_some(status)
+            },
+        )
+        .await
+    }
+
+    /// Waits until connector `id` is faulted; returns why.
+    pub async fn wait_fault_message(&self, id: &str) -> String {
+        status_message(&self.wait_faulted(id).await)
+    }
+
     /// Every event of a stream, forwards (empty when it does not exist).
     pub async fn read_stream(&self, stream: &str) -> Vec<Value> {
         let encoded = stream.replace('$', "%24").replace('/', "%2F");
@@ -293,6 +312,14 @@ pub fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../guest-examples/dist")
         .join(format!("{name}.wasm"))
+}
+
+/// The `lastError` message of a connector's status (empty when none).
+pub fn status_message(status: &Value) -> String {
+    status["lastError"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// An event for an append request.
