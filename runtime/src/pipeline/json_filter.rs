@@ -13,7 +13,7 @@ use crate::connector::{
 use crate::store::RecordedEvent;
 
 use super::batch::Collected;
-use super::run::{write_dead_letter, DeadLetterWrite};
+use super::dead_letters::{write_dead_letter, DeadLetterWrite};
 use super::status::PipelineStatus;
 
 /// What became of a batch after the JSONPath filter.

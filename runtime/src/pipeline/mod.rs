@@ -9,10 +9,15 @@
 //! was delivered (or dead-lettered). Store errors resubscribe from the last
 //! handled position with back-off; sink errors fault the connector.
 //!
+//! The built-in filter's JSONPath part runs off the async threads, bounded
+//! ([`json_filter`]); refused events are dead-lettered ([`dead_letters`]) or
+//! fault the connector, as its `onFailure` says.
+//!
 //! [`BatchLimits`]: crate::sinks::BatchLimits
 
 mod batch;
 mod checkpoints;
+mod dead_letters;
 mod json_filter;
 mod module_stages;
 mod run;

@@ -3,22 +3,21 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::connector::{
-    ConnectorId, ConnectorRepository, ConnectorState, DeadLetter, OnFailure, StartFrom,
-};
+use crate::connector::{ConnectorRepository, ConnectorState, DeadLetter, OnFailure, StartFrom};
 use crate::sinks::wasm::WasmSink;
 use crate::sinks::{DeliveryOutcome, RetryNotice, Sink, SinkConfig, SinkContext};
-use crate::store::{Position, RecordedEvent, StoreError, SubscribeFrom};
+use crate::store::{Position, RecordedEvent, SubscribeFrom};
 use crate::wasm::GuestIdentity;
 
 use super::batch::collect;
 use super::checkpoints::Checkpointer;
+use super::dead_letters::{write_dead_letter, DeadLetterWrite};
 use super::json_filter::{screen, Screened};
 use super::stages::StageFactory;
 use super::status::{PipelineStatus, RunState};
 use super::transforms::{Chain, ChainError, InputResult, NamedStage};
 
-const MIN_BACKOFF: Duration = Duration::from_millis(200);
+pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Runs until cancelled or faulted.
@@ -310,15 +309,10 @@ async fn transform_and_deliver(
                     status: None,
                     response: None,
                 };
-                match write_dead_letter(repository, &connector.id, letter, status, cancel).await {
-                    DeadLetterWrite::Written => status.add_dead_lettered(1),
-                    DeadLetterWrite::Cancelled => return Delivery::Cancelled,
-                    DeadLetterWrite::Failed(message) => {
-                        return Delivery::Fault {
-                            handled_up_to,
-                            message,
-                        }
-                    }
+                let written =
+                    write_dead_letter(repository, &connector.id, letter, status, cancel).await;
+                if let Some(stop) = after_dead_letter(written, status, handled_up_to) {
+                    return stop;
                 }
             }
         }
@@ -415,17 +409,11 @@ async fn deliver(
                             status: rejection.status,
                             response: rejection.response.as_deref(),
                         };
-                        match write_dead_letter(repository, &connector.id, letter, status, cancel)
-                            .await
-                        {
-                            DeadLetterWrite::Written => status.add_dead_lettered(1),
-                            DeadLetterWrite::Cancelled => return Delivery::Cancelled,
-                            DeadLetterWrite::Failed(message) => {
-                                return Delivery::Fault {
-                                    handled_up_to,
-                                    message,
-                                }
-                            }
+                        let written =
+                            write_dead_letter(repository, &connector.id, letter, status, cancel)
+                                .await;
+                        if let Some(stop) = after_dead_letter(written, status, handled_up_to) {
+                            return stop;
                         }
                     }
                 }
@@ -435,70 +423,29 @@ async fn deliver(
     Delivery::Done
 }
 
-/// How writing a dead letter ended.
-pub(super) enum DeadLetterWrite {
-    Written,
-    /// The pipeline was cancelled first; the event is delivered again after
-    /// restart.
-    Cancelled,
-    /// It can never be written, or could not be after
-    /// [`DEAD_LETTER_ATTEMPTS`]: the connector must fault with this message
-    /// rather than go on as if the event were settled.
-    Failed(String),
-}
-
-/// How many times an unavailable store is tried before a dead letter fails.
-const DEAD_LETTER_ATTEMPTS: u32 = 8;
-
-/// Writes a dead letter. A store that is unavailable is tried again with
-/// back-off, a bounded number of times; an error that no retry can mend
-/// (the stream is deleted for good, the letter is larger than the store
-/// accepts) fails at once.
-pub(super) async fn write_dead_letter(
-    repository: &ConnectorRepository,
-    id: &ConnectorId,
-    letter: DeadLetter<'_>,
+/// What follows a dead letter: going on (`None`, it is counted), or
+/// stopping because the pipeline was cancelled or the letter cannot be
+/// written (every event before `handled_up_to`, inclusive, was handled).
+fn after_dead_letter(
+    written: DeadLetterWrite,
     status: &PipelineStatus,
-    cancel: &CancellationToken,
-) -> DeadLetterWrite {
-    // A destination's answer may echo a credential.
-    let reason = status.redact(letter.reason);
-    let response = letter.response.map(|r| status.redact(r));
-    let letter = DeadLetter {
-        reason: &reason,
-        response: response.as_deref(),
-        ..letter
-    };
-    let mut backoff = MIN_BACKOFF;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let error = match repository.dead_letter(id, letter.clone()).await {
-            Ok(()) => return DeadLetterWrite::Written,
-            Err(e) => e,
-        };
-        let message = format!(
-            "could not write the dead letter of event {} ({}@{}, position {}) to `{}` \
-             (attempt {attempts}): {error}",
-            letter.event.id,
-            letter.event.stream,
-            letter.event.revision,
-            letter.event.position,
-            id.dead_letter_stream(),
-        );
-        let retryable = matches!(error, StoreError::Unavailable(_));
-        if !retryable || attempts >= DEAD_LETTER_ATTEMPTS {
-            return DeadLetterWrite::Failed(message);
+    handled_up_to: Option<Position>,
+) -> Option<Delivery> {
+    match written {
+        DeadLetterWrite::Written => {
+            status.add_dead_lettered(1);
+            None
         }
-        status.record_error(message);
-        if !sleep_or_cancel(&mut backoff, cancel).await {
-            return DeadLetterWrite::Cancelled;
-        }
+        DeadLetterWrite::Cancelled => Some(Delivery::Cancelled),
+        DeadLetterWrite::Failed(message) => Some(Delivery::Fault {
+            handled_up_to,
+            message,
+        }),
     }
 }
 
 /// Sleeps for `backoff` (then doubles it, capped); false when cancelled.
-async fn sleep_or_cancel(backoff: &mut Duration, cancel: &CancellationToken) -> bool {
+pub(super) async fn sleep_or_cancel(backoff: &mut Duration, cancel: &CancellationToken) -> bool {
     let wait = *backoff;
     *backoff = (*backoff * 2).min(MAX_BACKOFF);
     tokio::select! {
