@@ -2,15 +2,19 @@
 //! pipelines that deliver the store's events to sinks at least once and in
 //! order.
 //!
-//! - [`store`]: the event-store trait and its embedded SQLite backend;
+//! - [`store`]: the event-store trait, its embedded SQLite backend and its
+//!   KurrentDB backend (sidecar mode); [`grpc`]: the KurrentDB gRPC protocol
+//!   served over the embedded store;
 //! - [`connector`]: definitions and lifecycle as events, the repository;
-//! - [`pipeline`]: subscription -> filter -> sink -> checkpoint;
-//! - [`sinks`]: console and HTTP;
-//! - [`outbound`]: where sinks may connect (the destination policy);
-//! - [`activation`]: which pipelines run on this member;
-//! - [`secrets`]: secrets encrypted at rest, masked in URLs;
+//! - [`pipeline`]: subscription -> filter -> WebAssembly stages -> sink ->
+//!   checkpoint; [`activation`]: which pipelines run on this member;
+//! - [`sinks`]: console, HTTP and custom (WebAssembly) sinks; [`outbound`]:
+//!   where sinks may connect (the destination policy);
+//! - [`wasm`]: the WebAssembly host; [`modules`]: uploaded components;
+//! - [`secrets`]: secrets encrypted at rest, masked in text;
 //! - [`api`]: the HTTP management API; [`access`]: who may reach the API
-//!   and the gRPC protocol, and over TLS; [`node`] wires everything together.
+//!   and the gRPC protocol; [`tls`]: both listeners over TLS;
+//! - [`node`] wires everything together; [`demo`] is the demo connector.
 
 pub mod access;
 pub mod activation;
@@ -25,4 +29,5 @@ pub mod pipeline;
 pub mod secrets;
 pub mod sinks;
 pub mod store;
+pub mod tls;
 pub mod wasm;

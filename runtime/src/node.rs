@@ -11,7 +11,6 @@ use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::access::tls_listener::TlsListener;
 use crate::access::{AccessConfig, PreparedAccess};
 use crate::activation::Supervisor;
 use crate::api::{self, AppState};
@@ -23,6 +22,7 @@ use crate::secrets::{open_keyring, SecretsConfig};
 use crate::store::embedded::SqliteStore;
 use crate::store::kurrent::KurrentStore;
 use crate::store::{EventStore, StoreError};
+use crate::tls::TlsListener;
 use crate::wasm::{WasmConfig, WasmHost};
 
 /// Where a node keeps its streams (definitions, checkpoints, dead letters,
@@ -108,9 +108,9 @@ impl Node {
                     grpc.listen
                 )
             }
-            Some(grpc) => {
-                Some(crate::grpc::serve(Arc::clone(&store), grpc.with_tls(&access)).await?)
-            }
+            Some(grpc) => Some(
+                crate::grpc::serve(Arc::clone(&store), grpc.with_tls(access.tls.clone())).await?,
+            ),
             None => None,
         };
         let grpc_addr = grpc.as_ref().map(GrpcServer::local_addr);

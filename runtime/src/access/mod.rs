@@ -8,24 +8,21 @@
 //!   needs authentication (API tokens; gRPC credentials) unless the node is
 //!   started with `--insecure`, which is logged loudly. TLS is not
 //!   authentication and does not lift the rule;
-//! - [`tls`] and [`tls_listener`]: the certificate and key, and the HTTPS
-//!   listener of the API (the gRPC server uses tonic's TLS).
+//! - the TLS identity itself and its listeners live in [`crate::tls`].
 //!
 //! The checks of each request live with each listener: `api::access` for
 //! the API, `grpc::auth` for the gRPC protocol.
 
 mod args;
-pub mod tls;
-pub mod tls_listener;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use args::AccessArgs;
-pub use tls::{TlsError, TlsIdentity};
 
 use crate::api::access::{ApiAccess, ApiTokens, TokenError};
 use crate::grpc::GrpcConfig;
+use crate::tls::{TlsError, TlsIdentity};
 
 /// The access settings of a node.
 #[derive(Debug, Clone, Default)]

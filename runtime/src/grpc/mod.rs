@@ -65,8 +65,6 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 
-use crate::access::tls_listener::TlsIncoming;
-
 pub use auth::Credentials;
 pub use cluster::PROTOCOL_VERSION;
 
@@ -77,8 +75,8 @@ use self::proto::server_features::server_features_server::ServerFeaturesServer;
 use self::proto::streams::streams_server::StreamsServer;
 use self::quick_ack::QuickAck;
 use self::streams::StreamsService;
-use crate::access::TlsIdentity;
 use crate::store::EventStore;
+use crate::tls::{TlsIdentity, TlsIncoming};
 
 /// The largest single protocol message accepted (one appended event).
 const MAX_MESSAGE_BYTES: usize = 17 * 1024 * 1024;
@@ -101,9 +99,9 @@ pub struct GrpcConfig {
 
 impl GrpcConfig {
     /// This configuration with the node's TLS identity, if it has one.
-    pub fn with_tls(&self, access: &crate::access::PreparedAccess) -> GrpcConfig {
+    pub fn with_tls(&self, tls: Option<TlsIdentity>) -> GrpcConfig {
         GrpcConfig {
-            tls: access.tls.clone(),
+            tls,
             ..self.clone()
         }
     }

@@ -5,7 +5,7 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::run::{sleep_or_cancel, MIN_BACKOFF};
+use super::backoff::{sleep_or_cancel, MIN_BACKOFF};
 use super::status::PipelineStatus;
 use crate::connector::{ConnectorId, ConnectorRepository, DeadLetter};
 use crate::store::StoreError;

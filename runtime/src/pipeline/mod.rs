@@ -15,6 +15,7 @@
 //!
 //! [`BatchLimits`]: crate::sinks::BatchLimits
 
+mod backoff;
 mod batch;
 mod checkpoints;
 mod dead_letters;

@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -9,6 +8,7 @@ use crate::sinks::{DeliveryOutcome, RetryNotice, Sink, SinkConfig, SinkContext};
 use crate::store::{Position, RecordedEvent, SubscribeFrom};
 use crate::wasm::GuestIdentity;
 
+use super::backoff::{sleep_or_cancel, MIN_BACKOFF};
 use super::batch::collect;
 use super::checkpoints::Checkpointer;
 use super::dead_letters::{write_dead_letter, DeadLetterWrite};
@@ -16,9 +16,6 @@ use super::json_filter::{screen, Screened};
 use super::stages::StageFactory;
 use super::status::{PipelineStatus, RunState};
 use super::transforms::{Chain, ChainError, InputResult, NamedStage};
-
-pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Runs until cancelled or faulted.
 pub(super) async fn run(
@@ -441,15 +438,5 @@ fn after_dead_letter(
             handled_up_to,
             message,
         }),
-    }
-}
-
-/// Sleeps for `backoff` (then doubles it, capped); false when cancelled.
-pub(super) async fn sleep_or_cancel(backoff: &mut Duration, cancel: &CancellationToken) -> bool {
-    let wait = *backoff;
-    *backoff = (*backoff * 2).min(MAX_BACKOFF);
-    tokio::select! {
-        _ = cancel.cancelled() => false,
-        _ = tokio::time::sleep(wait) => true,
     }
 }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use super::host_state::{GuestIdentity, HostState};
+use super::host_state::HostState;
+use super::identity::GuestIdentity;
 use super::outgoing::OutgoingHttp;
 use super::{GuestError, GuestErrorKind, StageError, StageLimits};
 

@@ -17,6 +17,7 @@ mod bindings;
 mod cache;
 mod convert;
 mod host_state;
+mod identity;
 mod instance;
 mod limiter;
 mod outgoing;
@@ -32,7 +33,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use convert::{EmittedRecord, SinkOutcome, StageOutcome};
-pub use host_state::GuestIdentity;
+pub use identity::GuestIdentity;
 pub use stages::{SinkStage, TransformStage};
 
 use cache::ArtifactCache;

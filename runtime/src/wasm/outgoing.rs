@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::host_state::GuestIdentity;
+use super::identity::GuestIdentity;
 use crate::outbound::client::{self as outbound, SendError};
 use crate::outbound::DestinationPolicy;
 

@@ -7,7 +7,8 @@ use wasmtime::{Engine, Store};
 
 use super::bindings::{sink, transform};
 use super::convert::{self, SinkOutcome, StageOutcome};
-use super::host_state::{GuestIdentity, HostState};
+use super::host_state::HostState;
+use super::identity::GuestIdentity;
 use super::instance::{Bindings, Instance};
 use super::outgoing::OutgoingHttp;
 use super::{GuestError, StageError, StageLimits};

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::secrets::HeaderSetting;
+use super::header::HeaderSetting;
 use super::status::StatusActions;
 use crate::sinks::retry::RetryConfig;
 use crate::sinks::REDACTED;

@@ -26,6 +26,7 @@
 
 pub mod cloudevents;
 mod config;
+pub mod header;
 pub mod request;
 pub mod secrets;
 pub mod send;
@@ -35,5 +36,5 @@ pub mod template;
 mod validate;
 
 pub use config::{HttpAuth, HttpBatchConfig, HttpMethod, HttpSinkConfig};
-pub use secrets::HeaderSetting;
+pub use header::HeaderSetting;
 pub use sink::HttpSink;

@@ -1,7 +1,7 @@
 //! The node's TLS identity (`--tls-cert`, `--tls-key`, PEM), loaded and
 //! checked once at start-up and used by both listeners through
-//! [`TlsIdentity::acceptor`] (the handshakes run in
-//! [`super::tls_listener`]). rustls with the `ring` provider.
+//! [`TlsIdentity::acceptor`] (the handshakes run in [`super::listener`]).
+//! rustls with the `ring` provider.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
