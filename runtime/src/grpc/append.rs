@@ -11,11 +11,10 @@ use super::convert::{
 };
 use super::metadata;
 use super::proto::streams::append_req::{self, ProposedMessage};
-use super::proto::streams::append_resp::{self, success, wrong_expected_version as wev};
 use super::proto::streams::{AppendReq, AppendResp};
-use super::proto::Empty;
+use super::replies::{success, wrong_expected_version};
 use super::status;
-use crate::store::{CurrentRevision, EventStore, ExpectedRevision, NewEvent, Position, StoreError};
+use crate::store::{CurrentRevision, EventStore, NewEvent, StoreError};
 
 /// The largest append accepted (every field of all its events: data,
 /// metadata, the metadata map with the event type, ids).
@@ -105,70 +104,4 @@ pub(super) fn new_event(proposed: ProposedMessage) -> Result<NewEvent, Status> {
         data: proposed.data,
         metadata: proposed.custom_metadata,
     })
-}
-
-/// A successful append: where the stream is now, and the position of its
-/// last event when known.
-pub fn success(current: CurrentRevision, position: Option<Position>) -> AppendResp {
-    let current_revision_option = Some(match current {
-        CurrentRevision::Current(r) => success::CurrentRevisionOption::CurrentRevision(r),
-        CurrentRevision::NoStream => success::CurrentRevisionOption::NoStream(Empty {}),
-    });
-    let position_option = Some(match position {
-        Some(p) => success::PositionOption::Position(append_resp::Position {
-            commit_position: p.commit,
-            prepare_position: p.prepare,
-        }),
-        None => success::PositionOption::NoPosition(Empty {}),
-    });
-    AppendResp {
-        result: Some(append_resp::Result::Success(append_resp::Success {
-            current_revision_option,
-            position_option,
-        })),
-    }
-}
-
-/// A refused append, in the current and the legacy (20.6.0) fields. The
-/// legacy form has no "no stream" expectation; it carries -1 as an unsigned
-/// number, which is how those clients encoded it.
-pub fn wrong_expected_version(expected: ExpectedRevision, current: CurrentRevision) -> AppendResp {
-    let (current_legacy, current_now) = match current {
-        CurrentRevision::Current(r) => (
-            wev::CurrentRevisionOption2060::CurrentRevision2060(r),
-            wev::CurrentRevisionOption::CurrentRevision(r),
-        ),
-        CurrentRevision::NoStream => (
-            wev::CurrentRevisionOption2060::NoStream2060(Empty {}),
-            wev::CurrentRevisionOption::CurrentNoStream(Empty {}),
-        ),
-    };
-    let (expected_legacy, expected_now) = match expected {
-        ExpectedRevision::Exact(r) => (
-            wev::ExpectedRevisionOption2060::ExpectedRevision2060(r),
-            wev::ExpectedRevisionOption::ExpectedRevision(r),
-        ),
-        ExpectedRevision::Any => (
-            wev::ExpectedRevisionOption2060::Any2060(Empty {}),
-            wev::ExpectedRevisionOption::ExpectedAny(Empty {}),
-        ),
-        ExpectedRevision::StreamExists => (
-            wev::ExpectedRevisionOption2060::StreamExists2060(Empty {}),
-            wev::ExpectedRevisionOption::ExpectedStreamExists(Empty {}),
-        ),
-        ExpectedRevision::NoStream => (
-            wev::ExpectedRevisionOption2060::ExpectedRevision2060(u64::MAX),
-            wev::ExpectedRevisionOption::ExpectedNoStream(Empty {}),
-        ),
-    };
-    AppendResp {
-        result: Some(append_resp::Result::WrongExpectedVersion(
-            append_resp::WrongExpectedVersion {
-                current_revision_option_20_6_0: Some(current_legacy),
-                expected_revision_option_20_6_0: Some(expected_legacy),
-                current_revision_option: Some(current_now),
-                expected_revision_option: Some(expected_now),
-            },
-        )),
-    }
 }

@@ -7,10 +7,9 @@ use chrono::Utc;
 use tonic::Status;
 use uuid::Uuid;
 
-use super::append::{success, wrong_expected_version};
 use super::convert::read_event;
 use super::proto::streams::AppendResp;
-use super::read::{fail, send, stream_not_found, Sender};
+use super::replies::{fail, send, stream_not_found, success, wrong_expected_version, Sender};
 use super::status;
 use crate::store::{
     ContentType, CurrentRevision, Direction, EventStore, ExpectedRevision, NewEvent, Position,

@@ -8,8 +8,9 @@
 //!   to a stream or to `$all` with stream-name / event-type filters and
 //!   checkpoints; [`request`] checks a read, [`read`] and [`subscribe`]
 //!   answer it), `Append` ([`append`]; `$$stream` metadata in [`metadata`]),
-//!   `Delete`, `Tombstone` ([`streams`]). `BatchAppend` is not served and not
-//!   advertised, so clients fall back to `Append`.
+//!   `Delete`, `Tombstone` ([`streams`]); the answers these share are built
+//!   in [`replies`]. `BatchAppend` is not served and not advertised, so
+//!   clients fall back to `Append`.
 //! - `ServerFeatures.GetSupportedMethods` and `Gossip.Read` ([`cluster`]):
 //!   this node as the only, alive leader.
 //!
@@ -45,6 +46,7 @@ mod metadata;
 mod proto;
 mod quick_ack;
 mod read;
+mod replies;
 mod request;
 mod status;
 mod streams;

@@ -1,12 +1,9 @@
 //! Reads with a count, streamed back in pages bounded in events and bytes:
 //! a stream (or a metadata stream) or `$all`, optionally filtered.
 
-use tokio::sync::mpsc;
-use tonic::Status;
-
-use super::convert::{read_event, stream_identifier};
+use super::convert::read_event;
 use super::metadata;
-use super::proto::streams::{read_resp, ReadResp};
+use super::replies::{fail, send, stream_not_found, Sender};
 use super::status;
 use crate::store::{
     AllStart, Direction, EventStore, RecordedEvent, StoreError, StreamStart, SubscriptionFilter,
@@ -17,30 +14,6 @@ const PAGE: usize = 512;
 /// Bytes fetched from the store at a time: a page of large events stops
 /// early, so a read holds about this much, whatever its count.
 pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
-
-/// The sending half of a `Read` response stream.
-pub type Sender = mpsc::Sender<Result<ReadResp, Status>>;
-
-/// Sends a message; `false` once the client is gone.
-pub async fn send(tx: &Sender, message: ReadResp) -> bool {
-    tx.send(Ok(message)).await.is_ok()
-}
-
-/// Ends the response stream with an error status.
-pub async fn fail(tx: &Sender, status: Status) {
-    let _ = tx.send(Err(status)).await;
-}
-
-/// The answer to a read of a stream that has no events.
-pub fn stream_not_found(stream: &str) -> ReadResp {
-    ReadResp {
-        content: Some(read_resp::Content::StreamNotFound(
-            read_resp::StreamNotFound {
-                stream_identifier: Some(stream_identifier(stream)),
-            },
-        )),
-    }
-}
 
 /// Sends up to `count` events of `stream` from `from` in `direction`.
 pub async fn stream(

@@ -18,7 +18,8 @@ use super::proto::streams::{
     TombstoneReq, TombstoneResp,
 };
 use super::proto::Empty;
-use super::read::{self, fail, Sender};
+use super::read;
+use super::replies::{fail, Sender};
 use super::request::{ReadPlan, ReadRequest};
 use super::status;
 use super::subscribe;

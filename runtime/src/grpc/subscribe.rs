@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::convert::{read_event, timestamp};
 use super::proto::streams::{read_resp, ReadResp};
-use super::read::{self, fail, send, send_all, Sender};
+use super::read::{self, send_all};
+use super::replies::{fail, send, Sender};
 use super::request::StreamFrom;
 use super::status;
 use crate::store::{
