@@ -25,7 +25,10 @@ const TOKEN: &str = "bench-admin-token-0123456789abcdef";
 enum Guard {
     Open,
     Token,
+    /// HTTP/2, as clients negotiate it over TLS.
     TokenOverTls,
+    /// HTTP/1.1 over TLS, to tell TLS's cost from HTTP/2's.
+    TokenOverTlsHttp1,
 }
 
 impl Guard {
@@ -33,7 +36,10 @@ impl Guard {
         match self {
             Guard::Open => "GET /connectors/{id}, no token, HTTP",
             Guard::Token => "GET /connectors/{id}, bearer token, HTTP",
-            Guard::TokenOverTls => "GET /connectors/{id}, bearer token, HTTPS (TLS 1.3)",
+            Guard::TokenOverTls => "GET /connectors/{id}, bearer token, HTTPS (TLS 1.3, HTTP/2)",
+            Guard::TokenOverTlsHttp1 => {
+                "GET /connectors/{id}, bearer token, HTTPS (TLS 1.3, HTTP/1.1)"
+            }
         }
     }
 }
@@ -80,12 +86,15 @@ async fn api_row(dir: &Path, guard: Guard, requests: u64) -> (f64, u64) {
         tokens.add(TOKEN, Role::Admin).expect("token");
         config.access.api_tokens = tokens;
     }
-    if matches!(guard, Guard::TokenOverTls) {
+    if matches!(guard, Guard::TokenOverTls | Guard::TokenOverTlsHttp1) {
         let pem = certificate(dir);
         config.access.tls = Some((dir.join("cert.pem"), dir.join("key.pem")));
         let root = reqwest::Certificate::from_pem(pem.as_bytes()).expect("root");
         client = client.add_root_certificate(root).https_only(true);
         scheme = "https";
+    }
+    if matches!(guard, Guard::TokenOverTlsHttp1) {
+        client = client.http1_only();
     }
     let node = Node::start(config).await.expect("start node");
     let definition: ConnectorDefinition = serde_json::from_value(json!({
@@ -167,9 +176,14 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     println!("| what | operations | time | rate |");
     println!("|---|---|---|---|");
-    for (i, guard) in [Guard::Open, Guard::Token, Guard::TokenOverTls]
-        .into_iter()
-        .enumerate()
+    for (i, guard) in [
+        Guard::Open,
+        Guard::Token,
+        Guard::TokenOverTls,
+        Guard::TokenOverTlsHttp1,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let (seconds, n) = api_row(&dir.path().join(format!("node-{i}")), guard, requests).await;
         println!(
