@@ -6,10 +6,45 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::registry::{ModuleVersion, DELETED_EVENT, INDEX_STREAM, UPLOADED_EVENT};
 use super::ModuleError;
 use crate::store::{ExpectedRevision, RecordedEvent};
 use crate::wasm::World;
+
+/// The index stream: which names have which versions.
+pub const INDEX_STREAM: &str = "$modules";
+/// A version of a module, appended to [`INDEX_STREAM`] once its chunks are
+/// stored.
+pub const UPLOADED_EVENT: &str = "$ModuleUploaded";
+/// Every version of a name forgotten, appended to [`INDEX_STREAM`].
+pub const DELETED_EVENT: &str = "$ModuleDeleted";
+
+/// One uploaded version of a module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModuleVersion {
+    pub name: String,
+    /// `sha256:<lowercase hex>` of the bytes.
+    pub digest: String,
+    /// Bytes.
+    pub size: u64,
+    /// The worlds of `wit/` the component satisfies.
+    pub worlds: Vec<World>,
+    /// How many `$ModuleChunk` events hold the bytes.
+    pub chunks: u64,
+    /// When this version was (last) uploaded under this name.
+    pub uploaded: DateTime<Utc>,
+}
+
+impl ModuleVersion {
+    /// `name@sha256:<hex>`: a reference pinned to this version.
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.name, self.digest)
+    }
+
+    pub fn has_world(&self, world: World) -> bool {
+        self.worlds.contains(&world)
+    }
+}
 
 /// The payload of `$ModuleUploaded`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

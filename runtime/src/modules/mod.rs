@@ -19,11 +19,11 @@ mod reference;
 mod registry;
 
 pub use error::ModuleError;
+pub use index::{ModuleVersion, DELETED_EVENT, INDEX_STREAM, UPLOADED_EVENT};
 pub use reference::{valid_module_name, InvalidModuleRef, ModuleRef};
 pub use registry::{
-    digest_of, ModuleDetail, ModuleRegistry, ModuleSummary, ModuleVersion, Upload, CHUNK_BYTES,
-    CHUNK_EVENT, DEFAULT_MAX_MODULE_BYTES, DELETED_EVENT, INDEX_STREAM, MAX_APPEND_BYTES,
-    UPLOADED_EVENT,
+    digest_of, ModuleDetail, ModuleRegistry, ModuleSummary, Upload, CHUNK_BYTES, CHUNK_EVENT,
+    DEFAULT_MAX_MODULE_BYTES, MAX_APPEND_BYTES,
 };
 
 /// The stream holding the chunks of the module with `digest`

@@ -1,23 +1,17 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chrono::{DateTime, SubsecRound, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 
-use super::index::{DeletedEvent, Index, UploadedEvent};
+use super::index::{
+    DeletedEvent, Index, ModuleVersion, UploadedEvent, DELETED_EVENT, INDEX_STREAM, UPLOADED_EVENT,
+};
 use super::{chunk_stream, valid_module_name, ModuleError, ModuleRef};
 use crate::connector::ConnectorRepository;
 use crate::store::{Direction, EventStore, NewEvent, StoreError, StreamStart};
 use crate::wasm::{WasmHost, World};
 
-/// The index stream: which names have which versions.
-pub const INDEX_STREAM: &str = "$modules";
-/// A version of a module, appended to [`INDEX_STREAM`] once its chunks are
-/// stored.
-pub const UPLOADED_EVENT: &str = "$ModuleUploaded";
-/// Every version of a name forgotten, appended to [`INDEX_STREAM`].
-pub const DELETED_EVENT: &str = "$ModuleDeleted";
 /// A piece of a module's bytes, in its chunk stream.
 pub const CHUNK_EVENT: &str = "$ModuleChunk";
 /// The largest chunk.
@@ -32,34 +26,6 @@ pub const DEFAULT_MAX_MODULE_BYTES: usize = 64 * 1024 * 1024;
 const INDEX_PAGE: usize = 500;
 /// How often a write that lost a race against another writer is retried.
 pub(super) const ATTEMPTS: usize = 10;
-
-/// One uploaded version of a module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ModuleVersion {
-    pub name: String,
-    /// `sha256:<lowercase hex>` of the bytes.
-    pub digest: String,
-    /// Bytes.
-    pub size: u64,
-    /// The worlds of `wit/` the component satisfies.
-    pub worlds: Vec<World>,
-    /// How many `$ModuleChunk` events hold the bytes.
-    pub chunks: u64,
-    /// When this version was (last) uploaded under this name.
-    pub uploaded: DateTime<Utc>,
-}
-
-impl ModuleVersion {
-    /// `name@sha256:<hex>`: a reference pinned to this version.
-    pub fn reference(&self) -> String {
-        format!("{}@{}", self.name, self.digest)
-    }
-
-    pub fn has_world(&self, world: World) -> bool {
-        self.worlds.contains(&world)
-    }
-}
 
 /// A module with its latest version, as [`ModuleRegistry::list`] shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
