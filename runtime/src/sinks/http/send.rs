@@ -7,8 +7,8 @@
 //! and timeouts are retried. Redirects are not followed. A destination the
 //! node's policy refuses stops the sink (the connector faults with the
 //! reason): no other event could get through either.
-//! URLs in the reasons are masked (userinfo, query values), and so are the
-//! sink's own secrets when an answer echoes them.
+//! URLs in the reasons are masked (userinfo, query values); the pipeline
+//! hides the connector's secrets wherever a reason is shown or stored.
 
 use std::time::{Duration, SystemTime};
 
@@ -18,7 +18,7 @@ use reqwest::{Client, Method, Response};
 use super::request::PreparedRequest;
 use super::status::{action_for, StatusAction, StatusActions};
 use crate::outbound::client::{self as outbound, SendError};
-use crate::secrets::{mask_url, mask_urls, redact_in};
+use crate::secrets::{mask_url, mask_urls};
 use crate::sinks::retry::{parse_retry_after, RetryPolicy};
 use crate::sinks::{Rejection, RetryNotice, SinkContext};
 
@@ -62,8 +62,6 @@ pub struct Transport {
     pub timeout: Duration,
     /// `onStatus`: the actions that differ from the defaults.
     pub on_status: StatusActions,
-    /// The sink's secrets, hidden in reasons (an answer may echo one).
-    pub hidden: Vec<String>,
 }
 
 impl Transport {
@@ -86,13 +84,6 @@ impl Transport {
                         return Sent::GaveUp(failure);
                     }
                     let wait = self.policy.wait(attempts, retry_after);
-                    tracing::debug!(
-                        connector = %self.ctx.connector_id,
-                        attempt = attempts,
-                        ?wait,
-                        error = %failure.reason,
-                        "retrying HTTP request"
-                    );
                     (self.ctx.on_retry)(RetryNotice {
                         attempt: attempts,
                         error: failure.reason,
@@ -159,9 +150,9 @@ impl Transport {
             );
         }
         let failure = Rejection {
-            reason: redact_in(&reason, &self.hidden),
+            reason,
             status: Some(status.as_u16()),
-            response: (!body.is_empty()).then(|| redact_in(&body, &self.hidden)),
+            response: (!body.is_empty()).then_some(body),
             stops_connector: action == StatusAction::Fault,
         };
         match action {

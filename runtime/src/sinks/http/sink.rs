@@ -63,15 +63,7 @@ impl HttpSink {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| ConfigError::new("sink", format!("cannot build an HTTP client: {e}")))?;
-        let mut secrets = config.clone();
-        let hidden = secrets
-            .secret_fields_mut()
-            .into_iter()
-            .map(|(_, value)| value.clone())
-            .filter(|value| !value.is_empty())
-            .collect();
         let transport = Transport {
-            hidden,
             client,
             method: config.method.as_reqwest(),
             policy: RetryPolicy::new(&config.retry),
