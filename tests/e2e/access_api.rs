@@ -49,6 +49,11 @@ async fn node_with_tokens(dir: &std::path::Path) -> NodeProcess {
     .await
 }
 
+/// Sends `request`; its status, headers and JSON body.
+async fn send(request: reqwest::RequestBuilder) -> (u16, HeaderMap, Value) {
+    json_of(request.send().await.expect("send")).await
+}
+
 async fn json_of(response: reqwest::Response) -> (u16, HeaderMap, Value) {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -64,14 +69,7 @@ async fn api_tokens_guard_every_route_but_health_and_read_tokens_only_read() {
     let node = node_with_tokens(dir.path()).await;
     let anonymous = reqwest::Client::new();
 
-    let (status, headers, body) = json_of(
-        anonymous
-            .get(node.url("/connectors"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, headers, body) = send(anonymous.get(node.url("/connectors"))).await;
     assert_eq!(status, 401, "{body}");
     assert!(headers["www-authenticate"]
         .to_str()
@@ -87,14 +85,7 @@ async fn api_tokens_guard_every_route_but_health_and_read_tokens_only_read() {
     );
 
     let wrong = client_with_token("not-the-token-0123456789");
-    let (status, headers, body) = json_of(
-        wrong
-            .get(node.url("/connectors"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, headers, body) = send(wrong.get(node.url("/connectors"))).await;
     assert_eq!(status, 401, "{body}");
     assert!(headers["www-authenticate"]
         .to_str()
@@ -109,35 +100,18 @@ async fn api_tokens_guard_every_route_but_health_and_read_tokens_only_read() {
         .expect("send");
     assert_eq!(response.status(), 401);
 
-    let (status, _, body) = json_of(
-        anonymous
-            .get(node.url("/health"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, _, body) = send(anonymous.get(node.url("/health"))).await;
     assert_eq!((status, body), (200, json!({ "status": "ok" })));
 
     let reader = client_with_token(READ_TOKEN);
-    let (status, _, body) = json_of(
-        reader
-            .get(node.url("/connectors"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, _, body) = send(reader.get(node.url("/connectors"))).await;
     assert_eq!(status, 200, "{body}");
     let create = json!({ "sink": { "type": "console" } });
-    let (status, _, body) = json_of(
+    let (status, _, body) = send(
         reader
             .post(node.url("/connectors/by-reader"))
             .header("content-type", "application/json")
-            .body(create.to_string())
-            .send()
-            .await
-            .expect("send"),
+            .body(create.to_string()),
     )
     .await;
     assert_eq!(status, 403, "{body}");
@@ -149,14 +123,7 @@ async fn api_tokens_guard_every_route_but_health_and_read_tokens_only_read() {
 
     // The admin token does everything; the reader sees the result.
     node.create_connector("by-admin", create).await;
-    let (status, _, body) = json_of(
-        reader
-            .get(node.url("/connectors/by-admin"))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, _, body) = send(reader.get(node.url("/connectors/by-admin"))).await;
     assert_eq!(status, 200, "{body}");
     let (status, _) = node.get("/connectors/by-reader").await;
     assert_eq!(status, 404, "the refused request created nothing");
