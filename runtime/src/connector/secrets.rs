@@ -11,7 +11,7 @@
 
 use super::{ConnectorDefinition, ConnectorId};
 use crate::secrets::{is_sealed, seal_context, Keyring, SecretsError, REDACTED};
-use crate::sinks::wasm::secrets::{keep_redacted, redact, secret_fields_mut};
+use crate::sinks::wasm::secrets::{keep_redacted, secret_fields_mut};
 use crate::sinks::ConfigError;
 
 /// A secret that could not be sealed or opened, with its field.
@@ -50,9 +50,8 @@ impl ConnectorDefinition {
     /// The definition with every secret replaced by [`REDACTED`].
     pub fn redacted(&self) -> Self {
         let mut shown = self.clone();
-        shown.sink = self.sink.redacted();
-        for transform in &mut shown.transforms {
-            redact(&mut transform.secrets);
+        for (_, value) in shown.secret_fields_mut() {
+            *value = REDACTED.into();
         }
         shown
     }

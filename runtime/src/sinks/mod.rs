@@ -52,15 +52,11 @@ impl SinkConfig {
 
     /// The settings with every secret replaced by [`REDACTED`].
     pub fn redacted(&self) -> Self {
-        match self {
-            SinkConfig::Console(c) => SinkConfig::Console(c.clone()),
-            SinkConfig::Http(c) => SinkConfig::Http(c.redacted()),
-            SinkConfig::Wasm(c) => {
-                let mut shown = c.clone();
-                wasm::secrets::redact(&mut shown.secrets);
-                SinkConfig::Wasm(shown)
-            }
+        let mut shown = self.clone();
+        for (_, value) in shown.secret_fields_mut() {
+            *value = REDACTED.into();
         }
+        shown
     }
 
     /// Fills secrets given as [`REDACTED`] from `previous`, so a client can

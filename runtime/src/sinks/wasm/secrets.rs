@@ -98,13 +98,6 @@ pub fn secret_fields_mut<'a>(
         .collect()
 }
 
-/// Every secret replaced by [`REDACTED`].
-pub fn redact(secrets: &mut ComponentSecrets) {
-    for value in secrets.values_mut() {
-        *value = REDACTED.into();
-    }
-}
-
 /// Fills secrets given as [`REDACTED`] from `stored` when the destination
 /// (the module, and a sink's allowed hosts) is unchanged; refuses a changed
 /// destination naming the field. Placeholders with nothing stored are left
