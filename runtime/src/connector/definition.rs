@@ -2,7 +2,6 @@
 
 use std::fmt;
 
-use regex::Regex;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -10,7 +9,7 @@ use super::json_path::JsonPathFilter;
 use crate::modules::ModuleRef;
 use crate::sinks::wasm::secrets::{validate_secrets, ComponentSecrets};
 use crate::sinks::{ConfigError, SinkConfig};
-use crate::store::{Matcher, Position, SubscriptionFilter};
+use crate::store::{Matcher, Pattern, Position, SubscriptionFilter};
 use crate::wasm::StageLimits;
 
 /// Everything that defines a connector, except whether it is enabled.
@@ -178,7 +177,7 @@ impl MatcherConfig {
                 ))
             }
             MatcherConfig::Prefixes(p) => Ok(Matcher::Prefixes(p.clone())),
-            MatcherConfig::Regex(r) => Regex::new(r).map(Matcher::Regex).map_err(|e| {
+            MatcherConfig::Regex(r) => Pattern::new(r).map(Matcher::Regex).map_err(|e| {
                 ConfigError::new(
                     format!("{field}.regex"),
                     format!("is not a valid regular expression ({e}); e.g. `^orders-\\d+$`"),
@@ -393,5 +392,18 @@ mod tests {
             assert_eq!(error.field, field);
             assert!(error.message.contains("e.g."), "{error}");
         }
+    }
+
+    #[test]
+    fn filters_take_dotnet_regular_expressions() {
+        let definition: ConnectorDefinition = serde_json::from_value(json!({
+            "sink": { "type": "console" },
+            "filter": { "streams": { "regex": "^orders-(?!test-)" } }
+        }))
+        .expect("definition");
+        let compiled = definition.filter.compile().expect("a look-ahead compiles");
+        let streams = compiled.store.stream.expect("a stream matcher");
+        assert!(streams.matches("orders-1"));
+        assert!(!streams.matches("orders-test-1"));
     }
 }

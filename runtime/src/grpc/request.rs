@@ -2,7 +2,6 @@
 //! `$all`, or subscribe to either. Invalid requests fail before the response
 //! stream starts.
 
-use regex::Regex;
 use tonic::Status;
 
 use super::convert::stream_name;
@@ -12,7 +11,7 @@ use super::proto::streams::read_req::options::{
 };
 use super::proto::streams::read_req::{options::uuid_option, Options};
 use crate::store::{
-    AllStart, Direction, Matcher, Position, StreamStart, SubscribeFrom, SubscriptionFilter,
+    AllStart, Direction, Matcher, Pattern, Position, StreamStart, SubscribeFrom, SubscriptionFilter,
 };
 
 /// The search window a filtered read uses when the client leaves the choice
@@ -175,7 +174,7 @@ fn parse_filter(options: FilterOptions) -> Result<SubscriptionFilter, Status> {
         }
     };
     let matcher = if !expression.regex.is_empty() {
-        let regex = Regex::new(&expression.regex).map_err(|e| {
+        let regex = Pattern::new(&expression.regex).map_err(|e| {
             Status::invalid_argument(format!(
                 "the filter's regular expression `{}` is invalid: {e}",
                 expression.regex
@@ -289,6 +288,23 @@ mod tests {
             status.message().contains("regular expression `(`"),
             "{status:?}"
         );
+    }
+
+    #[test]
+    fn the_python_clients_default_filter_is_accepted() {
+        let default_exclude = r"^(?!(\$.+$|PersistentConfig\d+$|Result$))";
+        let request = ReadRequest::parse(Some(subscribe_all(Some(event_types(
+            default_exclude,
+            None,
+        )))))
+        .unwrap();
+        let ReadPlan::SubscribeAll { filter, .. } = request.plan else {
+            panic!("{:?}", request.plan)
+        };
+        let filter = filter.unwrap();
+        let event_type = filter.event_type.as_ref().unwrap();
+        assert!(event_type.matches("OrderPlaced"));
+        assert!(!event_type.matches("$metadata"));
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! stream only ends with an error or when the client goes away.
 
 use chrono::Utc;
-use regex::Regex;
 use tonic::Status;
 use uuid::Uuid;
 
@@ -15,8 +14,8 @@ use super::replies::{fail, send, Sender};
 use super::request::StreamFrom;
 use super::status;
 use crate::store::{
-    Direction, EventStore, Matcher, Position, StoreError, StreamStart, SubscribeFrom, Subscription,
-    SubscriptionFilter, SubscriptionMessage,
+    Direction, EventStore, Matcher, Pattern, Position, StoreError, StreamStart, SubscribeFrom,
+    Subscription, SubscriptionFilter, SubscriptionMessage,
 };
 
 /// Events read at a time while a stream subscription catches up.
@@ -78,7 +77,7 @@ pub async fn stream(
     from: StreamFrom,
     structured_ids: bool,
 ) {
-    let exact = match Regex::new(&format!("^{}$", regex::escape(stream))) {
+    let exact = match Pattern::new(&format!("^{}$", regex::escape(stream))) {
         Ok(regex) => regex,
         Err(e) => return fail(tx, Status::invalid_argument(format!("stream name: {e}"))).await,
     };

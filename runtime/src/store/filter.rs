@@ -1,14 +1,13 @@
-use regex::Regex;
-
-use super::RecordedEvent;
+use super::{Pattern, RecordedEvent};
 
 /// Matches a stream name or an event type.
 #[derive(Debug, Clone)]
 pub enum Matcher {
     /// Matches when the value starts with any of the prefixes.
     Prefixes(Vec<String>),
-    /// Matches when the regular expression finds a match in the value.
-    Regex(Regex),
+    /// Matches when the regular expression (.NET semantics) finds a match
+    /// in the value.
+    Regex(Pattern),
 }
 
 impl Matcher {

@@ -20,11 +20,13 @@ mod error;
 mod filter;
 pub mod kurrent;
 mod page;
+mod pattern;
 mod types;
 
 pub use error::StoreError;
 pub use filter::{Matcher, SubscriptionFilter};
 pub use page::{event_bytes, ByteGate, Page};
+pub use pattern::{Pattern, PatternError, MAX_PATTERN_BYTES};
 pub use types::*;
 
 use async_trait::async_trait;

@@ -32,9 +32,9 @@ pub use read::{
 };
 pub use subscribe::{
     checkpoints_advance_without_matches, filter_event_type_prefix, filter_event_type_regex,
-    filter_stream_prefix, filter_stream_regex, subscribe_after_position_is_exclusive,
-    subscribe_from_end_sees_only_new_events, subscription_catches_up_then_goes_live,
-    system_events_excluded_unless_asked,
+    filter_look_around_regex, filter_stream_prefix, filter_stream_regex,
+    subscribe_after_position_is_exclusive, subscribe_from_end_sees_only_new_events,
+    subscription_catches_up_then_goes_live, system_events_excluded_unless_asked,
 };
 pub use write::{
     append_and_read_back, empty_append_only_checks, expected_revision_checks,
@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
             filter_stream_regex,
             filter_event_type_prefix,
             filter_event_type_regex,
+            filter_look_around_regex,
             system_events_excluded_unless_asked,
             checkpoints_advance_without_matches,
             stream_metadata_round_trip,

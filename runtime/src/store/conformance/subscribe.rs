@@ -1,14 +1,13 @@
 //! `$all` subscriptions: start positions, catch-up then live, filters, and
 //! checkpoints.
 
-use regex::Regex;
 use uuid::Uuid;
 
 use super::{
     events_until, head, ids, json_events, next_message, read_whole, token, unique_stream, WAIT,
 };
 use crate::store::{
-    EventStore, ExpectedRevision, Matcher, NewEvent, SubscribeFrom, SubscriptionFilter,
+    EventStore, ExpectedRevision, Matcher, NewEvent, Pattern, SubscribeFrom, SubscriptionFilter,
     SubscriptionMessage,
 };
 
@@ -20,7 +19,7 @@ fn stream_prefix(prefix: &str) -> SubscriptionFilter {
 }
 
 fn regex(pattern: &str) -> Matcher {
-    match Regex::new(pattern) {
+    match Pattern::new(pattern) {
         Ok(regex) => Matcher::Regex(regex),
         Err(e) => panic!("bad test regex {pattern}: {e}"),
     }
@@ -184,6 +183,25 @@ pub async fn filter_event_type_regex(store: &dyn EventStore) {
         ..SubscriptionFilter::default()
     };
     check_filter(store, filter, writes, expected, "event type regex").await;
+}
+
+/// .NET-only syntax (look-ahead, backreferences) works as KurrentDB's
+/// filters do: here a negative look-ahead on stream names, the form the
+/// official clients use to exclude streams.
+pub async fn filter_look_around_regex(store: &dyn EventStore) {
+    let stream = unique_stream("look-around");
+    let skipped = format!("{stream}-skipped");
+    let writes = vec![
+        (stream.clone(), event("Kept")),
+        (skipped.clone(), event("Skipped")),
+        (stream.clone(), event("KeptToo")),
+    ];
+    let expected = vec![writes[0].1.id, writes[2].1.id];
+    let filter = SubscriptionFilter {
+        stream: Some(regex(&format!("^{}(?!-skipped)", regex::escape(&stream)))),
+        ..SubscriptionFilter::default()
+    };
+    check_filter(store, filter, writes, expected, "look-around regex").await;
 }
 
 /// `$`-typed events are filtered out unless the filter includes them.
