@@ -3,7 +3,8 @@
 //! the generated cross-package paths resolve.
 
 #![allow(clippy::all, clippy::pedantic)]
-// The generated clients are used by the protocol tests only.
+// The generated clients are used by the protocol tests, and the v2 streams
+// client by the KurrentDB store backend.
 #![cfg_attr(not(test), allow(dead_code))]
 
 pub mod event_store {
@@ -20,6 +21,22 @@ pub mod event_store {
 
         pub mod server_features {
             tonic::include_proto!("event_store.client.server_features");
+        }
+    }
+}
+
+pub mod kurrentdb {
+    pub mod protocol {
+        pub mod v2 {
+            pub mod streams {
+                tonic::include_proto!("kurrentdb.protocol.v2.streams");
+
+                // The node never sends some of these details.
+                #[allow(dead_code)]
+                pub mod errors {
+                    tonic::include_proto!("kurrentdb.protocol.v2.streams.errors");
+                }
+            }
         }
     }
 }
