@@ -121,12 +121,15 @@ fn new_event(record: AppendRecord, id: Uuid) -> NewEvent {
     }
 }
 
-/// A protobuf `Value` as JSON (numbers that JSON cannot hold become null).
+/// A protobuf `Value` as JSON (numbers that JSON cannot hold become null;
+/// whole numbers stay whole, as they were written).
 pub fn value_json(value: &prost_types::Value) -> serde_json::Value {
     use prost_types::value::Kind;
     match &value.kind {
         None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
-        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(*n)
+        Some(Kind::NumberValue(n)) => whole_number(*n)
+            .map(serde_json::Number::from)
+            .or_else(|| serde_json::Number::from_f64(*n))
             .map_or(serde_json::Value::Null, serde_json::Value::Number),
         Some(Kind::StringValue(s)) => serde_json::Value::String(s.clone()),
         Some(Kind::BoolValue(b)) => serde_json::Value::Bool(*b),
@@ -140,6 +143,12 @@ pub fn value_json(value: &prost_types::Value) -> serde_json::Value {
             serde_json::Value::Array(l.values.iter().map(value_json).collect())
         }
     }
+}
+
+/// `n` as an integer, when it is one that a double holds exactly.
+fn whole_number(n: f64) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    (n.fract() == 0.0 && n.abs() <= EXACT).then_some(n as i64)
 }
 
 #[cfg(test)]
