@@ -3,8 +3,7 @@
 //! the generated cross-package paths resolve.
 
 #![allow(clippy::all, clippy::pedantic)]
-// The generated clients are used by the protocol tests, and the v2 streams
-// client by the KurrentDB store backend.
+// The generated clients are used by the protocol tests only.
 #![cfg_attr(not(test), allow(dead_code))]
 
 pub mod event_store {

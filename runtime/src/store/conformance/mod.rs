@@ -29,8 +29,8 @@ pub use metadata::{
 };
 pub use multi::{
     multi_append_across_streams, multi_append_check_only_streams, multi_append_expected_states,
-    multi_append_refuses_bad_requests, multi_append_to_deleted_streams,
-    multi_append_wrong_expectation_writes_nothing,
+    multi_append_refuses_bad_requests, multi_append_retry_is_idempotent,
+    multi_append_to_deleted_streams, multi_append_wrong_expectation_writes_nothing,
 };
 pub use read::{
     missing_stream_is_not_found, pages_stop_at_their_byte_budget, read_all_ranges,
@@ -79,6 +79,7 @@ macro_rules! conformance_tests {
             multi_append_check_only_streams,
             multi_append_to_deleted_streams,
             multi_append_refuses_bad_requests,
+            multi_append_retry_is_idempotent,
             read_stream_ranges,
             missing_stream_is_not_found,
             read_all_ranges,
@@ -133,6 +134,7 @@ pub async fn run_all(store: &dyn EventStore) {
     multi_append_check_only_streams(store).await;
     multi_append_to_deleted_streams(store).await;
     multi_append_refuses_bad_requests(store).await;
+    multi_append_retry_is_idempotent(store).await;
     read_stream_ranges(store).await;
     missing_stream_is_not_found(store).await;
     read_all_ranges(store).await;

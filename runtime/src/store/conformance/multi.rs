@@ -434,3 +434,21 @@ pub async fn multi_append_refuses_bad_requests(store: &dyn EventStore) {
     );
     assert!(events_of(store, &other).await.is_empty(), "nothing written");
 }
+
+/// Sending the same append again (same event ids, same expectations), as a
+/// writer does after a lost answer, writes nothing twice and answers as the
+/// first time.
+pub async fn multi_append_retry_is_idempotent(store: &dyn EventStore) {
+    let first = unique_stream("multi-retry-a");
+    let second = unique_stream("multi-retry-b");
+    append(store, &second, json_events("Opened", 1)).await;
+    let appends = vec![
+        StreamAppend::new(&first, ExpectedRevision::NoStream, json_events("A", 2)),
+        StreamAppend::new(&second, ExpectedRevision::Exact(0), json_events("B", 1)),
+    ];
+    let original = append_streams(store, appends.clone(), "the first attempt").await;
+    let retried = append_streams(store, appends, "the retry").await;
+    assert_eq!(retried, original, "the retry answers as the first attempt");
+    assert_eq!(read_whole(store, &first).await.len(), 2, "written once");
+    assert_eq!(read_whole(store, &second).await.len(), 2, "written once");
+}
