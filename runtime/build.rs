@@ -10,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "serverfeatures.proto",
             "gossip.proto",
             "status.proto",
+            "kurrentdb/protocol/v2/streams/streams.proto",
+            "kurrentdb/protocol/v2/streams/errors.proto",
         ],
         ["proto"],
     )?;

@@ -1,9 +1,9 @@
 //! The official KurrentDB Node.js client (`@kurrent/kurrentdb-client`, driven
 //! by `tests/clients/node/client.mjs`) against `serve --grpc-listen`: appends
 //! with every kind of expected revision, reads, subscriptions with filters,
-//! metadata, delete and tombstone; then a connector delivers the events the
-//! client wrote. With `--grpc-credentials`, calls without the right
-//! credentials are refused.
+//! metadata, delete and tombstone, atomic appends to several streams; then a
+//! connector delivers the events the client wrote. With `--grpc-credentials`,
+//! calls without the right credentials are refused.
 //!
 //! Needs `node` (20 or later, as the client requires) and `npm`; the client
 //! package is installed with `npm ci` from the committed lockfile when
@@ -42,6 +42,10 @@ pub(crate) const CHECKS: &[&str] = &[
     "delete-stream",
     "tombstone-stream",
     "discovery-via-gossip",
+    "multi-append-supported",
+    "multi-append-streams",
+    "multi-append-wrong-expectation",
+    "multi-append-read-back",
     "summary",
 ];
 

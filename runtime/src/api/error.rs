@@ -101,6 +101,9 @@ impl From<StoreError> for ApiError {
                 Self::new(StatusCode::GONE, "stream-deleted", e.to_string())
             }
             StoreError::InvalidRequest(_) => Self::bad_request("invalid-request", e.to_string()),
+            StoreError::Unsupported(_) => {
+                Self::new(StatusCode::NOT_IMPLEMENTED, "unsupported", e.to_string())
+            }
             StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, "store unavailable");
                 Self::new(

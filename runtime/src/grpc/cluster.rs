@@ -12,6 +12,10 @@ use super::proto::server_features::{self, SupportedMethod, SupportedMethods};
 use super::proto::Empty;
 
 /// The protocol version this server speaks, as KurrentDB reports its own.
+/// It stays 24.10 although the 25.1 `AppendSession` is served: the clients
+/// choose code paths by the methods listed, not by this version (the Node.js
+/// client compares it only for persistent subscriptions, which this node
+/// does not serve), and most of 25.1 is not served.
 pub const PROTOCOL_VERSION: &str = "24.10.0";
 
 const STREAMS: &str = "event_store.client.streams.Streams";
@@ -19,7 +23,8 @@ const FEATURES: &str = "event_store.client.server_features.ServerFeatures";
 const GOSSIP: &str = "event_store.client.gossip.Gossip";
 
 /// The methods served, with their features. BatchAppend is not among them,
-/// so clients append with `Append`.
+/// so clients append with `Append`; the v2 `AppendSession` is (clients
+/// check for it before a multi-stream append), the v2 `AppendRecords` is not.
 fn supported_methods() -> Vec<SupportedMethod> {
     let method = |service: &str, name: &str, features: &[&str]| SupportedMethod {
         method_name: name.to_owned(),
@@ -31,6 +36,7 @@ fn supported_methods() -> Vec<SupportedMethod> {
         method(STREAMS, "Append", &[]),
         method(STREAMS, "Delete", &[]),
         method(STREAMS, "Tombstone", &[]),
+        method(super::v2::SERVICE, "AppendSession", &[]),
         method(FEATURES, "GetSupportedMethods", &[]),
         method(GOSSIP, "Read", &[]),
     ]

@@ -11,6 +11,10 @@
 //!   `Delete`, `Tombstone` ([`streams`]); the answers these share are built
 //!   in [`replies`]. `BatchAppend` is not served and not advertised, so
 //!   clients fall back to `Append`.
+//! - `kurrentdb.protocol.v2.streams.StreamsService`: `AppendSession`, the
+//!   atomic append to several streams of KurrentDB 25.1 ([`v2`]), with the
+//!   same credentials and stream rules as `Streams`, and errors as rich
+//!   statuses (details in `grpc-status-details-bin`).
 //! - `ServerFeatures.GetSupportedMethods` and `Gossip.Read` ([`cluster`]):
 //!   this node as the only, alive leader.
 //!
@@ -53,6 +57,7 @@ mod streams;
 mod subscribe;
 #[cfg(test)]
 mod tests;
+mod v2;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,6 +82,7 @@ use self::proto::server_features::server_features_server::ServerFeaturesServer;
 use self::proto::streams::streams_server::StreamsServer;
 use self::quick_ack::QuickAck;
 use self::streams::StreamsService;
+use self::v2::{StreamsServiceServer as V2StreamsServer, V2Streams};
 use crate::store::EventStore;
 use crate::tls::{TlsIdentity, TlsIncoming};
 
@@ -124,6 +130,15 @@ pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Re
         .with_context(|| format!("cannot listen for gRPC on {}", config.listen))?;
     let local_addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
+    let v2_streams = V2StreamsServer::new(V2Streams::new(
+        Arc::clone(&store),
+        v2::Limits {
+            max_record_bytes: append::MAX_APPEND_BYTES,
+            max_session_bytes: append::MAX_APPEND_BYTES,
+        },
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let streams = StreamsServer::new(StreamsService::new(
         store,
         shutdown.clone(),
@@ -143,7 +158,8 @@ pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Re
     // these calls), and they tell nothing but the methods served and this
     // node's address.
     let router = Server::builder()
-        .add_service(InterceptedService::new(streams, auth))
+        .add_service(InterceptedService::new(streams, auth.clone()))
+        .add_service(InterceptedService::new(v2_streams, auth))
         .add_service(ServerFeaturesServer::new(Features))
         .add_service(GossipServer::new(Gossip::new(
             advertised_host,

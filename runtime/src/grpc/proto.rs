@@ -24,6 +24,22 @@ pub mod event_store {
     }
 }
 
+pub mod kurrentdb {
+    pub mod protocol {
+        pub mod v2 {
+            pub mod streams {
+                tonic::include_proto!("kurrentdb.protocol.v2.streams");
+
+                // The node never sends some of these details.
+                #[allow(dead_code)]
+                pub mod errors {
+                    tonic::include_proto!("kurrentdb.protocol.v2.streams.errors");
+                }
+            }
+        }
+    }
+}
+
 pub mod google {
     pub mod rpc {
         tonic::include_proto!("google.rpc");

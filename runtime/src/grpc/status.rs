@@ -37,6 +37,7 @@ pub fn from_store(error: StoreError) -> Status {
             Status::with_metadata(Code::NotFound, message, metadata)
         }
         StoreError::InvalidRequest(message) => Status::invalid_argument(message),
+        StoreError::Unsupported(message) => Status::unimplemented(message),
         StoreError::Unavailable(message) => Status::unavailable(message),
     }
 }

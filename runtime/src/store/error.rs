@@ -19,6 +19,10 @@ pub enum StoreError {
     /// The caller passed something the store cannot accept.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The backend cannot do this at all (e.g. a server too old for it);
+    /// retrying will not help.
+    #[error("not supported: {0}")]
+    Unsupported(String),
     /// The store cannot be reached or its storage failed; retrying may help.
     #[error("store unavailable: {0}")]
     Unavailable(String),

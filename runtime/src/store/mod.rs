@@ -7,7 +7,8 @@
 //! the same [`conformance`] suite.
 //!
 //! Data flow: writers [`EventStore::append`] batches of [`NewEvent`]s with an
-//! [`ExpectedRevision`]; readers get [`RecordedEvent`]s back from stream reads,
+//! [`ExpectedRevision`] (or [`EventStore::append_streams`] to several streams
+//! at once, atomically, each with its own); readers get [`RecordedEvent`]s back from stream reads,
 //! `$all` reads, or a live [`Subscription`] to `$all` that filters server-side
 //! and reports periodic checkpoints so a filter that matches nothing still
 //! advances. Reads that answer requests use [`EventStore::read_stream_page`]
@@ -19,6 +20,7 @@ pub mod embedded;
 mod error;
 mod filter;
 pub mod kurrent;
+mod multi;
 mod page;
 mod pattern;
 mod types;
@@ -28,6 +30,8 @@ pub use filter::{Matcher, SubscriptionFilter};
 pub use page::{event_bytes, ByteGate, Page};
 pub use pattern::{Pattern, PatternError, MAX_PATTERN_BYTES};
 pub use types::*;
+
+pub(crate) use multi::check_stream_appends;
 
 use async_trait::async_trait;
 
@@ -43,6 +47,32 @@ pub trait EventStore: Send + Sync + 'static {
         expected: ExpectedRevision,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError>;
+
+    /// Appends to several streams at once, each with its own expected
+    /// revision: every stream's events are written, or none (one wrong
+    /// expectation fails the whole append with that stream's
+    /// [`StoreError::WrongExpectedRevision`]; a tombstoned stream with
+    /// [`StoreError::StreamDeleted`]). Events get positions in the order
+    /// given, contiguous in the embedded store.
+    ///
+    /// A stream without events is only checked against its expected
+    /// revision, as a condition of the others' writes. Refused as
+    /// [`StoreError::InvalidRequest`]: no streams, a stream named twice
+    /// (ignoring case), and whatever [`EventStore::append`] refuses.
+    /// Retrying an append that succeeded (same event ids, same
+    /// expectations) writes nothing again and answers the same.
+    ///
+    /// Backends that cannot do it keep this default, which fails with
+    /// [`StoreError::Unsupported`].
+    async fn append_streams(
+        &self,
+        appends: Vec<StreamAppend>,
+    ) -> Result<MultiAppendResult, StoreError> {
+        check_stream_appends(&appends)?;
+        Err(StoreError::Unsupported(
+            "this store cannot append to several streams atomically".into(),
+        ))
+    }
 
     /// Reads up to `max` events of `stream` from `from` in `direction`.
     ///

@@ -149,6 +149,49 @@ pub struct AppendResult {
     pub position: Position,
 }
 
+/// One stream's part of an atomic append to several streams
+/// ([`crate::store::EventStore::append_streams`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamAppend {
+    pub stream: String,
+    pub expected: ExpectedRevision,
+    /// May be empty: the stream's expected revision is then only checked.
+    pub events: Vec<NewEvent>,
+}
+
+impl StreamAppend {
+    pub fn new(
+        stream: impl Into<String>,
+        expected: ExpectedRevision,
+        events: Vec<NewEvent>,
+    ) -> Self {
+        Self {
+            stream: stream.into(),
+            expected,
+            events,
+        }
+    }
+}
+
+/// Where one stream of an atomic multi-stream append stands afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamAppended {
+    pub stream: String,
+    /// The revision of the stream's last event ([`CurrentRevision::NoStream`]
+    /// for a stream only checked that still has no events).
+    pub revision: CurrentRevision,
+}
+
+/// The outcome of a successful atomic multi-stream append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiAppendResult {
+    /// One entry per [`StreamAppend`], in the order given.
+    pub streams: Vec<StreamAppended>,
+    /// The position of the last event written; `None` when every stream
+    /// was only checked.
+    pub position: Option<Position>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     Forwards,

@@ -9,6 +9,7 @@
 //! as a shared KurrentDB server). Every wait is bounded by [`WAIT`].
 
 mod metadata;
+mod multi;
 mod read;
 mod subscribe;
 mod write;
@@ -25,6 +26,11 @@ use crate::store::{
 pub use metadata::{
     delete_missing_stream, max_count_keeps_last_events, soft_delete_then_recreate,
     stream_metadata_round_trip, tombstone_is_final,
+};
+pub use multi::{
+    multi_append_across_streams, multi_append_check_only_streams, multi_append_expected_states,
+    multi_append_refuses_bad_requests, multi_append_retry_is_idempotent,
+    multi_append_to_deleted_streams, multi_append_wrong_expectation_writes_nothing,
 };
 pub use read::{
     missing_stream_is_not_found, pages_stop_at_their_byte_budget, read_all_ranges,
@@ -67,6 +73,13 @@ macro_rules! conformance_tests {
             invalid_requests_are_rejected,
             retried_append_is_idempotent,
             head_position_grows,
+            multi_append_across_streams,
+            multi_append_expected_states,
+            multi_append_wrong_expectation_writes_nothing,
+            multi_append_check_only_streams,
+            multi_append_to_deleted_streams,
+            multi_append_refuses_bad_requests,
+            multi_append_retry_is_idempotent,
             read_stream_ranges,
             missing_stream_is_not_found,
             read_all_ranges,
@@ -116,6 +129,13 @@ pub async fn run_all(store: &dyn EventStore) {
     invalid_requests_are_rejected(store).await;
     retried_append_is_idempotent(store).await;
     head_position_grows(store).await;
+    multi_append_across_streams(store).await;
+    multi_append_expected_states(store).await;
+    multi_append_wrong_expectation_writes_nothing(store).await;
+    multi_append_check_only_streams(store).await;
+    multi_append_to_deleted_streams(store).await;
+    multi_append_refuses_bad_requests(store).await;
+    multi_append_retry_is_idempotent(store).await;
     read_stream_ranges(store).await;
     missing_stream_is_not_found(store).await;
     read_all_ranges(store).await;

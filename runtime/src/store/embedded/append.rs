@@ -1,13 +1,17 @@
-//! The write operations (append, soft delete, tombstone, set metadata), each run inside
-//! the writer's transaction. They check and change stream state; committing
-//! and acknowledging is the writer's job.
+//! The write operations (append, atomic append to several streams, soft
+//! delete, tombstone, set metadata), each run inside the writer's
+//! transaction. They check and change stream state; committing and
+//! acknowledging is the writer's job. An operation that fails part-way has
+//! its changes rolled back by the writer (each runs in its own savepoint), so
+//! a multi-stream append is simply one single-stream append per stream.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::schema::{content_type_to_sql, now_micros, sql_err, to_i64};
 use super::streams::{StreamState, SOFT_DELETED, TOMBSTONED};
 use crate::store::{
-    AppendResult, CurrentRevision, ExpectedRevision, NewEvent, Position, StoreError, StreamMetadata,
+    AppendResult, CurrentRevision, ExpectedRevision, MultiAppendResult, NewEvent, Position,
+    StoreError, StreamAppend, StreamAppended, StreamMetadata,
 };
 
 /// One write operation, as queued for the writer.
@@ -18,6 +22,8 @@ pub(super) enum Op {
         expected: ExpectedRevision,
         events: Vec<NewEvent>,
     },
+    /// All or nothing: the first failing stream fails the operation.
+    AppendStreams(Vec<StreamAppend>),
     Delete {
         stream: String,
         expected: ExpectedRevision,
@@ -36,6 +42,7 @@ pub(super) enum Op {
 #[derive(Debug)]
 pub(super) enum Outcome {
     Appended(AppendResult),
+    AppendedStreams(MultiAppendResult),
     Done,
 }
 
@@ -44,6 +51,9 @@ impl Op {
     pub fn weight(&self) -> usize {
         match self {
             Op::Append { events, .. } => events.len().max(1),
+            Op::AppendStreams(appends) => {
+                appends.iter().map(|a| a.events.len()).sum::<usize>().max(1)
+            }
             _ => 1,
         }
     }
@@ -57,6 +67,9 @@ impl Op {
                 expected,
                 events,
             } => append(conn, head, stream, *expected, events).map(Outcome::Appended),
+            Op::AppendStreams(appends) => {
+                append_streams(conn, head, appends).map(Outcome::AppendedStreams)
+            }
             Op::Delete { stream, expected } => {
                 delete(conn, stream, *expected).map(|()| Outcome::Done)
             }
@@ -126,6 +139,39 @@ fn append(
         next_expected_revision: last,
         position: Position::new(*head, *head),
     })
+}
+
+/// Appends to each stream in turn. The caller (the writer) rolls every
+/// stream back when one fails. Retries are recognised per stream, as
+/// [`already_appended`] does for single appends.
+fn append_streams(
+    conn: &Connection,
+    head: &mut u64,
+    appends: &[StreamAppend],
+) -> Result<MultiAppendResult, StoreError> {
+    let mut streams = Vec::with_capacity(appends.len());
+    let mut position: Option<Position> = None;
+    for StreamAppend {
+        stream,
+        expected,
+        events,
+    } in appends
+    {
+        let result = append(conn, head, stream, *expected, events)?;
+        let revision = if events.is_empty() && result.next_expected_revision == u64::MAX {
+            CurrentRevision::NoStream
+        } else {
+            CurrentRevision::Current(result.next_expected_revision)
+        };
+        if !events.is_empty() {
+            position = position.max(Some(result.position));
+        }
+        streams.push(StreamAppended {
+            stream: stream.clone(),
+            revision,
+        });
+    }
+    Ok(MultiAppendResult { streams, position })
 }
 
 /// A retried append, as KurrentDB recognises one: the batch's event ids are

@@ -16,6 +16,10 @@
 //! One process at a time may use a database file: the writer keeps the head
 //! position in memory.
 //!
+//! An atomic append to several streams is one writer operation (one
+//! savepoint): each stream is appended in turn, and the first failure rolls
+//! them all back; its events get contiguous positions in the order given.
+//!
 //! Appends are idempotent as in KurrentDB: a batch whose event ids are
 //! exactly the stream's events where the writer expects to append (after the
 //! expected revision; for `Any` / `StreamExists`, the stream's last events)
@@ -46,9 +50,10 @@ use self::append::{Op, Outcome};
 use self::read::Readers;
 use self::writer::Writer;
 use crate::store::{
-    check_append, check_writable, AllStart, AppendResult, Direction, EventStore, ExpectedRevision,
-    NewEvent, Page, Position, RecordedEvent, StoreError, StreamMetadata, StreamStart,
-    SubscribeFrom, Subscription, SubscriptionFilter,
+    check_append, check_stream_appends, check_writable, AllStart, AppendResult, Direction,
+    EventStore, ExpectedRevision, MultiAppendResult, NewEvent, Page, Position, RecordedEvent,
+    StoreError, StreamAppend, StreamMetadata, StreamStart, SubscribeFrom, Subscription,
+    SubscriptionFilter,
 };
 
 /// The embedded [`EventStore`]. Cheap to clone; all clones share one database.
@@ -124,6 +129,17 @@ impl EventStore for SqliteStore {
         };
         match self.write(op).await? {
             Outcome::Appended(result) => Ok(result),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    async fn append_streams(
+        &self,
+        appends: Vec<StreamAppend>,
+    ) -> Result<MultiAppendResult, StoreError> {
+        check_stream_appends(&appends)?;
+        match self.write(Op::AppendStreams(appends)).await? {
+            Outcome::AppendedStreams(result) => Ok(result),
             other => Err(unexpected(&other)),
         }
     }

@@ -63,6 +63,13 @@ fn password(connection_string: &str) -> Option<&str> {
     Some(&info[colon + 1..]).filter(|p| !p.is_empty())
 }
 
+/// The `user:password` of the connection string, if it has both.
+pub(super) fn credentials(connection_string: &str) -> Option<(String, String)> {
+    let (start, end) = user_info(connection_string)?;
+    let (user, password) = connection_string[start..end].split_once(':')?;
+    (!user.is_empty() && !password.is_empty()).then(|| (user.to_owned(), password.to_owned()))
+}
+
 /// The connection string with its password replaced by `***`.
 pub(super) fn redact(connection_string: &str) -> String {
     match user_info(connection_string) {
@@ -169,6 +176,16 @@ mod tests {
             "esdb://host/?a=b@c:d",
             "an @ after the authority is not user info"
         );
+    }
+
+    #[test]
+    fn finds_the_credentials() {
+        assert_eq!(
+            credentials("esdb://admin:changeit@h:1?tls=false"),
+            Some(("admin".to_owned(), "changeit".to_owned()))
+        );
+        assert_eq!(credentials("esdb://admin@h:1"), None);
+        assert_eq!(credentials("esdb://h:1"), None);
     }
 
     #[test]

@@ -8,7 +8,12 @@
 //! - `convert`: events, positions, expected revisions, metadata, filters;
 //! - `errors`: client errors to [`StoreError`]s;
 //! - `subscribe`: `$all` subscriptions that resubscribe after lost
-//!   connections from the last position seen, without gaps or duplicates.
+//!   connections from the last position seen, without gaps or duplicates;
+//! - `multi`: atomic appends to several streams through the server's v2
+//!   `AppendSession` (KurrentDB 25.1 or later; older servers give
+//!   [`StoreError::Unsupported`]), on a channel of our own (`channel`,
+//!   leader found by gossip) with clients generated from our protos
+//!   (`protocol`), since the official client has no such call.
 //!
 //! [`KurrentStore::connect`] does not contact the server: the first request
 //! does (the client waits its `discoveryInterval`, 500 ms by default, before
@@ -32,9 +37,12 @@
 //! - Access denied (wrong credentials, ACLs) is a [`StoreError::Unavailable`]
 //!   whose message starts with "access denied".
 
+mod channel;
 mod connection;
 mod convert;
 mod errors;
+mod multi;
+mod protocol;
 mod subscribe;
 
 use std::sync::Arc;
@@ -46,12 +54,14 @@ use kurrentdb::{
     TombstoneStreamOptions,
 };
 
+use self::channel::V2Channel;
 use self::connection::Connection;
 use self::errors::Context;
 use crate::store::{
-    check_append, check_writable, AllStart, AppendResult, CurrentRevision, Direction, EventStore,
-    ExpectedRevision, NewEvent, Position, RecordedEvent, StoreError, StreamMetadata, StreamStart,
-    SubscribeFrom, Subscription, SubscriptionFilter,
+    check_append, check_stream_appends, check_writable, AllStart, AppendResult, CurrentRevision,
+    Direction, EventStore, ExpectedRevision, MultiAppendResult, NewEvent, Position, RecordedEvent,
+    StoreError, StreamAppend, StreamMetadata, StreamStart, SubscribeFrom, Subscription,
+    SubscriptionFilter,
 };
 
 /// The operation name of soft deletes, in errors.
@@ -65,6 +75,8 @@ const READ_DEADLINE: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct KurrentStore {
     connection: Arc<Connection>,
+    /// For multi-stream appends, which the official client cannot make.
+    v2: Arc<V2Channel>,
 }
 
 impl KurrentStore {
@@ -77,6 +89,10 @@ impl KurrentStore {
     /// outside a tokio runtime. Does not contact the server.
     pub fn connect(connection_string: &str) -> Result<KurrentStore, StoreError> {
         let settings = connection::parse_settings(connection_string)?;
+        let v2 = V2Channel::new(
+            settings.clone(),
+            connection::credentials(connection_string.trim()),
+        )?;
         let connection = Connection::new(settings)?;
         tracing::debug!(
             connection = %connection::redact(connection_string),
@@ -84,6 +100,7 @@ impl KurrentStore {
         );
         Ok(KurrentStore {
             connection: Arc::new(connection),
+            v2: Arc::new(v2),
         })
     }
 
@@ -239,6 +256,14 @@ impl EventStore for KurrentStore {
                 Context::stream("append to", stream, expected),
             )),
         }
+    }
+
+    async fn append_streams(
+        &self,
+        appends: Vec<StreamAppend>,
+    ) -> Result<MultiAppendResult, StoreError> {
+        check_stream_appends(&appends)?;
+        multi::append_streams(&self.v2, appends).await
     }
 
     async fn read_stream(

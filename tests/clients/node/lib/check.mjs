@@ -32,6 +32,7 @@ import {
   withTimeout,
 } from "./common.mjs";
 import { collect, summarize, waitForEvents, watch } from "./streams.mjs";
+import { runMultiChecks } from "./multi.mjs";
 
 /** The event the check appends as number `n` of the orders stream. */
 function orderEvent(token, n) {
@@ -435,6 +436,8 @@ export async function runCheck(connectionString, token) {
     assertEqual(result.nextExpectedRevision, 2n, "nextExpectedRevision");
     return {};
   });
+
+  await runMultiChecks(client, token);
 
   // The orders stream is left with exactly `appended`.
   const final = await collect(client.readStream(orders), "final read of the orders stream");
