@@ -49,8 +49,9 @@ pub async fn all(
                 last = Some(event.position);
                 send(tx, read_event(event, structured_ids)).await
             }
+            // `caught_up` names the last event sent (or the start), as the
+            // server does, not the last checkpoint.
             SubscriptionMessage::Checkpoint(position) => {
-                last = last.max(Some(position));
                 !send_checkpoints || send(tx, checkpoint(position)).await
             }
             SubscriptionMessage::CaughtUp => {
