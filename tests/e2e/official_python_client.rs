@@ -80,9 +80,9 @@ const AUTH_TLS_CHECKS: &[&str] = &[
     "auth-missing-stream-with-credentials",
     "auth-append-with-credentials",
     "auth-subscribe-with-credentials",
-    "auth-read-without-credentials",
+    "auth-tls-client-needs-credentials",
     "auth-read-wrong-password",
-    "auth-append-without-credentials",
+    "auth-append-wrong-password",
     "summary",
 ];
 

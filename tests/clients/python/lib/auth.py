@@ -3,8 +3,8 @@
 The client attaches the connection string's credentials only to TLS
 channels (`construct_call_credentials` returns nothing when `tls=false`),
 and gRPC itself refuses to send call credentials over a cleartext channel.
-So over TLS: calls with the right credentials work, calls without them or
-with a wrong password are refused. Over `tls=false`: the credentials never
+So over TLS: calls with the right credentials work, calls with a wrong
+password are refused (and the client will not connect without any). Over `tls=false`: the credentials never
 leave the client, and every call is refused; the checks prove both."""
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ def with_credentials(uri: str, user: str, password: str) -> str:
 def run_auth(uri: str, user_password: str, stream: str, count: int) -> bool:
     user, password = user_password.split(":", 1)
     checks = Checks()
-    anonymous = connect(uri)
     authorized = connect(with_credentials(uri, user, password))
-    wrong = connect(with_credentials(uri, user, "not-the-password"))
     if "tls=false" in uri.lower():
-        cleartext(checks, authorized, anonymous, stream, user, password)
+        cleartext(checks, authorized, connect(uri), stream, user, password)
     else:
-        over_tls(checks, authorized, anonymous, wrong, stream, count)
+        wrong = connect(with_credentials(uri, user, "not-the-password"))
+        over_tls(checks, uri, authorized, wrong, stream, count)
     emit({"check": "summary", "ok": not checks.failed, "passed": len(checks.passed), "failed": checks.failed, "client": CLIENT_VERSION})
     return not checks.failed
 
@@ -47,7 +46,7 @@ def refused(action: Any, what: str) -> dict[str, Any]:
     return {"error": f"{type(error).__name__}: {error}"}
 
 
-def over_tls(checks: Checks, authorized: Any, anonymous: Any, wrong: Any, stream: str, count: int) -> None:
+def over_tls(checks: Checks, uri: str, authorized: Any, wrong: Any, stream: str, count: int) -> None:
     def read() -> dict[str, Any]:
         events = authorized.get_stream(stream)
         expect_equal([e.stream_position for e in events], list(range(count)), f"revisions of {stream}")
@@ -81,12 +80,16 @@ def over_tls(checks: Checks, authorized: Any, anonymous: Any, wrong: Any, stream
     checks.run("auth-missing-stream-with-credentials", missing)
     checks.run("auth-append-with-credentials", append)
     checks.run("auth-subscribe-with-credentials", subscribe)
-    checks.run("auth-read-without-credentials", lambda: refused(lambda: anonymous.get_stream(stream), "read"))
+    # Over TLS the client insists on credentials before it connects.
+    checks.run(
+        "auth-tls-client-needs-credentials",
+        lambda: {"error": str(expect_error(lambda: connect(uri), ValueError, "a TLS client without credentials"))},
+    )
     checks.run("auth-read-wrong-password", lambda: refused(lambda: wrong.get_stream(stream), "read"))
     checks.run(
-        "auth-append-without-credentials",
+        "auth-append-wrong-password",
         lambda: refused(
-            lambda: anonymous.append_to_stream(stream, events=new_event("Sneaky", {}), current_version=StreamState.ANY),
+            lambda: wrong.append_to_stream(stream, events=new_event("Sneaky", {}), current_version=StreamState.ANY),
             "append",
         ),
     )

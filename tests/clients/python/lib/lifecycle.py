@@ -7,7 +7,12 @@ import time
 from typing import Any
 
 from kurrentdbclient import StreamState
-from kurrentdbclient.exceptions import FailedPreconditionError, NotFoundError, StreamIsDeletedError
+from kurrentdbclient.exceptions import (
+    FailedPreconditionError,
+    NotFoundError,
+    StreamIsDeletedError,
+    WrongCurrentVersionError,
+)
 
 from .common import Checks, expect, expect_equal, expect_error
 from .context import Run, new_event
@@ -53,6 +58,15 @@ def max_age(run: Run) -> dict[str, Any]:
 def soft_delete(run: Run) -> dict[str, Any]:
     stream = run.stream("py-deleted")
     append_events(run, stream, 2)
+    wrong = expect_error(
+        lambda: run.client.delete_stream(stream, current_version=5), WrongCurrentVersionError, "delete expecting 5"
+    )
+    expect_equal((wrong.stream_name, wrong.expected_version, wrong.actual_version), (stream, 5, 1), "the error's fields")
+    expect_error(
+        lambda: run.client.delete_stream(run.stream("py-never"), current_version=StreamState.EXISTS),
+        NotFoundError,
+        "delete a missing stream expecting it exists",
+    )
     run.client.delete_stream(stream, current_version=1)
     expect_error(lambda: run.client.get_stream(stream), NotFoundError, "read a deleted stream")
     expect_equal(run.client.get_current_version(stream), StreamState.NO_STREAM, "current version after delete")
@@ -69,6 +83,9 @@ def tombstone(run: Run) -> dict[str, Any]:
     is deleted."""
     stream = run.stream("py-tombstoned")
     append_events(run, stream, 1)
+    expect_error(
+        lambda: run.client.tombstone_stream(stream, current_version=3), WrongCurrentVersionError, "tombstone expecting 3"
+    )
     run.client.tombstone_stream(stream, current_version=0)
     read = expect_error(lambda: run.client.get_stream(stream), StreamIsDeletedError, "read")
     expect_error(lambda: run.client.get_current_version(stream), StreamIsDeletedError, "get_current_version")
