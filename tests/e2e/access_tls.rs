@@ -16,14 +16,14 @@ const TOKEN: &str = "tls-admin-0123456789abcdef";
 
 /// PEM files of a test CA and of a server certificate it signed for
 /// `localhost` and `127.0.0.1`.
-struct TestPki {
-    ca: PathBuf,
+pub(crate) struct TestPki {
+    pub(crate) ca: PathBuf,
     cert: PathBuf,
     key: PathBuf,
     ca_pem: String,
 }
 
-fn test_pki(dir: &Path) -> TestPki {
+pub(crate) fn test_pki(dir: &Path) -> TestPki {
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -57,7 +57,7 @@ fn test_pki(dir: &Path) -> TestPki {
 /// A node serving the API over HTTPS with an admin token and the gRPC
 /// protocol over TLS with admin credentials; its client trusts the test CA
 /// and sends the token. Returns the node and its gRPC port.
-async fn tls_node(dir: &Path, pki: &TestPki) -> (NodeProcess, u16) {
+pub(crate) async fn tls_node(dir: &Path, pki: &TestPki) -> (NodeProcess, u16) {
     let port = free_port();
     let grpc_port = free_port();
     let node = NodeProcess::launch(

@@ -14,6 +14,7 @@ mod delivery;
 mod destinations;
 mod lifecycle;
 mod official_client;
+mod official_python_client;
 mod outage;
 mod refusals;
 mod secrets;

@@ -17,6 +17,9 @@
 //!   statuses (details in `grpc-status-details-bin`).
 //! - `ServerFeatures.GetSupportedMethods` and `Gossip.Read` ([`cluster`]):
 //!   this node as the only, alive leader.
+//! - Any other service (persistent subscriptions, projections, ...) is
+//!   answered as KurrentDB answers a service it does not serve
+//!   ([`absent`]).
 //!
 //! Access: with an admin user (`--grpc-credentials`) and optional ordinary
 //! users (`--grpc-user`), every `Streams` call needs basic credentials
@@ -37,6 +40,7 @@
 // boxing it in the helpers would only unbox it again at the boundary.
 #![allow(clippy::result_large_err)]
 
+mod absent;
 mod acl;
 mod append;
 mod auth;
@@ -158,6 +162,7 @@ pub async fn serve(store: Arc<dyn EventStore>, config: GrpcConfig) -> anyhow::Re
     // these calls), and they tell nothing but the methods served and this
     // node's address.
     let router = Server::builder()
+        .add_routes(absent::routes())
         .add_service(InterceptedService::new(streams, auth.clone()))
         .add_service(InterceptedService::new(v2_streams, auth))
         .add_service(ServerFeaturesServer::new(Features))

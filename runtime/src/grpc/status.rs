@@ -15,12 +15,16 @@ pub fn from_store(error: StoreError) -> Status {
             expected,
             current,
         } => {
+            let expected = version(expected);
+            let actual = current_version(current);
             let mut metadata = exception("wrong-expected-version");
             insert(&mut metadata, "stream-name", &stream);
-            insert(&mut metadata, "expected-version", &version(expected));
-            insert(&mut metadata, "actual-version", &current_version(current));
+            insert(&mut metadata, "expected-version", &expected);
+            insert(&mut metadata, "actual-version", &actual);
+            // The server's wording: the official clients parse it to raise
+            // their wrong-version error (Python's for delete and tombstone).
             let message = format!(
-                "WrongExpectedVersion: stream `{stream}` expected {expected}, but it is at {current}"
+                "Operation failed due to WrongExpectedVersion. Stream: {stream}, Expected version: {expected}, Actual version: {actual}"
             );
             Status::with_metadata(Code::FailedPrecondition, message, metadata)
         }
@@ -91,5 +95,36 @@ fn current_version(current: CurrentRevision) -> String {
     match current {
         CurrentRevision::NoStream => "-1".into(),
         CurrentRevision::Current(revision) => revision.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_expected_version_reads_as_the_server_words_it() {
+        let status = from_store(StoreError::WrongExpectedRevision {
+            stream: "orders-1".into(),
+            expected: ExpectedRevision::Exact(5),
+            current: CurrentRevision::Current(1),
+        });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(
+            status.message(),
+            "Operation failed due to WrongExpectedVersion. Stream: orders-1, Expected version: 5, Actual version: 1"
+        );
+        let missing = from_store(StoreError::WrongExpectedRevision {
+            stream: "orders-2".into(),
+            expected: ExpectedRevision::StreamExists,
+            current: CurrentRevision::NoStream,
+        });
+        assert!(missing
+            .message()
+            .ends_with("Expected version: -4, Actual version: -1"));
+        assert_eq!(
+            missing.metadata().get("exception").map(|v| v.as_bytes()),
+            Some(&b"wrong-expected-version"[..])
+        );
     }
 }

@@ -48,8 +48,9 @@ pub async fn all(
                 last = Some(event.position);
                 send(tx, read_event(event, structured_ids)).await
             }
+            // `caught_up` names the last event sent (or the start), as the
+            // server does, not the last checkpoint.
             SubscriptionMessage::Checkpoint(position) => {
-                last = last.max(Some(position));
                 !send_checkpoints || send(tx, checkpoint(position)).await
             }
             SubscriptionMessage::CaughtUp => {
@@ -246,5 +247,90 @@ fn caught_up(stream_revision: Option<u64>, position: Option<Position>) -> ReadRe
                 prepare_position: p.prepare,
             }),
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::store::embedded::SqliteStore;
+    use crate::store::{ExpectedRevision, NewEvent};
+
+    async fn next_content(rx: &mut mpsc::Receiver<Result<ReadResp, Status>>) -> read_resp::Content {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a message in time")
+            .expect("the subscription goes on")
+            .expect("no error");
+        message.content.expect("content")
+    }
+
+    /// As the server does (and the Python client's own tests expect): when
+    /// nothing after the start passes the filter, `caught_up` names the
+    /// start, even after checkpoints went further.
+    #[tokio::test]
+    async fn caught_up_names_the_last_event_sent_not_the_last_checkpoint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn EventStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("events.db")).expect("store"));
+        let first = store
+            .append(
+                "orders-1",
+                ExpectedRevision::Any,
+                vec![NewEvent::json("OrderPlaced", &serde_json::json!({}))],
+            )
+            .await
+            .expect("append")
+            .position;
+        store
+            .append(
+                "orders-1",
+                ExpectedRevision::Any,
+                (0..3)
+                    .map(|_| NewEvent::json("OrderPaid", &serde_json::json!({})))
+                    .collect(),
+            )
+            .await
+            .expect("append");
+        let filter = SubscriptionFilter {
+            stream: None,
+            event_type: Some(Matcher::Prefixes(vec!["NothingHasThisType".into()])),
+            include_system_events: true,
+            checkpoint_interval: 1,
+        };
+        let (tx, mut rx) = mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            all(
+                store.as_ref(),
+                &tx,
+                SubscribeFrom::After(first),
+                Some(filter),
+                false,
+            )
+            .await
+        });
+        assert!(matches!(
+            next_content(&mut rx).await,
+            read_resp::Content::Confirmation(_)
+        ));
+        let mut checkpoints = Vec::new();
+        let caught_up = loop {
+            match next_content(&mut rx).await {
+                read_resp::Content::Checkpoint(c) => checkpoints.push(c.commit_position),
+                read_resp::Content::CaughtUp(caught_up) => break caught_up,
+                other => panic!("only checkpoints before caught up, got {other:?}"),
+            }
+        };
+        assert!(
+            checkpoints.iter().any(|&c| c > first.commit),
+            "checkpoints went past the start: {checkpoints:?}"
+        );
+        let position = caught_up.position.expect("a position");
+        assert_eq!(position.commit_position, first.commit, "{caught_up:?}");
+        task.abort();
     }
 }

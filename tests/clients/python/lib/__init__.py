@@ -1,0 +1,1 @@
+"""The modes of client.py (check, auth, bench) and their shared helpers."""
