@@ -131,7 +131,8 @@ pub trait EventStore: Send + Sync + 'static {
         filter: SubscriptionFilter,
     ) -> Result<Subscription, StoreError>;
 
-    /// The stream's metadata, or `None` when none was ever set.
+    /// The stream's metadata, or `None` when none was ever set; a
+    /// tombstoned stream fails with [`StoreError::StreamDeleted`].
     async fn stream_metadata(&self, stream: &str) -> Result<Option<StreamMetadata>, StoreError>;
 
     /// Sets the stream's metadata (`$maxCount`, `$maxAge`, custom keys).

@@ -94,6 +94,66 @@ pub async fn max_count_keeps_last_events(store: &dyn EventStore) {
 
 /// A soft-deleted stream reads as not found; appending again recreates it
 /// and continues its revisions.
+/// As on KurrentDB, a soft-deleted stream also takes its last revision
+/// before the delete as the expected one: to append (recreating it) and to
+/// tombstone it. Once recreated, it is a stream again.
+pub async fn soft_deleted_stream_takes_its_last_revision(store: &dyn EventStore) {
+    let recreated = unique_stream("delete-revision");
+    let tombstoned = unique_stream("delete-tombstone");
+    for stream in [&recreated, &tombstoned] {
+        store
+            .append(stream, ExpectedRevision::NoStream, json_events("Old", 3))
+            .await
+            .expect("append 3 events");
+        store
+            .delete_stream(stream, ExpectedRevision::Exact(2))
+            .await
+            .expect("delete at revision 2");
+    }
+    let r = store
+        .append(
+            &recreated,
+            ExpectedRevision::Exact(2),
+            json_events("New", 1),
+        )
+        .await
+        .expect("recreate expecting the last revision");
+    assert_eq!(r.next_expected_revision, 3, "revisions continue");
+    assert_wrong_revision(
+        store
+            .append(
+                &recreated,
+                ExpectedRevision::NoStream,
+                json_events("New", 1),
+            )
+            .await,
+        CurrentRevision::Current(3),
+        "NoStream once recreated",
+    );
+    assert_wrong_revision(
+        store
+            .append(
+                &tombstoned,
+                ExpectedRevision::Exact(1),
+                json_events("New", 1),
+            )
+            .await,
+        CurrentRevision::NoStream,
+        "another revision of a soft-deleted stream",
+    );
+    store
+        .tombstone_stream(&tombstoned, ExpectedRevision::Exact(2))
+        .await
+        .expect("tombstone a soft-deleted stream at its last revision");
+    let append = store
+        .append(&tombstoned, ExpectedRevision::Any, json_events("New", 1))
+        .await;
+    assert!(
+        matches!(append, Err(StoreError::StreamDeleted(_))),
+        "tombstoned: {append:?}"
+    );
+}
+
 pub async fn soft_delete_then_recreate(store: &dyn EventStore) {
     let stream = unique_stream("delete");
     store
@@ -223,6 +283,11 @@ pub async fn tombstone_is_final(store: &dyn EventStore) {
     assert!(
         matches!(delete, Err(StoreError::StreamDeleted(_))),
         "deleting a tombstoned stream: {delete:?}"
+    );
+    let metadata = store.stream_metadata(&stream).await;
+    assert!(
+        matches!(metadata, Err(StoreError::StreamDeleted(_))),
+        "the metadata of a tombstoned stream: {metadata:?}"
     );
     let again = store.tombstone_stream(&stream, ExpectedRevision::Any).await;
     assert!(

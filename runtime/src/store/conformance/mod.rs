@@ -25,7 +25,7 @@ use crate::store::{
 
 pub use metadata::{
     delete_missing_stream, max_count_keeps_last_events, soft_delete_then_recreate,
-    stream_metadata_round_trip, tombstone_is_final,
+    soft_deleted_stream_takes_its_last_revision, stream_metadata_round_trip, tombstone_is_final,
 };
 pub use multi::{
     multi_append_across_streams, multi_append_check_only_streams, multi_append_expected_states,
@@ -97,6 +97,7 @@ macro_rules! conformance_tests {
             stream_metadata_round_trip,
             max_count_keeps_last_events,
             soft_delete_then_recreate,
+            soft_deleted_stream_takes_its_last_revision,
             delete_missing_stream,
             tombstone_is_final,
         );
@@ -147,11 +148,13 @@ pub async fn run_all(store: &dyn EventStore) {
     filter_stream_regex(store).await;
     filter_event_type_prefix(store).await;
     filter_event_type_regex(store).await;
+    filter_look_around_regex(store).await;
     system_events_excluded_unless_asked(store).await;
     checkpoints_advance_without_matches(store).await;
     stream_metadata_round_trip(store).await;
     max_count_keeps_last_events(store).await;
     soft_delete_then_recreate(store).await;
+    soft_deleted_stream_takes_its_last_revision(store).await;
     delete_missing_stream(store).await;
     tombstone_is_final(store).await;
 }

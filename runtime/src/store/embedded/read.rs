@@ -184,5 +184,7 @@ pub(super) fn stream_metadata(
     conn: &Connection,
     stream: &str,
 ) -> Result<Option<StreamMetadata>, StoreError> {
-    Ok(StreamState::load(conn, stream)?.metadata)
+    let state = StreamState::load(conn, stream)?;
+    state.ensure_not_tombstoned(stream)?;
+    Ok(state.metadata)
 }

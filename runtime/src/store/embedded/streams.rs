@@ -71,13 +71,18 @@ impl StreamState {
     }
 
     /// Fails with [`StoreError::WrongExpectedRevision`] unless the stream is
-    /// where the caller expects it.
+    /// where the caller expects it. As on KurrentDB, a soft-deleted stream
+    /// is where a writer expecting no stream expects it, and also where one
+    /// expecting its last revision before the delete does.
     pub fn check(&self, stream: &str, expected: ExpectedRevision) -> Result<(), StoreError> {
         let current = self.current();
         let ok = match expected {
             ExpectedRevision::Any => true,
             ExpectedRevision::NoStream => current == CurrentRevision::NoStream,
             ExpectedRevision::StreamExists => current != CurrentRevision::NoStream,
+            ExpectedRevision::Exact(revision) if self.deleted => {
+                self.last_revision == Some(revision)
+            }
             ExpectedRevision::Exact(revision) => current == CurrentRevision::Current(revision),
         };
         if ok {
