@@ -5,7 +5,12 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
     let files = protox::compile(
-        ["streams.proto", "serverfeatures.proto", "gossip.proto", "status.proto"],
+        [
+            "streams.proto",
+            "serverfeatures.proto",
+            "gossip.proto",
+            "status.proto",
+        ],
         ["proto"],
     )?;
     tonic_build::configure()

@@ -18,8 +18,9 @@ const STREAMS: &str = "event_store.client.streams.Streams";
 const FEATURES: &str = "event_store.client.server_features.ServerFeatures";
 const GOSSIP: &str = "event_store.client.gossip.Gossip";
 
-/// The methods served, with their features. BatchAppend is not among them,
-/// so clients append with `Append`.
+/// The methods served, with their features. `BatchAppend` carries
+/// `deadline_duration` as on KurrentDB: it accepts a deadline as a time
+/// from now as well as an instant.
 fn supported_methods() -> Vec<SupportedMethod> {
     let method = |service: &str, name: &str, features: &[&str]| SupportedMethod {
         method_name: name.to_owned(),
@@ -29,6 +30,7 @@ fn supported_methods() -> Vec<SupportedMethod> {
     vec![
         method(STREAMS, "Read", &["position", "events"]),
         method(STREAMS, "Append", &[]),
+        method(STREAMS, "BatchAppend", &["deadline_duration"]),
         method(STREAMS, "Delete", &[]),
         method(STREAMS, "Tombstone", &[]),
         method(FEATURES, "GetSupportedMethods", &[]),

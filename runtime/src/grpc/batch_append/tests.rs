@@ -1,0 +1,572 @@
+//! `BatchAppend` on the wire, with the generated client against a served
+//! embedded store: chunked appends, interleaved correlation ids, every
+//! refusal form as clients decode it, and the feature list.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use uuid::Uuid;
+
+use super::super::proto::event_store::client::{
+    self as shared, wrong_expected_version::CurrentStreamRevisionOption,
+    wrong_expected_version::ExpectedStreamPositionOption,
+};
+use super::super::proto::google::rpc;
+use super::super::proto::server_features::server_features_client::ServerFeaturesClient;
+use super::super::proto::streams::batch_append_req::options::ExpectedStreamPosition;
+use super::super::proto::streams::batch_append_req::{Options, ProposedMessage};
+use super::super::proto::streams::batch_append_resp::{self, success};
+use super::super::proto::streams::streams_client::StreamsClient;
+use super::super::proto::streams::{BatchAppendReq, BatchAppendResp};
+use super::super::proto::{Empty, StreamIdentifier, Uuid as ProtoUuid};
+use super::super::{serve, Credentials, GrpcConfig, GrpcServer};
+use crate::grpc::convert::uuid_to_proto;
+use crate::store::embedded::SqliteStore;
+use crate::store::{Direction, EventStore, ExpectedRevision, StreamStart};
+
+// ---------------------------------------------------------------------------
+// Requests and answers
+
+pub(super) fn correlation() -> ProtoUuid {
+    uuid_to_proto(Uuid::new_v4(), false)
+}
+
+pub(super) fn event(event_type: &str, data: &str) -> ProposedMessage {
+    ProposedMessage {
+        id: Some(uuid_to_proto(Uuid::new_v4(), false)),
+        metadata: HashMap::from([
+            ("type".to_owned(), event_type.to_owned()),
+            ("content-type".to_owned(), "application/json".to_owned()),
+        ]),
+        custom_metadata: Vec::new(),
+        data: data.as_bytes().to_vec(),
+    }
+}
+
+pub(super) fn events(count: usize) -> Vec<ProposedMessage> {
+    (0..count)
+        .map(|n| event("Counted", &format!("{{\"n\":{n}}}")))
+        .collect()
+}
+
+fn identifier(stream: &str) -> Option<StreamIdentifier> {
+    Some(StreamIdentifier {
+        stream_name: stream.as_bytes().to_vec(),
+    })
+}
+
+/// The first chunk of an append.
+pub(super) fn first(
+    id: &ProtoUuid,
+    stream: &str,
+    expected: ExpectedStreamPosition,
+    events: Vec<ProposedMessage>,
+    is_final: bool,
+) -> BatchAppendReq {
+    BatchAppendReq {
+        correlation_id: Some(id.clone()),
+        options: Some(Options {
+            stream_identifier: identifier(stream),
+            expected_stream_position: Some(expected),
+            deadline_option: None,
+        }),
+        proposed_messages: events,
+        is_final,
+    }
+}
+
+/// A later chunk of an append.
+pub(super) fn chunk(
+    id: &ProtoUuid,
+    events: Vec<ProposedMessage>,
+    is_final: bool,
+) -> BatchAppendReq {
+    BatchAppendReq {
+        correlation_id: Some(id.clone()),
+        options: None,
+        proposed_messages: events,
+        is_final,
+    }
+}
+
+/// The stream's revision and position after a successful append.
+pub(super) fn succeeded(answer: &BatchAppendResp) -> (Option<u64>, Option<u64>) {
+    let Some(batch_append_resp::Result::Success(done)) = &answer.result else {
+        panic!("not a success: {answer:?}");
+    };
+    let revision = match done.current_revision_option {
+        Some(success::CurrentRevisionOption::CurrentRevision(r)) => Some(r),
+        _ => None,
+    };
+    let position = match &done.position_option {
+        Some(success::PositionOption::Position(p)) => Some(p.commit_position),
+        _ => None,
+    };
+    (revision, position)
+}
+
+/// The error of a refused append, checking its one detail's type.
+pub(super) fn refused_with<'a>(answer: &'a BatchAppendResp, detail: &str) -> &'a rpc::Status {
+    let Some(batch_append_resp::Result::Error(error)) = &answer.result else {
+        panic!("not refused: {answer:?}");
+    };
+    let any = error.details.as_ref().expect("a detail");
+    assert_eq!(
+        any.type_url,
+        format!("type.googleapis.com/event_store.client.{detail}"),
+        "{answer:?}"
+    );
+    assert_eq!(error.message, detail);
+    error
+}
+
+pub(super) fn bad_request_message(answer: &BatchAppendResp) -> String {
+    let error = refused_with(answer, "BadRequest");
+    assert_eq!(error.code, Code::InvalidArgument as i32);
+    let any = error.details.as_ref().expect("a detail");
+    shared::BadRequest::decode(any.value.as_slice())
+        .expect("a BadRequest detail")
+        .message
+}
+
+/// One batch append call: requests go in, answers come out.
+pub(super) struct Call<A> {
+    pub requests: mpsc::Sender<BatchAppendReq>,
+    pub answers: A,
+}
+
+impl<A: Stream<Item = Result<BatchAppendResp, Status>> + Unpin> Call<A> {
+    pub async fn send(&self, request: BatchAppendReq) {
+        self.requests.send(request).await.expect("the call is open");
+    }
+
+    /// The next answer (the test fails if none comes within a minute).
+    pub async fn answer(&mut self) -> BatchAppendResp {
+        match tokio::time::timeout(Duration::from_secs(60), self.answers.next()).await {
+            Ok(Some(Ok(answer))) => answer,
+            other => panic!("expected an answer, got {other:?}"),
+        }
+    }
+
+    /// Sends no more requests.
+    pub fn close(&mut self) {
+        // Replacing the sender drops the call's one.
+        self.requests = mpsc::channel(1).0;
+    }
+
+    /// Whatever comes next: an answer, the call's error, or its end.
+    pub async fn next(&mut self) -> Option<Result<BatchAppendResp, Status>> {
+        tokio::time::timeout(Duration::from_secs(60), self.answers.next())
+            .await
+            .expect("the call answers or ends")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A served node
+
+struct Served {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn EventStore>,
+    server: GrpcServer,
+}
+
+async fn served(credentials: Option<Credentials>, users: Vec<Credentials>) -> Served {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn EventStore> =
+        Arc::new(SqliteStore::open(&dir.path().join("events.db")).expect("store"));
+    let config = GrpcConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        credentials,
+        users,
+        tls: None,
+    };
+    let server = serve(Arc::clone(&store), config).await.expect("serve");
+    Served {
+        _dir: dir,
+        store,
+        server,
+    }
+}
+
+async fn open(
+    served: &Served,
+    authorization: Option<&str>,
+) -> Call<tonic::Streaming<BatchAppendResp>> {
+    try_open(served, authorization)
+        .await
+        .expect("batch append call")
+}
+
+async fn try_open(
+    served: &Served,
+    authorization: Option<&str>,
+) -> Result<Call<tonic::Streaming<BatchAppendResp>>, Status> {
+    let mut client: StreamsClient<Channel> =
+        StreamsClient::connect(format!("http://{}", served.server.local_addr()))
+            .await
+            .expect("connect");
+    let (requests, rx) = mpsc::channel(16);
+    let mut request = Request::new(ReceiverStream::new(rx));
+    if let Some(value) = authorization {
+        request
+            .metadata_mut()
+            .insert("authorization", value.parse().expect("header"));
+    }
+    let answers = client.batch_append(request).await?.into_inner();
+    Ok(Call { requests, answers })
+}
+
+async fn stored(store: &dyn EventStore, stream: &str) -> Vec<String> {
+    match store
+        .read_stream(stream, Direction::Forwards, StreamStart::Start, 1000)
+        .await
+    {
+        Ok(events) => events
+            .into_iter()
+            .map(|e| String::from_utf8_lossy(&e.data).into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn an_append_spread_over_several_requests_is_written_at_once_in_order() {
+    let served = served(None, Vec::new()).await;
+    let mut call = open(&served, None).await;
+    let id = correlation();
+    let all = events(5);
+    let expected: Vec<String> = all
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.data).into_owned())
+        .collect();
+    let mut all = all.into_iter();
+    call.send(first(
+        &id,
+        "chunked-1",
+        ExpectedStreamPosition::NoStream(()),
+        all.by_ref().take(2).collect(),
+        false,
+    ))
+    .await;
+    call.send(chunk(&id, all.by_ref().take(2).collect(), false))
+        .await;
+    // Nothing is written before the last chunk.
+    call.send(chunk(&id, Vec::new(), false)).await;
+    assert!(stored(served.store.as_ref(), "chunked-1").await.is_empty());
+    call.send(chunk(&id, all.collect(), true)).await;
+
+    let answer = call.answer().await;
+    assert_eq!(answer.correlation_id.as_ref(), Some(&id), "the id as sent");
+    assert_eq!(answer.stream_identifier, identifier("chunked-1"));
+    let (revision, position) = succeeded(&answer);
+    assert_eq!(revision, Some(4));
+    assert!(position.is_some(), "a position");
+    assert_eq!(stored(served.store.as_ref(), "chunked-1").await, expected);
+
+    // The same call goes on serving appends.
+    let next = correlation();
+    call.send(first(
+        &next,
+        "chunked-1",
+        ExpectedStreamPosition::StreamPosition(4),
+        events(1),
+        true,
+    ))
+    .await;
+    let answer = call.answer().await;
+    assert_eq!(succeeded(&answer).0, Some(5));
+    assert!(succeeded(&answer).1 > position, "positions grow");
+}
+
+#[tokio::test]
+async fn appends_of_different_ids_interleave_and_are_answered_on_their_own() {
+    let served = served(None, Vec::new()).await;
+    let mut call = open(&served, None).await;
+    let slow = correlation();
+    let quick = correlation();
+    call.send(first(
+        &slow,
+        "interleaved-a",
+        ExpectedStreamPosition::Any(()),
+        events(2),
+        false,
+    ))
+    .await;
+    call.send(first(
+        &quick,
+        "interleaved-b",
+        ExpectedStreamPosition::Any(()),
+        events(1),
+        false,
+    ))
+    .await;
+    call.send(chunk(&quick, events(1), true)).await;
+    // `quick` is answered while `slow` still waits for its last chunk.
+    let answer = call.answer().await;
+    assert_eq!(answer.correlation_id.as_ref(), Some(&quick));
+    assert_eq!(succeeded(&answer).0, Some(1));
+    assert!(stored(served.store.as_ref(), "interleaved-a")
+        .await
+        .is_empty());
+
+    call.send(chunk(&slow, events(1), true)).await;
+    let answer = call.answer().await;
+    assert_eq!(answer.correlation_id.as_ref(), Some(&slow));
+    assert_eq!(succeeded(&answer).0, Some(2));
+    assert_eq!(
+        stored(served.store.as_ref(), "interleaved-a").await.len(),
+        3
+    );
+
+    // Many appends in flight at once on one call all land.
+    let ids: Vec<ProtoUuid> = (0..40).map(|_| correlation()).collect();
+    for (n, id) in ids.iter().enumerate() {
+        let stream = format!("interleaved-many-{}", n % 4);
+        call.send(first(
+            id,
+            &stream,
+            ExpectedStreamPosition::Any(()),
+            events(3),
+            true,
+        ))
+        .await;
+    }
+    let mut answered = Vec::new();
+    for _ in &ids {
+        let answer = call.answer().await;
+        succeeded(&answer);
+        answered.push(answer.correlation_id.expect("id"));
+    }
+    for id in &ids {
+        assert!(answered.contains(id), "every append answered once");
+    }
+    for n in 0..4 {
+        let stream = format!("interleaved-many-{n}");
+        assert_eq!(stored(served.store.as_ref(), &stream).await.len(), 30);
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_expected_position_is_refused_with_the_current_revision() {
+    let served = served(None, Vec::new()).await;
+    let mut call = open(&served, None).await;
+    let id = correlation();
+    call.send(first(
+        &id,
+        "expect-1",
+        ExpectedStreamPosition::NoStream(()),
+        events(3),
+        true,
+    ))
+    .await;
+    assert_eq!(succeeded(&call.answer().await).0, Some(2));
+
+    let cases = [
+        (
+            ExpectedStreamPosition::StreamPosition(0),
+            "expect-1",
+            CurrentStreamRevisionOption::CurrentStreamRevision(2),
+            ExpectedStreamPositionOption::ExpectedStreamPosition(0),
+        ),
+        (
+            ExpectedStreamPosition::NoStream(()),
+            "expect-1",
+            CurrentStreamRevisionOption::CurrentStreamRevision(2),
+            ExpectedStreamPositionOption::ExpectedNoStream(()),
+        ),
+        (
+            ExpectedStreamPosition::StreamExists(()),
+            "expect-missing",
+            CurrentStreamRevisionOption::CurrentNoStream(()),
+            ExpectedStreamPositionOption::ExpectedStreamExists(()),
+        ),
+    ];
+    for (expected, stream, current, echoed) in cases {
+        let id = correlation();
+        call.send(first(&id, stream, expected, events(1), true))
+            .await;
+        let answer = call.answer().await;
+        let error = refused_with(&answer, "WrongExpectedVersion");
+        assert_eq!(error.code, Code::AlreadyExists as i32);
+        let any = error.details.as_ref().expect("detail");
+        let detail = shared::WrongExpectedVersion::decode(any.value.as_slice()).expect("decode");
+        assert_eq!(detail.current_stream_revision_option, Some(current));
+        assert_eq!(detail.expected_stream_position_option, Some(echoed));
+        assert_eq!(answer.stream_identifier, identifier(stream));
+    }
+    assert_eq!(stored(served.store.as_ref(), "expect-1").await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_tombstoned_stream_is_refused_as_deleted() {
+    let served = served(None, Vec::new()).await;
+    served
+        .store
+        .append("doomed-b", ExpectedRevision::Any, Vec::new())
+        .await
+        .expect("empty append");
+    let mut call = open(&served, None).await;
+    let id = correlation();
+    call.send(first(
+        &id,
+        "doomed-b",
+        ExpectedStreamPosition::Any(()),
+        events(1),
+        true,
+    ))
+    .await;
+    succeeded(&call.answer().await);
+    served
+        .store
+        .tombstone_stream("doomed-b", ExpectedRevision::Any)
+        .await
+        .expect("tombstone");
+    let id = correlation();
+    call.send(first(
+        &id,
+        "doomed-b",
+        ExpectedStreamPosition::Any(()),
+        events(1),
+        true,
+    ))
+    .await;
+    let answer = call.answer().await;
+    let error = refused_with(&answer, "StreamDeleted");
+    assert_eq!(error.code, Code::NotFound as i32);
+    let any = error.details.as_ref().expect("detail");
+    let detail = shared::StreamDeleted::decode(any.value.as_slice()).expect("decode");
+    assert_eq!(detail.stream_identifier, identifier("doomed-b"));
+}
+
+#[tokio::test]
+async fn ordinary_users_are_denied_system_streams_per_append() {
+    let served = served(
+        Some(Credentials::parse("admin:changeit").expect("admin")),
+        vec![Credentials::parse("user:pw").expect("user")],
+    )
+    .await;
+    // `user:pw` in basic authentication.
+    let mut call = open(&served, Some("Basic dXNlcjpwdw==")).await;
+    let denied = correlation();
+    call.send(first(
+        &denied,
+        "$connectors/x",
+        ExpectedStreamPosition::Any(()),
+        events(1),
+        false,
+    ))
+    .await;
+    let answer = call.answer().await;
+    let error = refused_with(&answer, "AccessDenied");
+    assert_eq!(error.code, Code::PermissionDenied as i32);
+    assert_eq!(answer.correlation_id.as_ref(), Some(&denied));
+    // Its remaining chunks are dropped without another answer, and the
+    // call goes on with appends the user may make.
+    call.send(chunk(&denied, events(1), true)).await;
+    let allowed = correlation();
+    call.send(first(
+        &allowed,
+        "user-stream",
+        ExpectedStreamPosition::Any(()),
+        events(1),
+        true,
+    ))
+    .await;
+    let answer = call.answer().await;
+    assert_eq!(answer.correlation_id.as_ref(), Some(&allowed));
+    succeeded(&answer);
+    assert!(stored(served.store.as_ref(), "$connectors/x")
+        .await
+        .is_empty());
+
+    // Without credentials the whole call is refused.
+    let refused = try_open(&served, None)
+        .await
+        .err()
+        .expect("a call without credentials is refused");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn metadata_streams_and_bad_events_get_the_append_answers() {
+    let served = served(None, Vec::new()).await;
+    let mut call = open(&served, None).await;
+    let id = correlation();
+    let metadata = event("$metadata", r#"{"$maxCount": 3}"#);
+    call.send(first(
+        &id,
+        "$$meta-b",
+        ExpectedStreamPosition::Any(()),
+        vec![metadata],
+        true,
+    ))
+    .await;
+    assert_eq!(succeeded(&call.answer().await).0, Some(0));
+    let stored_metadata = served
+        .store
+        .stream_metadata("meta-b")
+        .await
+        .expect("metadata")
+        .expect("set");
+    assert_eq!(stored_metadata.max_count, Some(3));
+
+    let id = correlation();
+    call.send(first(
+        &id,
+        "$$meta-b",
+        ExpectedStreamPosition::Any(()),
+        events(1),
+        true,
+    ))
+    .await;
+    let message = bad_request_message(&call.answer().await);
+    assert!(message.contains("$metadata"), "{message}");
+
+    let id = correlation();
+    call.send(first(
+        &id,
+        "typeless",
+        ExpectedStreamPosition::Any(()),
+        vec![event("", "{}")],
+        true,
+    ))
+    .await;
+    let message = bad_request_message(&call.answer().await);
+    assert!(message.contains("`type`"), "{message}");
+    assert!(stored(served.store.as_ref(), "typeless").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_node_lists_batch_append_with_deadline_durations() {
+    let served = served(None, Vec::new()).await;
+    let mut features =
+        ServerFeaturesClient::connect(format!("http://{}", served.server.local_addr()))
+            .await
+            .expect("connect");
+    let methods = features
+        .get_supported_methods(Empty {})
+        .await
+        .expect("features")
+        .into_inner()
+        .methods;
+    let batch = methods
+        .iter()
+        .find(|m| {
+            m.service_name
+                .eq_ignore_ascii_case("event_store.client.streams.Streams")
+                && m.method_name.eq_ignore_ascii_case("BatchAppend")
+        })
+        .expect("BatchAppend listed");
+    assert_eq!(batch.features, vec!["deadline_duration".to_owned()]);
+}
