@@ -261,7 +261,10 @@ fn assert_append_paths(lines: &[Value]) {
 
     let batch = line("batch-append-expected-states");
     assert_eq!(batch["paths"]["append"], 0, "no Append calls: {batch}");
-    assert_eq!(batch["paths"]["batchAppend"], 7, "one BatchAppend request per append: {batch}");
+    assert_eq!(
+        batch["paths"]["batchAppend"], 7,
+        "one BatchAppend request per append: {batch}"
+    );
 
     let chunked = line("batch-append-chunked");
     assert_eq!(chunked["paths"]["append"], 0, "{chunked}");

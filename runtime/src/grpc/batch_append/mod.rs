@@ -32,6 +32,8 @@ mod options;
 mod pending;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -499,6 +499,23 @@ async fn ordinary_users_are_denied_system_streams_per_append() {
 }
 
 #[tokio::test]
+async fn a_node_without_users_accepts_calls_that_carry_credentials() {
+    let served = served(None, Vec::new()).await;
+    // `admin:changeit`, which this node does not know.
+    let mut call = open(&served, Some("Basic YWRtaW46Y2hhbmdlaXQ=")).await;
+    let id = correlation();
+    call.send(first(
+        &id,
+        "open-node",
+        ExpectedStreamPosition::Any(()),
+        events(1),
+        true,
+    ))
+    .await;
+    assert_eq!(succeeded(&call.answer().await).0, Some(0));
+}
+
+#[tokio::test]
 async fn metadata_streams_and_bad_events_get_the_append_answers() {
     let served = served(None, Vec::new()).await;
     let mut call = open(&served, None).await;
