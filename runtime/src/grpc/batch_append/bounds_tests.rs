@@ -19,7 +19,7 @@ use super::super::proto::streams::batch_append_req::options::{
     DeadlineOption, ExpectedStreamPosition,
 };
 use super::super::proto::streams::{BatchAppendReq, BatchAppendResp};
-use super::tests::{
+use super::test_support::{
     bad_request_message, chunk, correlation, event, events, first, refused_with, succeeded, Call,
 };
 use super::{serve, Limits};

@@ -31,6 +31,8 @@ mod bounds_tests;
 mod options;
 mod pending;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod write_tests;

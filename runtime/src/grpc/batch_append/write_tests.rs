@@ -20,7 +20,7 @@ use super::super::proto::streams::batch_append_req::options::{
     DeadlineOption, ExpectedStreamPosition,
 };
 use super::super::proto::streams::{BatchAppendReq, BatchAppendResp};
-use super::tests::{correlation, events, first, refused_with, succeeded, Call};
+use super::test_support::{correlation, events, first, refused_with, succeeded, Call};
 use super::{serve, Limits};
 use crate::store::embedded::SqliteStore;
 use crate::store::{
