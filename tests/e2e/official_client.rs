@@ -1,9 +1,13 @@
 //! The official KurrentDB Node.js client (`@kurrent/kurrentdb-client`, driven
 //! by `tests/clients/node/client.mjs`) against `serve --grpc-listen`: appends
-//! with every kind of expected revision, reads, subscriptions with filters,
-//! metadata, delete and tombstone, atomic appends to several streams; then a
-//! connector delivers the events the client wrote. With `--grpc-credentials`,
-//! calls without the right credentials are refused.
+//! with every kind of expected revision, through `BatchAppend` (which the
+//! node lists, so the client uses it; also split into several requests) and
+//! through `Append` (which the client uses for calls with per-call
+//! credentials), with the client's own debug log as proof of the path it
+//! took; reads, subscriptions with filters, metadata, delete and tombstone,
+//! atomic appends to several streams; then a connector delivers the events
+//! the client wrote. With `--grpc-credentials`, calls without the right
+//! credentials are refused.
 //!
 //! Needs `node` (20 or later, as the client requires) and `npm`; the client
 //! package is installed with `npm ci` from the committed lockfile when
@@ -42,6 +46,9 @@ pub(crate) const CHECKS: &[&str] = &[
     "delete-stream",
     "tombstone-stream",
     "discovery-via-gossip",
+    "batch-append-expected-states",
+    "batch-append-chunked",
+    "append-path-with-credentials",
     "multi-append-supported",
     "multi-append-streams",
     "multi-append-wrong-expectation",
@@ -185,6 +192,8 @@ async fn official_node_client_works_and_its_events_reach_a_connector() {
     let output = run_client(vec!["check".into(), connection, token.into()]).await;
     let lines = passed_checks(&output, CHECKS, &node);
 
+    assert_append_paths(&lines);
+
     let summary = lines.last().expect("summary line");
     let stream = format!("client-orders-{token}");
     assert_eq!(summary["stream"], stream.as_str());
@@ -240,6 +249,42 @@ async fn official_node_client_works_and_its_events_reach_a_connector() {
     }
     let status = node.status("client-orders-hook").await;
     assert_eq!(status["delivered"], orders.len());
+}
+
+/// The client's debug log shows which gRPC method carried each append.
+fn assert_append_paths(lines: &[Value]) {
+    let line = |name: &str| {
+        lines
+            .iter()
+            .find(|line| line["check"] == name)
+            .unwrap_or_else(|| panic!("no `{name}` line"))
+            .clone()
+    };
+    let features = line("server-features");
+    assert_eq!(features["batchAppend"], true, "{features}");
+    assert_eq!(features["deadlineDuration"], true, "{features}");
+
+    let batch = line("batch-append-expected-states");
+    assert_eq!(batch["paths"]["append"], 0, "no Append calls: {batch}");
+    assert_eq!(
+        batch["paths"]["batchAppend"], 7,
+        "one BatchAppend request per append: {batch}"
+    );
+
+    let chunked = line("batch-append-chunked");
+    assert_eq!(chunked["paths"]["append"], 0, "{chunked}");
+    let requests = chunked["paths"]["batchAppend"].as_u64().unwrap_or(0);
+    assert!(requests >= 6, "100 KiB in requests of 16 KiB: {chunked}");
+
+    let forced = line("append-path-with-credentials");
+    assert_eq!(forced["paths"]["batchAppend"], 0, "{forced}");
+    assert_eq!(forced["paths"]["append"], 8, "{forced}");
+    // Over `tls=false` the client leaves the credentials out of the call;
+    // they only steer it to Append.
+    assert!(
+        forced["paths"]["credentialsDropped"].as_u64().unwrap_or(0) > 0,
+        "{forced}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! Append: the first message names the stream (which the caller must be
-//! allowed to write) and the expected revision, the others carry one event each. A wrong expected revision is a normal
-//! answer (not an error status), with both the current and the legacy
-//! fields set.
+//! allowed to write) and the expected revision, the others carry one event
+//! each. A wrong expected revision is a normal answer (not an error
+//! status), with both the current and the legacy fields set. The checks of
+//! proposed events and the write itself are shared with `BatchAppend`.
 
 use tonic::{Status, Streaming};
 
@@ -14,7 +15,7 @@ use super::proto::streams::append_req::{self, ProposedMessage};
 use super::proto::streams::{AppendReq, AppendResp};
 use super::replies::{success, wrong_expected_version};
 use super::status;
-use crate::store::{CurrentRevision, EventStore, NewEvent, StoreError};
+use crate::store::{CurrentRevision, EventStore, ExpectedRevision, NewEvent, StoreError};
 
 /// The largest append accepted (every field of all its events: data,
 /// metadata, the metadata map with the event type, ids).
@@ -54,10 +55,22 @@ pub async fn append(
         }
         events.push(new_event(proposed)?);
     }
+    write(store, &stream, expected, events).await
+}
+
+/// Writes an append's events to `stream` (or, for `$$stream`, sets the
+/// metadata of `stream`): a wrong expected revision is a normal answer,
+/// other failures are statuses. `Append` and `BatchAppend` share it.
+pub(super) async fn write(
+    store: &dyn EventStore,
+    stream: &str,
+    expected: ExpectedRevision,
+    events: Vec<NewEvent>,
+) -> Result<AppendResp, Status> {
     if let Some(target) = stream.strip_prefix("$$") {
         return metadata::append(store, target, expected, events).await;
     }
-    match store.append(&stream, expected, events).await {
+    match store.append(stream, expected, events).await {
         // An empty append to a stream without events.
         Ok(result) if result.next_expected_revision == u64::MAX => {
             Ok(success(CurrentRevision::NoStream, None))

@@ -22,9 +22,10 @@ const STREAMS: &str = "event_store.client.streams.Streams";
 const FEATURES: &str = "event_store.client.server_features.ServerFeatures";
 const GOSSIP: &str = "event_store.client.gossip.Gossip";
 
-/// The methods served, with their features. BatchAppend is not among them,
-/// so clients append with `Append`; the v2 `AppendSession` is (clients
-/// check for it before a multi-stream append), the v2 `AppendRecords` is not.
+/// The methods served, with their features. `BatchAppend` carries
+/// `deadline_duration` as on KurrentDB: it accepts a deadline as a time
+/// from now as well as an instant. The v2 `AppendSession` is listed (clients
+/// check for it before a multi-stream append); the v2 `AppendRecords` is not.
 fn supported_methods() -> Vec<SupportedMethod> {
     let method = |service: &str, name: &str, features: &[&str]| SupportedMethod {
         method_name: name.to_owned(),
@@ -34,6 +35,7 @@ fn supported_methods() -> Vec<SupportedMethod> {
     vec![
         method(STREAMS, "Read", &["position", "events"]),
         method(STREAMS, "Append", &[]),
+        method(STREAMS, "BatchAppend", &["deadline_duration"]),
         method(STREAMS, "Delete", &[]),
         method(STREAMS, "Tombstone", &[]),
         method(super::v2::SERVICE, "AppendSession", &[]),

@@ -9,8 +9,9 @@
 //!   checkpoints; [`request`] checks a read, [`read`] and [`subscribe`]
 //!   answer it), `Append` ([`append`]; `$$stream` metadata in [`metadata`]),
 //!   `Delete`, `Tombstone` ([`streams`]); the answers these share are built
-//!   in [`replies`]. `BatchAppend` is not served and not advertised, so
-//!   clients fall back to `Append`.
+//!   in [`replies`]. `BatchAppend` ([`batch_append`]): many appends on one
+//!   call, keyed by correlation id, chunked, with deadlines, written
+//!   concurrently through the same write as `Append`.
 //! - `kurrentdb.protocol.v2.streams.StreamsService`: `AppendSession`, the
 //!   atomic append to several streams of KurrentDB 25.1 ([`v2`]), with the
 //!   same credentials and stream rules as `Streams`, and errors as rich
@@ -32,7 +33,9 @@
 //! Errors follow the server's conventions ([`status`]): wrong expected
 //! revisions of appends are a normal answer; other failures are statuses
 //! with an `exception` metadata entry (`stream-deleted`,
-//! `wrong-expected-version`, `access-denied`, ...). Positions are the
+//! `wrong-expected-version`, `access-denied`, ...); a batch append answers
+//! each refused append with a `google.rpc.Status` carrying the matching
+//! detail message (`WrongExpectedVersion`, `StreamDeleted`, ...). Positions are the
 //! embedded store's (contiguous sequence numbers), not KurrentDB's byte
 //! offsets: clients treat them as opaque.
 
@@ -44,6 +47,7 @@ mod absent;
 mod acl;
 mod append;
 mod auth;
+mod batch_append;
 mod cluster;
 mod convert;
 #[cfg(test)]

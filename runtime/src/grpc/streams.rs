@@ -1,6 +1,7 @@
 //! The Streams service: reads and subscriptions (each answered by a task
-//! feeding the response stream), appends, deletes and tombstones, each
-//! checked against the caller's rights ([`super::acl`]).
+//! feeding the response stream), appends, batch appends
+//! ([`super::batch_append`]), deletes and tombstones, each checked against
+//! the caller's rights ([`super::acl`]).
 
 use std::sync::Arc;
 
@@ -11,11 +12,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::acl::Principal;
 use super::append;
+use super::batch_append;
 use super::convert::{stream_name, Expected};
 use super::proto::streams::streams_server::Streams;
 use super::proto::streams::{
-    delete_resp, tombstone_resp, AppendReq, AppendResp, DeleteReq, DeleteResp, ReadReq, ReadResp,
-    TombstoneReq, TombstoneResp,
+    delete_resp, tombstone_resp, AppendReq, AppendResp, BatchAppendReq, BatchAppendResp, DeleteReq,
+    DeleteResp, ReadReq, ReadResp, TombstoneReq, TombstoneResp,
 };
 use super::proto::Empty;
 use super::read;
@@ -94,6 +96,7 @@ async fn run(
 #[tonic::async_trait]
 impl Streams for StreamsService {
     type ReadStream = ReceiverStream<Result<ReadResp, Status>>;
+    type BatchAppendStream = ReceiverStream<Result<BatchAppendResp, Status>>;
 
     async fn read(&self, request: Request<ReadReq>) -> Result<Response<Self::ReadStream>, Status> {
         let principal = Principal::of(&request);
@@ -127,6 +130,20 @@ impl Streams for StreamsService {
         )
         .await?;
         Ok(Response::new(answer))
+    }
+
+    async fn batch_append(
+        &self,
+        request: Request<Streaming<BatchAppendReq>>,
+    ) -> Result<Response<Self::BatchAppendStream>, Status> {
+        let principal = Principal::of(&request);
+        Ok(Response::new(batch_append::serve(
+            Arc::clone(&self.store),
+            principal,
+            request.into_inner(),
+            batch_append::Limits::new(self.max_append_bytes),
+            self.shutdown.clone(),
+        )))
     }
 
     async fn delete(&self, request: Request<DeleteReq>) -> Result<Response<DeleteResp>, Status> {

@@ -2,7 +2,8 @@
 # Measures the KurrentDB gRPC protocol server with the official Node.js
 # client: builds the release binary, starts `connectors serve` with
 # `--grpc-listen` on a fresh data dir, runs `node client.mjs bench` and prints
-# its JSON results.
+# its JSON results: each append workload through BatchAppend and through
+# Append side by side, then reads and a subscription catch-up.
 #
 #   tests/clients/node/bench.sh [--single N] [--batches N] [--concurrent N] [--writers N]
 #

@@ -2,7 +2,8 @@
 // against a KurrentDB gRPC endpoint, such as `connectors serve --grpc-listen`.
 //
 //   node client.mjs check <connection-string> <token>
-//       Appends, reads, subscriptions, metadata, delete and tombstone. Prints
+//       Appends (through BatchAppend, and through Append by passing per-call
+//       credentials), reads, subscriptions, metadata, delete and tombstone. Prints
 //       one JSON line per check and a final summary line; exits 1 on the
 //       first failure. Leaves the stream `client-orders-<token>` holding the
 //       events listed in the summary line (`orders`), in order.
@@ -19,8 +20,8 @@
 // `kurrentdb://127.0.0.1:2113?tls=false`.
 //
 // This file parses the command line and dispatches; the modes live in
-// lib/check.mjs, lib/auth.mjs and lib/bench.mjs, their shared helpers in
-// lib/common.mjs and lib/streams.mjs.
+// lib/check.mjs (with lib/batch.mjs), lib/auth.mjs and lib/bench.mjs, their
+// shared helpers in lib/common.mjs and lib/streams.mjs.
 
 import { describeError, exit, toJson } from "./lib/common.mjs";
 import { runCheck } from "./lib/check.mjs";

@@ -1,9 +1,12 @@
-// `bench` mode: append, read and subscription catch-up rates, printed as
-// one JSON object.
+// `bench` mode: append rates through BatchAppend and through Append side by
+// side (the same workloads: sequential single-event appends, concurrent
+// writers sharing the client, batches of 100), then read and subscription
+// catch-up rates, printed as one JSON object.
 
 import { performance } from "node:perf_hooks";
 import { jsonEvent, START } from "@kurrent/kurrentdb-client";
 import { CLIENT_VERSION, assertEqual, connect, fail, sleep } from "./common.mjs";
+import { FORCE_APPEND, recordAppendPaths } from "./batch.mjs";
 import { watch } from "./streams.mjs";
 
 /** About 250 bytes of JSON, like the store benchmarks' events. */
@@ -39,6 +42,45 @@ async function timed(body) {
   return { count, ms: Math.round(ms), perSecond: rate(count, ms), clientCpuUsPerEvent };
 }
 
+/** Append workloads, each run through both of the client's paths. */
+async function appendWorkloads(client, run, { single, batches, concurrent, writers }) {
+  const results = {};
+  for (const [path, options] of Object.entries(PATHS)) {
+    const prefix = `bench-${path}-${run}`;
+    const sequential = await timed(async () => {
+      for (let i = 0; i < single; i++) await client.appendToStream(`${prefix}-single`, benchEvent(i), options);
+      return single;
+    });
+    const parallel = await timed(async () => {
+      let next = 0;
+      const writer = async (w) => {
+        while (next < concurrent) {
+          const n = next++;
+          await client.appendToStream(`${prefix}-concurrent-${w}`, benchEvent(n), options);
+        }
+      };
+      await Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
+      return concurrent;
+    });
+    parallel.writers = writers;
+    const batched = await timed(async () => {
+      for (let b = 0; b < batches; b++) {
+        const events = Array.from({ length: 100 }, (_, i) => benchEvent(b * 100 + i));
+        await client.appendToStream(`${prefix}-batches`, events, options);
+      }
+      return batches * 100;
+    });
+    (results.appendSequential ??= {})[path] = sequential;
+    (results.appendConcurrent ??= {})[path] = parallel;
+    (results.appendBatchesOf100 ??= {})[path] = batched;
+  }
+  return results;
+}
+
+/** The two append paths: BatchAppend (the client's choice when the server
+ * lists it) and Append (forced by per-call credentials). */
+const PATHS = { batchAppend: {}, append: FORCE_APPEND };
+
 export async function runBench(connectionString, options) {
   const client = connect(connectionString);
   const run = Date.now().toString(36);
@@ -46,37 +88,19 @@ export async function runBench(connectionString, options) {
   const batches = options.batches ?? 200;
   const concurrent = options.concurrent ?? 2000;
   const writers = options.writers ?? 16;
-  const batchStream = `bench-batches-${run}`;
-  const results = {};
-  // Warm up the connection and the server features lookup.
-  await client.appendToStream(`bench-warmup-${run}`, benchEvent(0));
+  const batchStream = `bench-batchAppend-${run}-batches`;
+  // Warm up the connection and the server features lookup, and check that
+  // each path is the one its name says.
+  const recorder = recordAppendPaths();
+  await client.appendToStream(`bench-warmup-${run}`, benchEvent(0), PATHS.batchAppend);
+  const afterBatch = { ...recorder.counts };
+  await client.appendToStream(`bench-warmup-${run}`, benchEvent(1), PATHS.append);
+  const paths = recorder.stop();
+  if (afterBatch.batchAppend !== 1 || afterBatch.append !== 0 || paths.append !== 1) {
+    fail(`the client did not take the expected paths: ${JSON.stringify({ afterBatch, paths })}`);
+  }
 
-  results.appendSequential = await timed(async () => {
-    const stream = `bench-single-${run}`;
-    for (let i = 0; i < single; i++) await client.appendToStream(stream, benchEvent(i));
-    return single;
-  });
-
-  results.appendConcurrent = await timed(async () => {
-    let next = 0;
-    const writer = async (w) => {
-      while (next < concurrent) {
-        const n = next++;
-        await client.appendToStream(`bench-concurrent-${run}-${w}`, benchEvent(n));
-      }
-    };
-    await Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
-    return concurrent;
-  });
-  results.appendConcurrent.writers = writers;
-
-  results.appendBatchesOf100 = await timed(async () => {
-    for (let b = 0; b < batches; b++) {
-      const events = Array.from({ length: 100 }, (_, i) => benchEvent(b * 100 + i));
-      await client.appendToStream(batchStream, events);
-    }
-    return batches * 100;
-  });
+  const results = await appendWorkloads(client, run, { single, batches, concurrent, writers });
 
   const readStreamRuns = [];
   for (let i = 0; i < 3; i++) {

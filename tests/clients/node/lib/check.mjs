@@ -1,5 +1,6 @@
 // `check` mode: appends, reads, subscriptions, metadata, delete and
-// tombstone, one named check each, then a summary line.
+// tombstone, then appends through both of the client's paths (BatchAppend
+// and Append, lib/batch.mjs), one named check each, then a summary line.
 
 import {
   jsonEvent,
@@ -32,6 +33,7 @@ import {
   withTimeout,
 } from "./common.mjs";
 import { collect, summarize, waitForEvents, watch } from "./streams.mjs";
+import { runBatchChecks } from "./batch.mjs";
 import { runMultiChecks } from "./multi.mjs";
 
 /** The event the check appends as number `n` of the orders stream. */
@@ -97,11 +99,13 @@ export async function runCheck(connectionString, token) {
     const supports = (path) => features.supports({ path });
     const append = supports("/event_store.client.streams.Streams/Append");
     const batchAppend = supports("/event_store.client.streams.Streams/BatchAppend");
+    const deadlineDuration = features.supports({ path: "/event_store.client.streams.Streams/BatchAppend" }, "deadline_duration");
     const read = supports("/event_store.client.streams.Streams/Read");
     assert(append, "the server does not list Streams.Append");
     assert(read, "the server does not list Streams.Read");
-    assert(!batchAppend, "the server lists Streams.BatchAppend; the client would use it");
-    return { serverVersion: features.serverVersion, append, read, batchAppend };
+    assert(batchAppend, "the server does not list Streams.BatchAppend; the client would append with Append");
+    assert(deadlineDuration, "the server does not list BatchAppend's deadline_duration feature");
+    return { serverVersion: features.serverVersion, append, read, batchAppend, deadlineDuration };
   });
 
   await check("append-no-stream", async () => {
@@ -437,6 +441,7 @@ export async function runCheck(connectionString, token) {
     return {};
   });
 
+  await runBatchChecks(client, token);
   await runMultiChecks(client, token);
 
   // The orders stream is left with exactly `appended`.

@@ -73,6 +73,13 @@ def soft_delete(run: Run) -> dict[str, Any]:
     # Appending brings the stream back; its revisions go on.
     run.client.append_to_stream(stream, events=new_event("Noted", {"n": 2}), current_version=StreamState.NO_STREAM)
     expect_equal(revisions(run, stream), [2], "revisions after appending to the deleted stream")
+    # The client's documented sequence: a deleted stream is still at its
+    # last version for a tombstone.
+    doomed = run.stream("py-deleted-then-tombstoned")
+    append_events(run, doomed, 3)
+    run.client.delete_stream(doomed, current_version=2)
+    run.client.tombstone_stream(doomed, current_version=2)
+    expect_error(lambda: run.client.get_stream(doomed), StreamIsDeletedError, "read after delete then tombstone")
     return {"revisions_after": [2]}
 
 
@@ -89,6 +96,7 @@ def tombstone(run: Run) -> dict[str, Any]:
     run.client.tombstone_stream(stream, current_version=0)
     read = expect_error(lambda: run.client.get_stream(stream), StreamIsDeletedError, "read")
     expect_error(lambda: run.client.get_current_version(stream), StreamIsDeletedError, "get_current_version")
+    expect_error(lambda: run.client.get_stream_metadata(stream), StreamIsDeletedError, "get_stream_metadata")
     append = expect_error(
         lambda: run.client.append_to_stream(stream, events=new_event("Noted", {}), current_version=StreamState.ANY),
         FailedPreconditionError,
