@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
 use crate::access_api::bearer_headers;
-use crate::official_client::{node_client, passed_checks, run_client, CHECKS};
+use crate::official_client::{node_client, run_client, CHECKS};
+use crate::support::passed_checks;
 use crate::support::{free_port, NodeProcess};
 
 const TOKEN: &str = "tls-admin-0123456789abcdef";

@@ -16,11 +16,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::{event, eventually, free_port, NodeProcess, Receiver};
+use crate::support::{assert_orders_reach_a_connector, event, grpc_node, passed_checks, Receiver};
 
 /// Every check `client.mjs check` runs, in order.
 pub(crate) const CHECKS: &[&str] = &[
@@ -131,61 +130,11 @@ pub(crate) async fn run_client(args: Vec<String>) -> Output {
     .expect("join the client")
 }
 
-/// The JSON lines the client printed, failing with everything it and the
-/// node said unless it exited 0 and every check in `expected` passed.
-pub(crate) fn passed_checks(output: &Output, expected: &[&str], node: &NodeProcess) -> Vec<Value> {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let explain = || {
-        format!(
-            "client exit status: {}\nclient stdout:\n{stdout}\nclient stderr:\n{stderr}\nnode log (tail):\n{}",
-            output.status,
-            tail(&node.log(), 60)
-        )
-    };
-    assert!(
-        output.status.success(),
-        "the official client failed\n{}",
-        explain()
-    );
-    let lines: Vec<Value> = stdout
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| {
-                panic!("a client line is not JSON ({e}): {line}\n{}", explain())
-            })
-        })
-        .collect();
-    let names: Vec<&str> = lines
-        .iter()
-        .map(|line| line["check"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(names, expected, "checks run\n{}", explain());
-    for line in &lines {
-        assert_eq!(line["ok"], true, "check failed: {line}\n{}", explain());
-    }
-    lines
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-async fn start_node(dir: &Path, extra: &[&str]) -> (NodeProcess, String) {
-    let grpc_port = free_port();
-    let mut args = vec!["--grpc-listen".to_owned(), format!("127.0.0.1:{grpc_port}")];
-    args.extend(extra.iter().map(|a| a.to_string()));
-    let node = NodeProcess::start_with_args(dir, &args).await;
-    (node, format!("kurrentdb://127.0.0.1:{grpc_port}?tls=false"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_node_client_works_and_its_events_reach_a_connector() {
     node_client();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (node, connection) = start_node(dir.path(), &[]).await;
+    let (node, connection) = grpc_node(dir.path(), &[]).await;
     let receiver = Receiver::start().await;
 
     let token = "e2e";
@@ -204,51 +153,15 @@ async fn official_node_client_works_and_its_events_reach_a_connector() {
     let stored = node.read_stream(&stream).await;
     assert_eq!(stored.len(), orders.len(), "events of {stream} over HTTP");
 
-    node.create_connector(
+    assert_orders_reach_a_connector(
+        &node,
+        &receiver,
         "client-orders-hook",
-        json!({
-            "sink": { "type": "http", "url": format!("{}/hook", receiver.url) },
-            "filter": { "streams": { "prefixes": ["client-orders-"] } }
-        }),
+        "client-orders-",
+        &stream,
+        orders,
     )
     .await;
-    eventually(
-        Duration::from_secs(60),
-        "the client's orders at the receiver",
-        || async { (receiver.count() >= orders.len()).then_some(()) },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // nothing else arrives
-    let got = receiver.accepted();
-    assert_eq!(
-        got.len(),
-        orders.len(),
-        "exactly the client's orders arrive"
-    );
-    let mut last_position = 0;
-    for (received, sent) in got.iter().zip(orders) {
-        assert_eq!(received.path, "/hook");
-        assert_eq!(received.header("esdb-record-stream-id"), stream);
-        assert_eq!(
-            received.header("esdb-record-id"),
-            sent["id"].as_str().expect("id")
-        );
-        assert_eq!(
-            received.header("esdb-record-stream-revision"),
-            sent["revision"].to_string()
-        );
-        assert_eq!(
-            received.header("esdb-record-schema-subject"),
-            sent["type"].as_str().expect("type")
-        );
-        let position = received.position();
-        assert!(position > last_position, "positions grow");
-        last_position = position;
-        let body: Value = serde_json::from_slice(&received.body).expect("JSON body");
-        assert_eq!(body, sent["data"], "body of revision {}", sent["revision"]);
-    }
-    let status = node.status("client-orders-hook").await;
-    assert_eq!(status["delivered"], orders.len());
 }
 
 /// The client's debug log shows which gRPC method carried each append.
@@ -291,8 +204,7 @@ fn assert_append_paths(lines: &[Value]) {
 async fn official_node_client_needs_the_right_credentials() {
     node_client();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (node, connection) =
-        start_node(dir.path(), &["--grpc-credentials", "admin:changeit"]).await;
+    let (node, connection) = grpc_node(dir.path(), &["--grpc-credentials", "admin:changeit"]).await;
 
     // Written over the HTTP API, read with the client.
     let stream = "auth-orders-1";

@@ -15,13 +15,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::access_tls::{test_pki, tls_node};
-use crate::official_client::passed_checks;
-use crate::support::{event, eventually, free_port, NodeProcess, Receiver};
+use crate::support::{assert_orders_reach_a_connector, event, grpc_node, passed_checks, Receiver};
 
 /// Every check `client.py check` runs, in order.
 const CHECKS: &[&str] = &[
@@ -181,19 +179,11 @@ async fn run_client(args: Vec<String>) -> Output {
     .expect("join the client")
 }
 
-async fn start_node(dir: &Path, extra: &[&str]) -> (NodeProcess, String) {
-    let grpc_port = free_port();
-    let mut args = vec!["--grpc-listen".to_owned(), format!("127.0.0.1:{grpc_port}")];
-    args.extend(extra.iter().map(|a| a.to_string()));
-    let node = NodeProcess::start_with_args(dir, &args).await;
-    (node, format!("kurrentdb://127.0.0.1:{grpc_port}?tls=false"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_client_works_and_its_events_reach_a_connector() {
     python_client();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (node, connection) = start_node(dir.path(), &[]).await;
+    let (node, connection) = grpc_node(dir.path(), &[]).await;
     let receiver = Receiver::start().await;
 
     let token = "e2e";
@@ -211,48 +201,15 @@ async fn official_python_client_works_and_its_events_reach_a_connector() {
         "events of {stream} over HTTP"
     );
 
-    node.create_connector(
+    assert_orders_reach_a_connector(
+        &node,
+        &receiver,
         "py-orders-hook",
-        json!({
-            "sink": { "type": "http", "url": format!("{}/hook", receiver.url) },
-            "filter": { "streams": { "prefixes": ["py-orders-"] } }
-        }),
+        "py-orders-",
+        &stream,
+        orders,
     )
     .await;
-    eventually(
-        Duration::from_secs(60),
-        "the client's orders at the receiver",
-        || async { (receiver.count() >= orders.len()).then_some(()) },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // nothing else arrives
-    let got = receiver.accepted();
-    assert_eq!(
-        got.len(),
-        orders.len(),
-        "exactly the client's orders arrive"
-    );
-    let mut last_position = 0;
-    for (received, sent) in got.iter().zip(orders) {
-        assert_eq!(received.header("esdb-record-stream-id"), stream);
-        assert_eq!(
-            received.header("esdb-record-id"),
-            sent["id"].as_str().expect("id")
-        );
-        assert_eq!(
-            received.header("esdb-record-stream-revision"),
-            sent["revision"].to_string()
-        );
-        assert_eq!(
-            received.header("esdb-record-schema-subject"),
-            sent["type"].as_str().expect("type")
-        );
-        let position = received.position();
-        assert!(position > last_position, "positions grow");
-        last_position = position;
-        let body: Value = serde_json::from_slice(&received.body).expect("JSON body");
-        assert_eq!(body, sent["data"], "body of revision {}", sent["revision"]);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,7 +247,7 @@ async fn official_python_client_credentials_work_over_tls_only() {
 
     // Over tls=false they never leave the client, so every call is refused.
     let cleartext_dir = tempfile::tempdir().expect("tempdir");
-    let (cleartext, connection) = start_node(
+    let (cleartext, connection) = grpc_node(
         cleartext_dir.path(),
         &["--grpc-credentials", "admin:changeit"],
     )

@@ -404,97 +404,34 @@ mod tests {
 
     use super::*;
     use crate::store::embedded::SqliteStore;
-    use crate::store::{
-        AllStart, AppendResult, Position, StreamMetadata, SubscribeFrom, Subscription,
-        SubscriptionFilter,
-    };
-    use crate::store::{ContentType, ExpectedRevision, RecordedEvent};
+    use crate::store::intercepted::{BeforeAppend, Intercepted};
+    use crate::store::{ContentType, ExpectedRevision, NewEvent, RecordedEvent};
     use crate::wasm::WasmConfig;
     use uuid::Uuid;
 
-    /// A real store that records the size of every append.
+    /// Records the stream, event count and size of every append.
+    #[derive(Default)]
     struct Recording {
-        store: SqliteStore,
         appends: Mutex<Vec<(String, usize, usize)>>,
     }
 
     #[async_trait]
-    impl EventStore for Recording {
-        async fn append(
-            &self,
-            stream: &str,
-            expected: ExpectedRevision,
-            events: Vec<NewEvent>,
-        ) -> Result<AppendResult, StoreError> {
+    impl BeforeAppend for Recording {
+        async fn before_append(&self, stream: &str, events: &[NewEvent]) {
             let bytes = events.iter().map(|e| e.data.len() + e.metadata.len()).sum();
             self.appends
                 .lock()
-                .map_err(|_| StoreError::Unavailable("poisoned".into()))?
+                .expect("appends")
                 .push((stream.to_owned(), events.len(), bytes));
-            self.store.append(stream, expected, events).await
-        }
-        async fn read_stream(
-            &self,
-            stream: &str,
-            direction: Direction,
-            from: StreamStart,
-            max: usize,
-        ) -> Result<Vec<RecordedEvent>, StoreError> {
-            self.store.read_stream(stream, direction, from, max).await
-        }
-        async fn read_all(
-            &self,
-            direction: Direction,
-            from: AllStart,
-            max: usize,
-        ) -> Result<Vec<RecordedEvent>, StoreError> {
-            self.store.read_all(direction, from, max).await
-        }
-        async fn subscribe_all(
-            &self,
-            from: SubscribeFrom,
-            filter: SubscriptionFilter,
-        ) -> Result<Subscription, StoreError> {
-            self.store.subscribe_all(from, filter).await
-        }
-        async fn stream_metadata(
-            &self,
-            stream: &str,
-        ) -> Result<Option<StreamMetadata>, StoreError> {
-            self.store.stream_metadata(stream).await
-        }
-        async fn set_stream_metadata(
-            &self,
-            stream: &str,
-            metadata: StreamMetadata,
-        ) -> Result<(), StoreError> {
-            self.store.set_stream_metadata(stream, metadata).await
-        }
-        async fn delete_stream(
-            &self,
-            stream: &str,
-            expected: ExpectedRevision,
-        ) -> Result<(), StoreError> {
-            self.store.delete_stream(stream, expected).await
-        }
-        async fn tombstone_stream(
-            &self,
-            stream: &str,
-            expected: ExpectedRevision,
-        ) -> Result<(), StoreError> {
-            self.store.tombstone_stream(stream, expected).await
-        }
-        async fn head_position(&self) -> Result<Option<Position>, StoreError> {
-            self.store.head_position().await
         }
     }
 
     #[tokio::test]
     async fn chunks_are_appended_within_the_append_limit() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Arc::new(Recording {
+        let store = Arc::new(Intercepted {
             store: SqliteStore::open(&dir.path().join("events.db")).expect("store"),
-            appends: Mutex::new(Vec::new()),
+            hook: Recording::default(),
         });
         let host = WasmHost::new(WasmConfig {
             cache_dir: dir.path().join("cache"),
@@ -508,7 +445,7 @@ mod tests {
         let digest = digest_of(&bytes);
         let chunks = registry.write_chunks(&digest, &bytes).await.expect("write");
         assert_eq!(chunks, 6);
-        let appends = store.appends.lock().expect("appends").clone();
+        let appends = store.hook.appends.lock().expect("appends").clone();
         assert!(!appends.is_empty());
         for (stream, events, size) in &appends {
             assert_eq!(stream, &chunk_stream(&digest));
@@ -521,7 +458,7 @@ mod tests {
         // Stored already: nothing is written again.
         registry.write_chunks(&digest, &bytes).await.expect("again");
         assert_eq!(
-            store.appends.lock().expect("appends").len(),
+            store.hook.appends.lock().expect("appends").len(),
             appends.len() + 1,
             "only the refused first append"
         );

@@ -19,6 +19,8 @@ pub mod conformance;
 pub mod embedded;
 mod error;
 mod filter;
+#[cfg(test)]
+pub(crate) mod intercepted;
 pub mod kurrent;
 mod multi;
 mod page;

@@ -17,6 +17,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 http_port="${HTTP_PORT:-2119}"
 grpc_port="${GRPC_PORT:-2113}"
+target="${CARGO_TARGET_DIR:-$root/target}"
 
 command -v node >/dev/null || { echo "node is needed (Node.js 20 or later)" >&2; exit 1; }
 command -v npm >/dev/null || { echo "npm is needed" >&2; exit 1; }
@@ -24,29 +25,8 @@ if [ ! -f "$here/node_modules/@kurrent/kurrentdb-client/package.json" ]; then
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
 
-if [ -n "${CONNECTORS_BINARY:-}" ]; then
-  binary="$CONNECTORS_BINARY"
-else
-  (cd "$root" && cargo build --release --bin connectors)
-  binary="${CARGO_TARGET_DIR:-$root/target}/release/connectors"
-fi
-
-data="$(mktemp -d)"
-"$binary" serve --data "$data" --listen "127.0.0.1:$http_port" --grpc-listen "127.0.0.1:$grpc_port" \
-  >"$data/node.out" 2>"$data/node.log" &
-server=$!
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
-
-for _ in $(seq 1 200); do
-  if curl -fsS "http://127.0.0.1:$http_port/health" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$server" 2>/dev/null; then cat "$data/node.log" >&2; exit 1; fi
-  sleep 0.1
-done
+# shellcheck source=../bench-node.sh
+source "$here/../bench-node.sh"
 
 echo "binary: $binary; data: $data; node $(node --version)" >&2
-(cd "$here" && node client.mjs bench "kurrentdb://127.0.0.1:$grpc_port?tls=false" "$@")
+(cd "$here" && node client.mjs bench "$connection" "$@")

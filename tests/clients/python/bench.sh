@@ -28,29 +28,8 @@ if [ ! -x "$venv/bin/python" ]; then
   cp "$here/requirements.txt" "$venv/installed-requirements.txt"
 fi
 
-if [ -n "${CONNECTORS_BINARY:-}" ]; then
-  binary="$CONNECTORS_BINARY"
-else
-  (cd "$root" && cargo build --release --bin connectors)
-  binary="$target/release/connectors"
-fi
-
-data="$(mktemp -d)"
-"$binary" serve --data "$data" --listen "127.0.0.1:$http_port" --grpc-listen "127.0.0.1:$grpc_port" \
-  >"$data/node.out" 2>"$data/node.log" &
-server=$!
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
-
-for _ in $(seq 1 200); do
-  if curl -fsS "http://127.0.0.1:$http_port/health" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$server" 2>/dev/null; then cat "$data/node.log" >&2; exit 1; fi
-  sleep 0.1
-done
+# shellcheck source=../bench-node.sh
+source "$here/../bench-node.sh"
 
 echo "binary: $binary; data: $data; $("$venv/bin/python" --version)" >&2
-(cd "$here" && PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" client.py bench "kurrentdb://127.0.0.1:$grpc_port?tls=false" "$@")
+(cd "$here" && PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" client.py bench "$connection" "$@")

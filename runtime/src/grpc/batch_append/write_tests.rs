@@ -23,88 +23,29 @@ use super::super::proto::streams::{BatchAppendReq, BatchAppendResp};
 use super::test_support::{correlation, events, first, refused_with, succeeded, Call};
 use super::{serve, Limits};
 use crate::store::embedded::SqliteStore;
-use crate::store::{
-    AllStart, AppendResult, Direction, EventStore, ExpectedRevision, NewEvent, Position,
-    RecordedEvent, StoreError, StreamMetadata, StreamStart, SubscribeFrom, Subscription,
-    SubscriptionFilter,
-};
+use crate::store::intercepted::{BeforeAppend, Intercepted};
+use crate::store::{Direction, EventStore, NewEvent, StreamStart};
 
-/// A real store whose appends wait until the gate is open, counting how
-/// many wait at once.
-struct Gated {
-    store: SqliteStore,
+/// Appends wait until the gate is open; counts how many wait at once.
+struct Gate {
     open: watch::Receiver<bool>,
     waiting: AtomicUsize,
     most_waiting: AtomicUsize,
 }
 
 #[async_trait]
-impl EventStore for Gated {
-    async fn append(
-        &self,
-        stream: &str,
-        expected: ExpectedRevision,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendResult, StoreError> {
+impl BeforeAppend for Gate {
+    async fn before_append(&self, _stream: &str, _events: &[NewEvent]) {
         let now = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_waiting.fetch_max(now, Ordering::SeqCst);
         let mut open = self.open.clone();
         let _ = open.wait_for(|open| *open).await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        self.store.append(stream, expected, events).await
-    }
-    async fn read_stream(
-        &self,
-        stream: &str,
-        direction: Direction,
-        from: StreamStart,
-        max: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.store.read_stream(stream, direction, from, max).await
-    }
-    async fn read_all(
-        &self,
-        direction: Direction,
-        from: AllStart,
-        max: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.store.read_all(direction, from, max).await
-    }
-    async fn subscribe_all(
-        &self,
-        from: SubscribeFrom,
-        filter: SubscriptionFilter,
-    ) -> Result<Subscription, StoreError> {
-        self.store.subscribe_all(from, filter).await
-    }
-    async fn stream_metadata(&self, stream: &str) -> Result<Option<StreamMetadata>, StoreError> {
-        self.store.stream_metadata(stream).await
-    }
-    async fn set_stream_metadata(
-        &self,
-        stream: &str,
-        metadata: StreamMetadata,
-    ) -> Result<(), StoreError> {
-        self.store.set_stream_metadata(stream, metadata).await
-    }
-    async fn delete_stream(
-        &self,
-        stream: &str,
-        expected: ExpectedRevision,
-    ) -> Result<(), StoreError> {
-        self.store.delete_stream(stream, expected).await
-    }
-    async fn tombstone_stream(
-        &self,
-        stream: &str,
-        expected: ExpectedRevision,
-    ) -> Result<(), StoreError> {
-        self.store.tombstone_stream(stream, expected).await
-    }
-    async fn head_position(&self) -> Result<Option<Position>, StoreError> {
-        self.store.head_position().await
     }
 }
+
+/// A real store whose appends wait at the gate.
+type Gated = Intercepted<Gate>;
 
 struct Served {
     _dir: tempfile::TempDir,
@@ -115,11 +56,13 @@ struct Served {
 fn gated() -> Served {
     let dir = tempfile::tempdir().expect("tempdir");
     let (gate, open) = watch::channel(false);
-    let store = Arc::new(Gated {
+    let store = Arc::new(Intercepted {
         store: SqliteStore::open(&dir.path().join("events.db")).expect("store"),
-        open,
-        waiting: AtomicUsize::new(0),
-        most_waiting: AtomicUsize::new(0),
+        hook: Gate {
+            open,
+            waiting: AtomicUsize::new(0),
+            most_waiting: AtomicUsize::new(0),
+        },
     });
     Served {
         _dir: dir,
@@ -154,14 +97,14 @@ fn limits(max_in_flight: usize) -> Limits {
 /// Waits (up to a minute) until `count` appends wait at the gate.
 async fn until_waiting(store: &Gated, count: usize) {
     for _ in 0..6_000 {
-        if store.waiting.load(Ordering::SeqCst) == count {
+        if store.hook.waiting.load(Ordering::SeqCst) == count {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!(
         "expected {count} appends at the gate, found {}",
-        store.waiting.load(Ordering::SeqCst)
+        store.hook.waiting.load(Ordering::SeqCst)
     );
 }
 
@@ -188,7 +131,7 @@ async fn appends_of_one_call_are_written_concurrently_up_to_the_limit() {
     for _ in 0..5 {
         assert_eq!(succeeded(&call.answer().await).0, Some(1));
     }
-    assert_eq!(served.store.most_waiting.load(Ordering::SeqCst), 3);
+    assert_eq!(served.store.hook.most_waiting.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
