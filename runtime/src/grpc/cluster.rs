@@ -26,10 +26,13 @@ const GOSSIP: &str = "event_store.client.gossip.Gossip";
 /// `deadline_duration` as on KurrentDB: it accepts a deadline as a time
 /// from now as well as an instant. The v2 `AppendSession` is listed (clients
 /// check for it before a multi-stream append); the v2 `AppendRecords` is not.
+/// Names are in lower case, as KurrentDB lists them: the Rust client looks
+/// for exactly `batchappend` in `event_store.client.streams.streams` (the
+/// Node.js client compares without regard to case).
 fn supported_methods() -> Vec<SupportedMethod> {
     let method = |service: &str, name: &str, features: &[&str]| SupportedMethod {
-        method_name: name.to_owned(),
-        service_name: service.to_owned(),
+        method_name: name.to_lowercase(),
+        service_name: service.to_lowercase(),
         features: features.iter().map(|f| (*f).to_owned()).collect(),
     };
     vec![

@@ -438,9 +438,8 @@ async fn the_node_lists_batch_append_with_deadline_durations() {
     let batch = methods
         .iter()
         .find(|m| {
-            m.service_name
-                .eq_ignore_ascii_case("event_store.client.streams.Streams")
-                && m.method_name.eq_ignore_ascii_case("BatchAppend")
+            // Exactly as KurrentDB lists it: the Rust client compares so.
+            m.service_name == "event_store.client.streams.streams" && m.method_name == "batchappend"
         })
         .expect("BatchAppend listed");
     assert_eq!(batch.features, vec!["deadline_duration".to_owned()]);

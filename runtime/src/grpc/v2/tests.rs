@@ -423,8 +423,12 @@ async fn server_features_list_append_session_only() {
         .methods;
     let v2: Vec<&str> = methods
         .iter()
-        .filter(|m| m.service_name == "kurrentdb.protocol.v2.streams.StreamsService")
+        .filter(|m| m.service_name == "kurrentdb.protocol.v2.streams.streamsservice")
         .map(|m| m.method_name.as_str())
         .collect();
-    assert_eq!(v2, vec!["AppendSession"]);
+    assert_eq!(
+        v2,
+        vec!["appendsession"],
+        "in lower case, as KurrentDB lists them"
+    );
 }
