@@ -4,7 +4,7 @@
 # `--grpc-listen` on a fresh data dir, runs `python client.py bench` and
 # prints its JSON results.
 #
-#   tests/clients/python/bench.sh [--single N] [--batches N] [--read N]
+#   tests/clients/python/bench.sh [--single N] [--batches N]
 #
 # CARGO_TARGET_DIR chooses where the release build goes (default: the
 # workspace's target dir); CONNECTORS_BINARY runs that binary instead of

@@ -16,7 +16,7 @@ KurrentDB gRPC endpoint, such as `connectors serve --grpc-listen`.
       does with credentials in the connection string, and that calls
       without them are refused. `<stream>` must hold `<count>` events.
 
-  python client.py bench <connection-string> [--single N] [--batches N] [--read N]
+  python client.py bench <connection-string> [--single N] [--batches N]
       Append, read and catch-up rates; prints one JSON object.
 
 The connection string is the client's own, e.g.
@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
         elif mode == "bench":
             from lib.bench import run_bench
 
-            ok = run_bench(uri, parse_flags(rest, ("single", "batches", "read")))
+            ok = run_bench(uri, parse_flags(rest, ("single", "batches")))
         else:
             usage(f"unknown mode: {mode}")
             return 2
