@@ -118,8 +118,16 @@ fn describe(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     }
 }
 
-/// serde says "map" and "sequence"; JSON users say "object" and "array".
+/// serde says "map", "sequence" and "u64"; JSON users say "object",
+/// "array" and "number".
 fn in_json_words(message: &str) -> String {
+    let mut message = message.to_owned();
+    for integer in ["u8", "u16", "u32", "u64", "usize"] {
+        message = message.replace(
+            &format!("expected {integer}"),
+            "expected a whole number such as `10`",
+        );
+    }
     message
         .replace("invalid type: map,", "invalid type: object,")
         .replace("invalid type: sequence,", "invalid type: array,")
