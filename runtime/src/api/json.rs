@@ -1,3 +1,10 @@
+//! JSON request bodies: read within the size limit, parsed strictly, and
+//! explained when they fail. Bytes that are not JSON are `invalid-json`
+//! ("malformed JSON" with line and column); valid JSON of the wrong shape is
+//! `invalid-body`, with the full path of the field at fault
+//! (`sink.batch.maxEvents`) and what is valid there. A body that parses is
+//! read once; only a failing one is parsed again to explain itself.
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
