@@ -14,6 +14,7 @@
 //! - [`secrets`]: secrets encrypted at rest, masked in text;
 //! - [`api`]: the HTTP management API; [`access`]: who may reach the API
 //!   and the gRPC protocol; [`tls`]: both listeners over TLS;
+//! - [`strict_de`]: deserialization that keeps the path of a bad setting;
 //! - [`node`] wires everything together; [`demo`] is the demo connector.
 
 pub mod access;
@@ -29,5 +30,6 @@ pub mod pipeline;
 pub mod secrets;
 pub mod sinks;
 pub mod store;
+pub mod strict_de;
 pub mod tls;
 pub mod wasm;

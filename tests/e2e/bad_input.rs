@@ -203,7 +203,7 @@ async fn stream_requests() {
     let (s, b) = node
         .post("/streams/s-1", &json!({ "eventType": "X", "data": {} }))
         .await;
-    assert_error(s, &b, 400, "invalid-body", "sequence");
+    assert_error(s, &b, 400, "invalid-body", "wrap the events in an array");
 
     let (s, b) = node
         .post(

@@ -96,16 +96,34 @@ async fn check_modules(state: &AppState, definition: &ConnectorDefinition) -> Re
             )
         })?;
         if !version.has_world(world) {
+            let fits: Vec<String> = version
+                .worlds
+                .iter()
+                .map(|w| where_it_fits(*w, module.name()))
+                .collect();
             return Err(ApiError::bad_request(
                 "invalid-setting",
                 format!(
-                    "`{field}`: module `{module}` is not a {world} component (it satisfies: {:?})",
-                    version.worlds
+                    "`{field}`: module `{module}` is not a {} component; it is {}",
+                    match world {
+                        World::Transform => "filter/transform",
+                        World::Sink => "custom sink",
+                    },
+                    fits.join(" and ")
                 ),
             ));
         }
     }
     Ok(())
+}
+
+/// Where a component of `world` goes in a definition, in the fields users
+/// write.
+fn where_it_fits(world: World, name: &str) -> String {
+    match world {
+        World::Transform => format!("a filter/transform component: use it in `transforms`, e.g. `\"transforms\": [{{\"module\": \"{name}\"}}]`"),
+        World::Sink => format!("a custom sink component: use it as the sink, e.g. `\"sink\": {{\"type\": \"wasm\", \"module\": \"{name}\"}}`"),
+    }
 }
 
 fn parse_id(id: &str) -> Result<ConnectorId, ApiError> {
@@ -149,7 +167,8 @@ fn check_destinations(state: &AppState, definition: &ConnectorDefinition) -> Res
         .map_err(|e| ApiError::bad_request("destination-refused", e.to_string()))
 }
 
-const CREATE_FIELDS: &str = "`sink`, `filter`, `start`, `checkpoint`, `onFailure`, `enable`";
+const CREATE_FIELDS: &str =
+    "`sink`, `filter`, `transforms`, `start`, `checkpoint`, `onFailure`, `enable`";
 
 /// `POST /connectors/{id}`: the definition plus `enable` (default `true`).
 pub async fn create(

@@ -110,6 +110,13 @@ pub async fn upload(
                 ApiError::new(status, "invalid-body", rejection.body_text())
             }
         })?;
+    if is_multipart_form(&body) {
+        return Err(ApiError::bad_request(
+            "invalid-module",
+            "the body is a multipart form (as `curl -F` sends), not WebAssembly; send the raw \
+             bytes, e.g. `curl -XPUT --data-binary @file.wasm -H 'content-type: application/wasm' ...`",
+        ));
+    }
     let upload = state.modules.put(&name, body).await?;
     let status = if upload.created {
         StatusCode::CREATED
@@ -117,6 +124,19 @@ pub async fn upload(
         StatusCode::OK
     };
     Ok((status, Json(VersionView::from(upload.version))))
+}
+
+/// Whether `body` looks like `multipart/form-data` (a `--boundary` line,
+/// then a `Content-Disposition: form-data` header), whatever the declared
+/// content type says.
+fn is_multipart_form(body: &[u8]) -> bool {
+    if !body.starts_with(b"--") {
+        return false;
+    }
+    let head = &body[..body.len().min(1024)];
+    String::from_utf8_lossy(head)
+        .to_ascii_lowercase()
+        .contains("content-disposition: form-data")
 }
 
 /// `GET /modules`: every module with its latest version, by name.
@@ -147,4 +167,17 @@ pub async fn delete(
 ) -> Result<impl IntoResponse, ApiError> {
     state.modules.delete(&name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_multipart_form;
+
+    #[test]
+    fn multipart_forms_are_recognised() {
+        let form = b"--------------------------abc\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wasm\"\r\n\r\n\0asm";
+        assert!(is_multipart_form(form));
+        assert!(!is_multipart_form(b"\0asm\x0d\0\x01\0"));
+        assert!(!is_multipart_form(b"-- not a form"));
+    }
 }

@@ -7,7 +7,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -27,9 +29,14 @@ const MAX_READ: usize = 4096;
 pub const PAGE_BYTES: usize = 16 * 1024 * 1024;
 const DEFAULT_READ: usize = 20;
 
-/// One event of an append request.
+/// An append's body as one example, for errors.
+const APPEND_EXAMPLE: &str =
+    r#"[{"eventType": "OrderPlaced", "data": {"orderId": "42", "total": 12}}]"#;
+
+/// One event of an append request. Its type is `eventType`, or `type` as
+/// reads show it, so a read event can be sent back as it is.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(try_from = "EventFields")]
 pub struct EventToAppend {
     /// Generated when absent.
     event_id: Option<Uuid>,
@@ -38,6 +45,73 @@ pub struct EventToAppend {
     data: serde_json::Value,
     /// A JSON object, if any.
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The fields of an event as sent, before its type is settled.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct EventFields {
+    event_id: Option<Uuid>,
+    event_type: Option<String>,
+    #[serde(rename = "type")]
+    type_: Option<String>,
+    data: serde_json::Value,
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl TryFrom<EventFields> for EventToAppend {
+    type Error = String;
+
+    fn try_from(fields: EventFields) -> Result<Self, String> {
+        let event_type = match (fields.event_type, fields.type_) {
+            (Some(t), None) | (None, Some(t)) => t,
+            (Some(_), Some(_)) => {
+                return Err(
+                    "give the event's type once, as `eventType` or `type`, not both".to_owned(),
+                )
+            }
+            (None, None) => {
+                return Err(format!(
+                    "missing field `eventType` (or `type`), e.g. `{APPEND_EXAMPLE}`"
+                ))
+            }
+        };
+        Ok(Self {
+            event_id: fields.event_id,
+            event_type,
+            data: fields.data,
+            metadata: fields.metadata,
+        })
+    }
+}
+
+/// The body of an append: an array of events. A single event object is
+/// refused with the array it belongs in.
+pub struct EventsToAppend(Vec<EventToAppend>);
+
+impl<'de> Deserialize<'de> for EventsToAppend {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EventsVisitor;
+        impl<'de> Visitor<'de> for EventsVisitor {
+            type Value = EventsToAppend;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "an array of events, e.g. `{APPEND_EXAMPLE}`")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EventsToAppend, A::Error> {
+                let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+                while let Some(event) = seq.next_element()? {
+                    events.push(event);
+                }
+                Ok(EventsToAppend(events))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<EventsToAppend, A::Error> {
+                Err(de::Error::custom(format!(
+                    "the body is one object; wrap the events in an array, e.g. `{APPEND_EXAMPLE}`"
+                )))
+            }
+        }
+        deserializer.deserialize_any(EventsVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -91,7 +165,8 @@ fn check_stream_name(stream: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /streams/{stream}`: a JSON array of events, appended atomically.
+/// `POST /streams/{stream}`: a JSON array of events, appended atomically;
+/// each names its type as `eventType` or `type`.
 /// The expected revision comes from `?expectedRevision=` or the
 /// `ES-ExpectedVersion` header.
 pub async fn append(
@@ -99,7 +174,7 @@ pub async fn append(
     PathName(stream): PathName,
     query: Result<Query<AppendQuery>, QueryRejection>,
     headers: HeaderMap,
-    StrictJson(events): StrictJson<Vec<EventToAppend>>,
+    StrictJson(EventsToAppend(events)): StrictJson<EventsToAppend>,
 ) -> Result<impl IntoResponse, ApiError> {
     check_stream_name(&stream)?;
     let query = query_params(query)?;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Visitor};
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::json_path::JsonPathFilter;
@@ -10,6 +10,7 @@ use crate::modules::ModuleRef;
 use crate::sinks::wasm::secrets::{validate_secrets, ComponentSecrets};
 use crate::sinks::{ConfigError, SinkConfig};
 use crate::store::{Matcher, Pattern, Position, SubscriptionFilter};
+use crate::strict_de::KeySeed;
 use crate::wasm::StageLimits;
 
 /// Everything that defines a connector, except whether it is enabled.
@@ -159,12 +160,56 @@ pub struct FilterConfig {
     pub include_system_events: bool,
 }
 
-/// Prefixes or a regular expression.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Prefixes or a regular expression: `{"prefixes": [...]}` or
+/// `{"regex": "..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum MatcherConfig {
     Prefixes(Vec<String>),
     Regex(String),
+}
+
+/// The shape of a [`MatcherConfig`], as errors show it.
+const MATCHER_SHAPE: &str = r#"an object with `prefixes` or `regex`, e.g. `{"prefixes": ["orders-"]}` or `{"regex": "^orders-\d+$"}`"#;
+
+/// Hand-written so that a wrong shape says what the right one is, and an
+/// error inside names its field (`filter.streams.prefixes[0]`).
+impl<'de> Deserialize<'de> for MatcherConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MatcherVisitor;
+        impl<'de> Visitor<'de> for MatcherVisitor {
+            type Value = MatcherConfig;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(MATCHER_SHAPE)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<MatcherConfig, A::Error> {
+                Err(de::Error::custom(format!(
+                    "got an array; expected {MATCHER_SHAPE}"
+                )))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<MatcherConfig, E> {
+                Err(E::custom(format!("got a string; expected {MATCHER_SHAPE}")))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MatcherConfig, A::Error> {
+                let mut found = None;
+                while let Some(key) = map.next_key_seed(KeySeed(&["prefixes", "regex"]))? {
+                    let matcher = match key {
+                        "prefixes" => MatcherConfig::Prefixes(map.next_value()?),
+                        _ => MatcherConfig::Regex(map.next_value()?),
+                    };
+                    if found.replace(matcher).is_some() {
+                        return Err(de::Error::custom(format!(
+                            "give either `prefixes` or `regex`, not both; expected {MATCHER_SHAPE}"
+                        )));
+                    }
+                }
+                found.ok_or_else(|| {
+                    de::Error::custom(format!("got an empty object; expected {MATCHER_SHAPE}"))
+                })
+            }
+        }
+        deserializer.deserialize_any(MatcherVisitor)
+    }
 }
 
 impl MatcherConfig {

@@ -23,13 +23,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::outbound::DestinationPolicy;
 use crate::store::RecordedEvent;
+use crate::strict_de::{deserialize_tagged, Tagged};
 
-/// The settings of a connector's sink, tagged by `type`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The settings of a connector's sink, tagged by `type` (read with
+/// [`deserialize_tagged`], so an error names the field inside the sink).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum SinkConfig {
     /// Prints events to standard output.
@@ -38,6 +40,26 @@ pub enum SinkConfig {
     Http(http::HttpSinkConfig),
     /// A custom sink component.
     Wasm(wasm::WasmSinkConfig),
+}
+
+impl Tagged for SinkConfig {
+    const TAG: &'static str = "type";
+    const VARIANTS: &'static [&'static str] = &["console", "http", "wasm"];
+    const EXAMPLE: &'static str = r#"{"type": "http", "url": "https://example.com/hook"}"#;
+
+    fn variant<'de, D: Deserializer<'de>>(variant: &str, fields: D) -> Result<Self, D::Error> {
+        match variant {
+            "console" => console::ConsoleSinkConfig::deserialize(fields).map(SinkConfig::Console),
+            "http" => http::HttpSinkConfig::deserialize(fields).map(SinkConfig::Http),
+            _ => wasm::WasmSinkConfig::deserialize(fields).map(SinkConfig::Wasm),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SinkConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_tagged(deserializer)
+    }
 }
 
 impl SinkConfig {

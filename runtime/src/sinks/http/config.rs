@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::header::HeaderSetting;
 use super::status::StatusActions;
 use crate::sinks::retry::RetryConfig;
 use crate::sinks::REDACTED;
+use crate::strict_de::{deserialize_tagged, Tagged};
 
 fn default_method() -> HttpMethod {
     HttpMethod::Post
@@ -43,7 +45,7 @@ pub struct HttpSinkConfig {
     /// may contain `{stream}`, `{eventType}` and `{category}`, filled per
     /// event (percent-encoded as a path segment).
     pub url: String,
-    /// `POST` (default), `PUT` or `PATCH`.
+    /// `POST` (default), `PUT` or `PATCH`, in any case.
     #[serde(default = "default_method")]
     pub method: HttpMethod,
     /// Extra headers sent with every request; a value may be marked secret
@@ -75,13 +77,35 @@ pub struct HttpSinkConfig {
     pub on_status: StatusActions,
 }
 
-/// The HTTP method of the sink's requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The HTTP method of the sink's requests, written in any case (`post`,
+/// `POST`) and shown in upper case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     Post,
     Put,
     Patch,
+}
+
+impl<'de> Deserialize<'de> for HttpMethod {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MethodVisitor;
+        impl Visitor<'_> for MethodVisitor {
+            type Value = HttpMethod;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`POST`, `PUT` or `PATCH`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HttpMethod, E> {
+                match v.to_ascii_uppercase().as_str() {
+                    "POST" => Ok(HttpMethod::Post),
+                    "PUT" => Ok(HttpMethod::Put),
+                    "PATCH" => Ok(HttpMethod::Patch),
+                    _ => Err(E::unknown_variant(v, &["POST", "PUT", "PATCH"])),
+                }
+            }
+        }
+        deserializer.deserialize_str(MethodVisitor)
+    }
 }
 
 impl HttpMethod {
@@ -94,9 +118,10 @@ impl HttpMethod {
     }
 }
 
-/// How the sink authenticates, tagged by `type`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+/// How the sink authenticates, tagged by `type` (read with
+/// [`deserialize_tagged`], so an error names the field inside `auth`).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
 pub enum HttpAuth {
     /// `authorization: Basic base64(username:password)`.
     Basic {
@@ -110,6 +135,39 @@ pub enum HttpAuth {
         /// The token (a secret: shown as `******`).
         token: String,
     },
+}
+
+impl Tagged for HttpAuth {
+    const TAG: &'static str = "type";
+    const VARIANTS: &'static [&'static str] = &["basic", "bearer"];
+    const EXAMPLE: &'static str = r#"{"type": "bearer", "token": "..."}"#;
+
+    fn variant<'de, D: Deserializer<'de>>(variant: &str, fields: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Basic {
+            username: String,
+            password: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Bearer {
+            token: String,
+        }
+        match variant {
+            "basic" => Basic::deserialize(fields).map(|b| HttpAuth::Basic {
+                username: b.username,
+                password: b.password,
+            }),
+            _ => Bearer::deserialize(fields).map(|b| HttpAuth::Bearer { token: b.token }),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpAuth {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_tagged(deserializer)
+    }
 }
 
 /// Batch mode: one request per batch, a JSON array of events.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::secrets::is_sealed;
 use crate::sinks::REDACTED;
+use crate::strict_de::KeySeed;
 
 /// Whether the value of header `name` is treated as a secret by its name.
 pub fn is_sensitive_header(name: &str) -> bool {
@@ -93,10 +94,9 @@ impl<'de> Deserialize<'de> for HeaderSetting {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HeaderSetting, A::Error> {
                 let mut secret = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    if key != "secret" {
-                        return Err(de::Error::unknown_field(&key, &["secret"]));
-                    }
+                // An unknown key is refused as it is read, so the error
+                // names it (`sink.headers.x-api-key.secrt`).
+                while map.next_key_seed(KeySeed(&["secret"]))?.is_some() {
                     if secret.is_some() {
                         return Err(de::Error::duplicate_field("secret"));
                     }
