@@ -9,6 +9,7 @@
 
 pub mod access;
 mod connectors;
+mod dead_letters;
 mod error;
 mod json;
 mod modules;
@@ -81,6 +82,7 @@ pub fn router(state: AppState, max_body_bytes: usize, access: ApiAccess) -> Rout
         .route("/connectors/{id}/enable", post(connectors::enable))
         .route("/connectors/{id}/disable", post(connectors::disable))
         .route("/connectors/{id}/reset", post(connectors::reset))
+        .route("/connectors/{id}/dead-letters", get(dead_letters::list))
         .route("/preview", post(preview::preview))
         .route(
             "/streams/{stream}",
