@@ -12,6 +12,7 @@ mod console;
 mod crash;
 mod delivery;
 mod destinations;
+mod first_hour;
 mod lifecycle;
 mod official_client;
 mod official_python_client;

@@ -36,9 +36,41 @@ pub const MAX_LIMIT: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterQuery {
     /// The revision of the dead-letter stream to start at (`nextFrom`).
-    from: Option<u64>,
+    from: Option<String>,
     /// How many letters, 1 to [`MAX_LIMIT`].
-    limit: Option<usize>,
+    limit: Option<String>,
+}
+
+/// How the query should look, for error messages.
+const QUERY_EXAMPLE: &str = "e.g. `?from=0&limit=20`";
+
+impl DeadLetterQuery {
+    /// `from` and `limit`, checked.
+    fn parse(&self) -> Result<(u64, usize), ApiError> {
+        let from = match self.from.as_deref() {
+            None => 0,
+            Some(from) => from.parse().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid-query",
+                    format!(
+                        "`from` must be a revision of the dead-letter stream (`0`, or the \
+                         `nextFrom` of the page before), not `{from}`; {QUERY_EXAMPLE}"
+                    ),
+                )
+            })?,
+        };
+        let limit = match self.limit.as_deref() {
+            None => DEFAULT_LIMIT,
+            Some(limit) => limit.parse().unwrap_or(0),
+        };
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid-query",
+                format!("`limit` must be 1 to {MAX_LIMIT}; {QUERY_EXAMPLE}"),
+            ));
+        }
+        Ok((from, limit))
+    }
 }
 
 #[derive(Serialize)]
@@ -58,28 +90,20 @@ pub async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = ConnectorId::parse(&id)?;
     let Query(query) = query.map_err(|e| {
-        ApiError::bad_request(
-            "invalid-query",
-            format!(
-                "{}; use `?from=<revision>&limit=<1 to {MAX_LIMIT}>`, e.g. `?from=0&limit=20`",
-                e.body_text()
-            ),
-        )
+        let text = e.body_text();
+        let reason = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
+        ApiError::bad_request("invalid-query", format!("{reason}; {QUERY_EXAMPLE}"))
     })?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid-query",
-            format!("`limit` must be 1 to {MAX_LIMIT}, e.g. `limit=20`"),
-        ));
-    }
+    let (from, limit) = query.parse()?;
     let connector = match state.repository.load(&id).await? {
         Some(connector) if !connector.deleted => connector,
         _ => return Err(ApiError::not_found(format!("connector `{id}` not found"))),
     };
     let page = state
         .repository
-        .dead_letters(&connector, query.from.unwrap_or(0), limit, PAGE_BYTES)
+        .dead_letters(&connector, from, limit, PAGE_BYTES)
         .await?;
     Ok(Json(DeadLetterAnswer {
         dead_letters: page.letters,
