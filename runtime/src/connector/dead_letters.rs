@@ -184,11 +184,15 @@ fn belongs_to(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use chrono::Duration;
     use serde_json::json;
 
     use super::*;
-    use crate::connector::{ConnectorEvent, ConnectorId};
+    use crate::connector::{Command, ConnectorDefinition, ConnectorEvent, ConnectorId};
+    use crate::store::embedded::SqliteStore;
+    use crate::store::ExpectedRevision;
 
     fn connector(incarnation: u64) -> ConnectorState {
         let id = ConnectorId::parse("hook").expect("id");
@@ -223,5 +227,94 @@ mod tests {
             current.created - Duration::seconds(1),
             &current
         ));
+    }
+
+    fn definition() -> ConnectorDefinition {
+        serde_json::from_value(json!({ "sink": { "type": "console" } })).expect("definition")
+    }
+
+    /// Refuses the event `n` of `orders-1` for `connector`.
+    async fn refuse(repository: &ConnectorRepository, connector: &ConnectorState, n: u64) {
+        let store = repository.store();
+        let written = store
+            .append(
+                "orders-1",
+                ExpectedRevision::Any,
+                vec![NewEvent::json("OrderPlaced", &json!({ "n": n }))],
+            )
+            .await
+            .expect("append");
+        let event = store
+            .read_stream(
+                "orders-1",
+                Direction::Forwards,
+                StreamStart::Revision(written.next_expected_revision),
+                1,
+            )
+            .await
+            .expect("read")
+            .remove(0);
+        let letter = DeadLetter {
+            event: &event,
+            stage: "sink",
+            reason: "HTTP 400",
+            status: Some(400),
+            response: None,
+        };
+        repository
+            .dead_letter(connector, letter)
+            .await
+            .expect("dead letter");
+    }
+
+    fn numbers(page: &DeadLetterPage) -> Vec<serde_json::Value> {
+        page.letters
+            .iter()
+            .map(|l| l.event["data"]["n"].clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn pages_follow_the_cursor_and_a_crash_after_delete_hides_old_letters() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
+        let repository = ConnectorRepository::new(Arc::new(store));
+        let id = ConnectorId::parse("hook").expect("id");
+        let create = || Command::Create {
+            definition: definition(),
+            enable: true,
+        };
+        let first = repository.execute(&id, create()).await.expect("create");
+        for n in 0..3 {
+            refuse(&repository, &first, n).await;
+        }
+        let page = repository
+            .dead_letters(&first, 0, 2, usize::MAX)
+            .await
+            .expect("page");
+        assert_eq!(numbers(&page), [json!(0), json!(1)]);
+        let next = page.next_from.expect("a next page");
+        let page = repository
+            .dead_letters(&first, next, 2, usize::MAX)
+            .await
+            .expect("page");
+        assert_eq!((numbers(&page), page.next_from), (vec![json!(2)], None));
+
+        // Deleted, then the node dies before it forgets the streams: the
+        // old letters stay in the stream, and a late one from the old
+        // pipeline joins them after the re-creation.
+        repository
+            .execute(&id, Command::Delete)
+            .await
+            .expect("delete");
+        let second = repository.execute(&id, create()).await.expect("create");
+        assert_ne!(first.incarnation, second.incarnation);
+        refuse(&repository, &first, 3).await;
+        refuse(&repository, &second, 4).await;
+        let page = repository
+            .dead_letters(&second, 0, 10, usize::MAX)
+            .await
+            .expect("page");
+        assert_eq!((numbers(&page), page.next_from), (vec![json!(4)], None));
     }
 }
