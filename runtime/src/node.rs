@@ -1,7 +1,9 @@
 //! A node: the event store (embedded, or a KurrentDB node when running as a
 //! sidecar), the connectors running on it, the HTTP API and, optionally, the
 //! KurrentDB gRPC protocol over the embedded store, wired together. The
-//! binary and the tests start one the same way.
+//! binary and the tests start one the same way. The API's address is bound
+//! first and the gRPC one before the node says it started, so an address in
+//! use fails the start with a [`ListenError`] naming the flag that sets it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

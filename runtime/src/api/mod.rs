@@ -1,4 +1,5 @@
-//! The HTTP management API (axum): connectors, streams, modules, health.
+//! The HTTP management API (axum): connectors and their dead letters,
+//! streams, modules, health.
 //!
 //! [`router`] builds the whole API over an [`AppState`] behind its access
 //! checks ([`access`]: API tokens and roles, the `Host` check of loopback
