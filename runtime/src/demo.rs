@@ -1,5 +1,8 @@
 //! The demo: a console connector and a writer that appends an order event
-//! every second, so a new node shows connectors working right away.
+//! every second, so a new node shows connectors working right away. The
+//! `demo` command runs it in its own data directory (`./demo-data` unless
+//! `--data` says otherwise), so the demo connector never carries over into
+//! a node started with `serve`.
 
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 /// A WebAssembly-extensible connector runtime for KurrentDB / EventStoreDB.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "connectors", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -24,7 +25,8 @@ enum Commands {
     /// `--store`), the connectors and the HTTP API.
     Serve(ServeArgs),
     /// Runs an embedded node with a demo connector printing the events that a
-    /// demo writer appends.
+    /// demo writer appends. Its data lives in `./demo-data` unless `--data`
+    /// says otherwise, apart from the `./data` of `serve`.
     Demo {
         #[command(flatten)]
         serve: ServeArgs,
@@ -36,9 +38,10 @@ enum Commands {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Directory of the embedded store and of the compiled-module cache.
-    #[arg(long, default_value = "./data", env = "CONNECTORS_DATA")]
-    data: PathBuf,
+    /// Directory of the embedded store and of the compiled-module cache
+    /// [default: ./data; ./demo-data for `demo`].
+    #[arg(long, env = "CONNECTORS_DATA")]
+    data: Option<PathBuf>,
     /// Run as a sidecar of a KurrentDB / EventStoreDB node instead of using
     /// the embedded store: a connection string such as
     /// `esdb://admin:changeit@db1:2113,db2:2113?tls=false` or
@@ -75,8 +78,15 @@ struct ServeArgs {
     access: AccessArgs,
 }
 
+/// Where `serve` keeps its data unless told otherwise.
+const SERVE_DATA: &str = "./data";
+/// Where `demo` keeps its data unless told otherwise: apart from `serve`'s,
+/// so the demo connector and its events never show up in a normal node.
+const DEMO_DATA: &str = "./demo-data";
+
 impl ServeArgs {
-    fn config(self) -> NodeConfig {
+    /// The node's configuration; `default_data` when `--data` is not given.
+    fn config(self, default_data: &str) -> NodeConfig {
         NodeConfig {
             member: self.member.unwrap_or_else(|| self.listen.to_string()),
             store: match self.store {
@@ -85,7 +95,7 @@ impl ServeArgs {
             },
             grpc: self.grpc_listen.map(|listen| self.access.grpc(listen)),
             access: self.access.config(),
-            data_dir: self.data,
+            data_dir: self.data.unwrap_or_else(|| PathBuf::from(default_data)),
             listen: self.listen,
             max_body_bytes: self.max_body_bytes,
             max_module_bytes: self.max_module_bytes,
@@ -95,8 +105,20 @@ impl ServeArgs {
     }
 }
 
+/// Runs the command; a failure is printed as one line, `error: ` and its
+/// causes, and the process exits with status 1.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -106,11 +128,16 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Commands::Serve(args) => {
-            let node = Node::start(args.config()).await?;
+            let node = Node::start(args.config(SERVE_DATA)).await?;
             node.serve(shutdown_signal()).await
         }
         Commands::Demo { serve, interval_ms } => {
-            let node = Node::start(serve.config()).await?;
+            let config = serve.config(DEMO_DATA);
+            tracing::info!(
+                data = %config.data_dir.display(),
+                "the demo keeps its connector and events here; `connectors serve` uses {SERVE_DATA} unless given `--data`"
+            );
+            let node = Node::start(config).await?;
             connectors::demo::start(&node, Duration::from_millis(interval_ms.max(1)))
                 .await
                 .context("cannot start the demo")?;

@@ -1,7 +1,9 @@
 //! A node: the event store (embedded, or a KurrentDB node when running as a
 //! sidecar), the connectors running on it, the HTTP API and, optionally, the
 //! KurrentDB gRPC protocol over the embedded store, wired together. The
-//! binary and the tests start one the same way.
+//! binary and the tests start one the same way. The API's address is bound
+//! first and the gRPC one before the node says it started, so an address in
+//! use fails the start with a [`ListenError`] naming the flag that sets it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,18 +80,71 @@ impl NodeConfig {
     pub const DEFAULT_MAX_MODULE_BYTES: usize = DEFAULT_MAX_MODULE_BYTES;
 }
 
+/// A listener the node could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error(
+        "cannot listen on {addr}: the address is already in use (another node, or another \
+         program); stop it, or choose another address with `{flag} <host:port>`"
+    )]
+    InUse {
+        addr: SocketAddr,
+        flag: &'static str,
+    },
+    #[error("cannot listen on {addr} (set with `{flag}`): {error}")]
+    Other {
+        addr: SocketAddr,
+        flag: &'static str,
+        error: std::io::Error,
+    },
+}
+
+impl ListenError {
+    fn new(addr: SocketAddr, flag: &'static str, error: std::io::Error) -> Self {
+        match error.kind() {
+            std::io::ErrorKind::AddrInUse => Self::InUse { addr, flag },
+            _ => Self::Other { addr, flag, error },
+        }
+    }
+
+    /// The listen error in `error`'s chain, named after `flag`, if there is
+    /// one; otherwise `error` itself.
+    fn find(error: anyhow::Error, addr: SocketAddr, flag: &'static str) -> anyhow::Error {
+        let kind = error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind);
+        match kind {
+            Some(std::io::ErrorKind::AddrInUse) => Self::InUse { addr, flag }.into(),
+            _ => error,
+        }
+    }
+}
+
+/// The flag that sets the API's address.
+const LISTEN_FLAG: &str = "--listen";
+/// The flag that sets the gRPC protocol's address.
+const GRPC_LISTEN_FLAG: &str = "--grpc-listen";
+
 /// A started node.
 pub struct Node {
     state: AppState,
     max_body_bytes: usize,
-    listen: SocketAddr,
+    /// The API's listener, bound before the node says it started.
+    listener: TcpListener,
     grpc: Option<GrpcServer>,
     access: PreparedAccess,
 }
 
 impl Node {
-    /// Opens the store and starts every enabled connector.
+    /// Binds the API's address, opens the store and starts every enabled
+    /// connector. An address in use fails the start with a
+    /// [`ListenError`] before anything else is opened.
     pub async fn start(config: NodeConfig) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ListenError::new(config.listen, LISTEN_FLAG, e))?;
+        let api_addr = listener.local_addr()?;
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
@@ -109,13 +164,14 @@ impl Node {
                 )
             }
             Some(grpc) => Some(
-                crate::grpc::serve(Arc::clone(&store), grpc.with_tls(access.tls.clone())).await?,
+                crate::grpc::serve(Arc::clone(&store), grpc.with_tls(access.tls.clone()))
+                    .await
+                    .map_err(|e| ListenError::find(e, grpc.listen, GRPC_LISTEN_FLAG))?,
             ),
             None => None,
         };
         let grpc_addr = grpc.as_ref().map(GrpcServer::local_addr);
-        let destinations =
-            DestinationPolicy::for_node(&config.destinations, config.listen, grpc_addr);
+        let destinations = DestinationPolicy::for_node(&config.destinations, api_addr, grpc_addr);
         let cache_dir = config.data_dir.join("wasm-cache");
         let wasm = WasmHost::new(WasmConfig {
             cache_dir: cache_dir.clone(),
@@ -139,6 +195,8 @@ impl Node {
         let started = start_connectors(&supervisor, remote).await?;
         tracing::info!(
             data = %config.data_dir.display(),
+            listen = %api_addr,
+            grpc = ?grpc_addr,
             store = %describe(&config.store),
             connectors = started,
             "node started"
@@ -153,10 +211,15 @@ impl Node {
                 modules,
             },
             max_body_bytes: config.max_body_bytes,
-            listen: config.listen,
+            listener,
             grpc,
             access,
         })
+    }
+
+    /// Where the HTTP API listens.
+    pub fn api_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
     }
 
     /// Where the gRPC protocol listens, when it is served.
@@ -206,12 +269,11 @@ impl Node {
     /// Serves the API until `shutdown` completes, then stops every connector
     /// gracefully (each checkpoints what it delivered).
     pub async fn serve(
-        mut self,
+        self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let listener = TcpListener::bind(self.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", self.listen))?;
+        let router = self.router();
+        let listener = self.listener;
         tracing::info!(
             listen = %listener.local_addr()?,
             tls = self.access.tls.is_some(),
@@ -221,12 +283,12 @@ impl Node {
         let served = match &self.access.tls {
             Some(tls) => {
                 let listener = TlsListener::new(listener, tls.acceptor())?;
-                axum::serve(listener, self.router())
+                axum::serve(listener, router)
                     .with_graceful_shutdown(shutdown)
                     .await
             }
             None => {
-                axum::serve(listener, self.router())
+                axum::serve(listener, router)
                     .with_graceful_shutdown(shutdown)
                     .await
             }
@@ -234,7 +296,7 @@ impl Node {
         served.context("the API server failed")?;
         tracing::info!("stopping connectors");
         self.state.supervisor.stop_all().await;
-        if let Some(grpc) = self.grpc.take() {
+        if let Some(grpc) = self.grpc {
             grpc.shutdown().await;
         }
         Ok(())

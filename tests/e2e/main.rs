@@ -13,6 +13,7 @@ mod crash;
 mod delivery;
 mod destinations;
 mod error_fixtures;
+mod first_hour;
 mod lifecycle;
 mod official_client;
 mod official_python_client;

@@ -281,8 +281,8 @@ pub async fn delete(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     state.execute(&id, Command::Delete).await?;
-    if let Err(e) = state.repository.forget_checkpoints(&id).await {
-        tracing::warn!(connector = %id, error = %e, "could not delete the checkpoints of a deleted connector");
+    if let Err(e) = state.repository.forget_streams(&id).await {
+        tracing::warn!(connector = %id, error = %e, "could not delete the checkpoints and dead letters of a deleted connector");
     }
     Ok(StatusCode::NO_CONTENT)
 }

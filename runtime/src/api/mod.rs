@@ -1,4 +1,5 @@
-//! The HTTP management API (axum): connectors, streams, modules, health.
+//! The HTTP management API (axum): connectors and their dead letters,
+//! streams, modules, health.
 //!
 //! [`router`] builds the whole API over an [`AppState`] behind its access
 //! checks ([`access`]: API tokens and roles, the `Host` check of loopback
@@ -9,6 +10,7 @@
 
 pub mod access;
 mod connectors;
+mod dead_letters;
 mod error;
 mod json;
 mod modules;
@@ -81,6 +83,7 @@ pub fn router(state: AppState, max_body_bytes: usize, access: ApiAccess) -> Rout
         .route("/connectors/{id}/enable", post(connectors::enable))
         .route("/connectors/{id}/disable", post(connectors::disable))
         .route("/connectors/{id}/reset", post(connectors::reset))
+        .route("/connectors/{id}/dead-letters", get(dead_letters::list))
         .route("/preview", post(preview::preview))
         .route(
             "/streams/{stream}",

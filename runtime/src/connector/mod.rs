@@ -7,10 +7,12 @@
 //! with the expected revision, so two concurrent requests cannot both win.
 //! The [`ConnectorRepository`] also keeps the connector's checkpoints
 //! (`$connectors/{id}/checkpoints`, bounded by `$maxCount`) and dead letters
-//! (`$connectors/{id}/dead-letters`). Secret settings are sealed on their
+//! (`$connectors/{id}/dead-letters`, kept per incarnation so a connector
+//! created again under a deleted one's id starts with none). Secret settings are sealed on their
 //! way into the store and opened on the way out (`secrets`), so events in
 //! `$connectors/{id}` never hold a secret in clear.
 
+mod dead_letters;
 mod definition;
 mod events;
 mod id;
@@ -19,10 +21,11 @@ mod repository;
 mod secrets;
 mod state;
 
+pub use dead_letters::{DeadLetter, DeadLetterPage, StoredDeadLetter};
 pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
 pub use id::{ConnectorId, InvalidConnectorId};
 pub use json_path::{JsonPathFilter, Verdict};
-pub use repository::{Checkpoint, CommandError, ConnectorRepository, DeadLetter};
+pub use repository::{Checkpoint, CommandError, ConnectorRepository};
 pub use secrets::SecretFieldError;
 pub use state::{Command, ConnectorState, Decision};

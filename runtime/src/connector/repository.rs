@@ -3,14 +3,14 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::dead_letters::DeadLetter;
 use super::{
     Command, ConnectorEvent, ConnectorId, ConnectorState, Decision, SecretFieldError, StartFrom,
 };
-use crate::secrets::{mask_urls, Keyring};
-use crate::sinks::envelope::envelope;
+use crate::secrets::Keyring;
 use crate::store::{
-    Direction, EventStore, ExpectedRevision, NewEvent, Position, RecordedEvent, StoreError,
-    StreamMetadata, StreamStart,
+    Direction, EventStore, ExpectedRevision, NewEvent, Position, StoreError, StreamMetadata,
+    StreamStart,
 };
 
 /// The stream listing every connector id ever created, so any member can
@@ -18,7 +18,6 @@ use crate::store::{
 const INDEX_STREAM: &str = "$connectors";
 const INDEX_EVENT: &str = "$ConnectorRegistered";
 const CHECKPOINT_EVENT: &str = "$ConnectorCheckpoint";
-const DEAD_LETTER_EVENT: &str = "$ConnectorDeadLetter";
 /// Checkpoint streams keep only their last few events.
 const CHECKPOINTS_KEPT: u64 = 5;
 const PAGE: usize = 500;
@@ -50,17 +49,6 @@ pub enum CommandError {
 pub struct Checkpoint {
     pub round: u64,
     pub position: Position,
-}
-
-/// An event that could not be delivered, with why.
-#[derive(Debug, Clone)]
-pub struct DeadLetter<'a> {
-    pub event: &'a RecordedEvent,
-    /// Which part refused it, e.g. `sink`.
-    pub stage: &'a str,
-    pub reason: &'a str,
-    pub status: Option<u16>,
-    pub response: Option<&'a str>,
 }
 
 /// Loads and changes connectors in an [`EventStore`]. Definitions are
@@ -360,42 +348,41 @@ impl ConnectorRepository {
             .map(|_| ())
     }
 
+    /// Writes a dead letter of `connector`'s current incarnation (see
+    /// [`super::dead_letters`]).
     pub async fn dead_letter(
         &self,
-        id: &ConnectorId,
+        connector: &ConnectorState,
         letter: DeadLetter<'_>,
     ) -> Result<(), StoreError> {
-        let body = serde_json::json!({
-            "connectorId": id,
-            "stage": letter.stage,
-            "reason": mask_urls(letter.reason),
-            "status": letter.status,
-            "response": letter.response.map(mask_urls),
-            "event": envelope(letter.event),
-        });
-        let mut event = NewEvent::json(DEAD_LETTER_EVENT, &body);
-        event.metadata = serde_json::to_vec(&serde_json::json!({
-            "$causationId": letter.event.id,
-            "originalStream": letter.event.stream,
-            "originalPosition": letter.event.position.commit,
-        }))
-        .unwrap_or_default();
         self.store
-            .append(&id.dead_letter_stream(), ExpectedRevision::Any, vec![event])
+            .append(
+                &connector.id.dead_letter_stream(),
+                ExpectedRevision::Any,
+                vec![letter.to_new_event(connector)],
+            )
             .await
             .map(|_| ())
     }
 
-    /// Removes the connector's checkpoints (after it was deleted).
-    pub async fn forget_checkpoints(&self, id: &ConnectorId) -> Result<(), StoreError> {
-        match self
-            .store
-            .delete_stream(&id.checkpoint_stream(), ExpectedRevision::Any)
-            .await
-        {
-            Ok(()) | Err(StoreError::StreamNotFound(_)) => Ok(()),
-            Err(e) => Err(e),
+    /// Removes what a deleted connector leaves besides its lifecycle: its
+    /// checkpoints and its dead letters (soft deletes, so a connector
+    /// created again under the id writes on). Called after the `Deleted`
+    /// event is appended; if this never happens (a crash in between), a new
+    /// connector under the id still sees neither: checkpoints are kept per
+    /// round and dead letters per incarnation, both new on re-creation.
+    pub async fn forget_streams(&self, id: &ConnectorId) -> Result<(), StoreError> {
+        for stream in [id.checkpoint_stream(), id.dead_letter_stream()] {
+            match self
+                .store
+                .delete_stream(&stream, ExpectedRevision::Any)
+                .await
+            {
+                Ok(()) | Err(StoreError::StreamNotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
+        Ok(())
     }
 }
 

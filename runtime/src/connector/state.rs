@@ -16,6 +16,10 @@ pub struct ConnectorState {
     pub round_start: StartFrom,
     /// The revision of the connector's stream after its last event.
     pub revision: u64,
+    /// The revision of the `Created` event of this life of the connector:
+    /// a connector deleted and created again under the same id gets a new
+    /// one, so what an earlier life left behind (dead letters) is told apart.
+    pub incarnation: u64,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
 }
@@ -44,6 +48,7 @@ impl ConnectorState {
                     round: *round,
                     round_start: definition.start,
                     revision,
+                    incarnation: revision,
                     created: at,
                     updated: at,
                 }),

@@ -1,5 +1,6 @@
-//! Writing a refused event to `$connectors/{id}/dead-letters`, within a
-//! bounded number of attempts: a letter that cannot be written stops the
+//! Writing a refused event to `$connectors/{id}/dead-letters` (tagged with
+//! the connector's incarnation, see [`crate::connector::DeadLetter`]),
+//! within a bounded number of attempts: a letter that cannot be written stops the
 //! connector instead of being retried forever while its status says
 //! `running`.
 
@@ -7,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::backoff::{sleep_or_cancel, MIN_BACKOFF};
 use super::status::PipelineStatus;
-use crate::connector::{ConnectorId, ConnectorRepository, DeadLetter};
+use crate::connector::{ConnectorRepository, ConnectorState, DeadLetter};
 use crate::store::StoreError;
 
 /// How writing a dead letter ended.
@@ -31,7 +32,7 @@ const DEAD_LETTER_ATTEMPTS: u32 = 8;
 /// accepts) fails at once.
 pub(super) async fn write_dead_letter(
     repository: &ConnectorRepository,
-    id: &ConnectorId,
+    connector: &ConnectorState,
     letter: DeadLetter<'_>,
     status: &PipelineStatus,
     cancel: &CancellationToken,
@@ -48,7 +49,7 @@ pub(super) async fn write_dead_letter(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let error = match repository.dead_letter(id, letter.clone()).await {
+        let error = match repository.dead_letter(connector, letter.clone()).await {
             Ok(()) => return DeadLetterWrite::Written,
             Err(e) => e,
         };
@@ -59,7 +60,7 @@ pub(super) async fn write_dead_letter(
             letter.event.stream,
             letter.event.revision,
             letter.event.position,
-            id.dead_letter_stream(),
+            connector.id.dead_letter_stream(),
         );
         let retryable = matches!(error, StoreError::Unavailable(_));
         if !retryable || attempts >= DEAD_LETTER_ATTEMPTS {

@@ -85,7 +85,7 @@ pub(super) async fn screen(
                     status: None,
                     response: None,
                 };
-                match write_dead_letter(repository, &connector.id, letter, status, cancel).await {
+                match write_dead_letter(repository, connector, letter, status, cancel).await {
                     DeadLetterWrite::Written => status.add_dead_lettered(1),
                     DeadLetterWrite::Cancelled => return Screened::Cancelled,
                     DeadLetterWrite::Failed(message) => {

@@ -307,7 +307,7 @@ async fn transform_and_deliver(
                     response: None,
                 };
                 let written =
-                    write_dead_letter(repository, &connector.id, letter, status, cancel).await;
+                    write_dead_letter(repository, connector, letter, status, cancel).await;
                 if let Some(stop) = after_dead_letter(written, status, handled_up_to) {
                     return stop;
                 }
@@ -407,8 +407,7 @@ async fn deliver(
                             response: rejection.response.as_deref(),
                         };
                         let written =
-                            write_dead_letter(repository, &connector.id, letter, status, cancel)
-                                .await;
+                            write_dead_letter(repository, connector, letter, status, cancel).await;
                         if let Some(stop) = after_dead_letter(written, status, handled_up_to) {
                             return stop;
                         }
