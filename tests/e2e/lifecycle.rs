@@ -147,8 +147,12 @@ async fn restart_keeps_definitions_and_state() {
     };
     assert_eq!(summary(&after), summary(&before));
     assert_eq!(after[1]["status"]["state"], "disabled");
-    let status = node.status("kept-on").await;
-    assert_eq!(status["state"], "running");
+    // The enabled one starts again (it may still be starting when the API
+    // first answers).
+    eventually(Duration::from_secs(30), "kept-on running again", || async {
+        (node.status("kept-on").await["state"] == "running").then_some(())
+    })
+    .await;
 
     // It resumes after its checkpoint: only new events arrive.
     append_numbered(&node, "kept-1", 20..25).await;
