@@ -11,6 +11,7 @@ pub mod access;
 mod connectors;
 mod error;
 mod json;
+mod log_position;
 mod modules;
 mod path;
 mod preview;

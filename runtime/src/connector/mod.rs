@@ -6,11 +6,13 @@
 //! a [`Command`] is decided against that state and its events are appended
 //! with the expected revision, so two concurrent requests cannot both win.
 //! The [`ConnectorRepository`] also keeps the connector's checkpoints
-//! (`$connectors/{id}/checkpoints`, bounded by `$maxCount`) and dead letters
+//! (`$connectors/{id}/checkpoints`, bounded by `$maxCount`, each carrying
+//! the connector's running [`Counters`]) and dead letters
 //! (`$connectors/{id}/dead-letters`). Secret settings are sealed on their
 //! way into the store and opened on the way out (`secrets`), so events in
 //! `$connectors/{id}` never hold a secret in clear.
 
+mod counters;
 mod definition;
 mod events;
 mod id;
@@ -19,6 +21,7 @@ mod repository;
 mod secrets;
 mod state;
 
+pub use counters::Counters;
 pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
 pub use id::{ConnectorId, InvalidConnectorId};

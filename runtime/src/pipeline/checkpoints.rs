@@ -2,13 +2,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::connector::{Checkpoint, CheckpointConfig, ConnectorId, ConnectorRepository};
+use crate::connector::{Checkpoint, CheckpointConfig, ConnectorId, ConnectorRepository, Counters};
 use crate::store::Position;
 
 use super::status::PipelineStatus;
 
 /// Saves the delivered position every N events or T milliseconds, whichever
-/// comes first. Only positions whose event and every event before it were
+/// comes first, with the connector's totals so far (so counters survive
+/// restarts). Only positions whose event and every event before it were
 /// acknowledged are ever given to it.
 pub(super) struct Checkpointer {
     repository: ConnectorRepository,
@@ -18,6 +19,9 @@ pub(super) struct Checkpointer {
     every: Duration,
     /// Delivered, not yet saved.
     pending: Option<Position>,
+    /// The position and totals last saved (or resumed from).
+    saved: Option<Position>,
+    saved_totals: Counters,
     events_since_save: u64,
     last_save: Instant,
 }
@@ -28,6 +32,7 @@ impl Checkpointer {
         id: ConnectorId,
         round: u64,
         config: CheckpointConfig,
+        resumed_from: Option<Checkpoint>,
     ) -> Self {
         Self {
             repository,
@@ -36,6 +41,8 @@ impl Checkpointer {
             every_events: config.every_events,
             every: Duration::from_millis(config.every_ms),
             pending: None,
+            saved: resumed_from.map(|c| c.position),
+            saved_totals: resumed_from.map(|c| c.totals).unwrap_or_default(),
             events_since_save: 0,
             last_save: Instant::now(),
         }
@@ -67,19 +74,28 @@ impl Checkpointer {
         }
     }
 
-    /// Saves what is pending now. A failed save is reported and tried again
-    /// next time: delivery goes on, at worst with more duplicates after a crash.
+    /// Saves what is pending now; with nothing pending, saves the totals
+    /// again at the last saved position if they changed (events refused
+    /// before a fault). A failed save is reported and tried again next
+    /// time: delivery goes on, at worst with more duplicates after a crash.
     pub async fn save(&mut self, status: &PipelineStatus) {
-        let Some(position) = self.pending else {
+        let totals = status.totals();
+        let Some(position) = self
+            .pending
+            .or(self.saved.filter(|_| totals != self.saved_totals))
+        else {
             return;
         };
         let checkpoint = Checkpoint {
             round: self.round,
             position,
+            totals,
         };
         match self.repository.save_checkpoint(&self.id, checkpoint).await {
             Ok(()) => {
                 self.pending = None;
+                self.saved = Some(position);
+                self.saved_totals = totals;
                 self.events_since_save = 0;
                 self.last_save = Instant::now();
                 status.set_checkpoint(position);
