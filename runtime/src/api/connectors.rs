@@ -254,6 +254,14 @@ pub async fn reset(
     } else {
         parse::<ResetRequest>(&body)?.to
     };
+    let exists = state
+        .repository
+        .load(&id)
+        .await?
+        .is_some_and(|c| !c.deleted);
+    if !exists {
+        return Err(ApiError::not_found(format!("connector `{id}` not found")));
+    }
     let Some(to) = to else {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
