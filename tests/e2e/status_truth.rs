@@ -18,7 +18,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{event, eventually, free_port, NodeProcess, Receiver};
+use crate::support::{event, eventually, free_port, grpc_node, NodeProcess, Receiver};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -319,4 +319,38 @@ async fn counters_are_totals_across_enable_reset_restart_and_sigkill() {
         17,
         "nothing delivered twice beyond the reset"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sidecar_tells_the_same_truth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start().await;
+    let (store_node, connection) = grpc_node(&dir.path().join("store"), &[]).await;
+    let sidecar = NodeProcess::start_with_args(
+        &dir.path().join("sidecar"),
+        &["--store".to_owned(), connection],
+    )
+    .await;
+    append_numbered(&store_node, "orders-1", 0..5).await;
+    sidecar
+        .create_connector(
+            "c",
+            json!({
+                "sink": http_sink(&receiver.url),
+                "filter": { "streams": { "prefixes": ["orders-"] } },
+            }),
+        )
+        .await;
+    // Events the filter drops come last: the connector is still caught up.
+    store_node
+        .append("noise-1", &[event("Noise", json!({}))])
+        .await;
+    let status = wait_status(&sidecar, "c", "caught up", |s| s["caughtUp"] == true).await;
+    assert_eq!(status["delivered"], 5, "{status}");
+
+    let (status, answer) = sidecar
+        .post("/connectors/c/reset", &json!({ "to": 999999999 }))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["code"], "invalid-position", "{answer}");
 }
