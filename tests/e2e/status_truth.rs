@@ -354,3 +354,28 @@ async fn a_sidecar_tells_the_same_truth() {
     assert_eq!(status, 422, "{answer}");
     assert_eq!(answer["code"], "invalid-position", "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connectors_stay_caught_up_and_stop_checkpointing_each_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(dir.path()).await;
+    let receiver = Receiver::start().await;
+    append_numbered(&node, "orders", 0..3).await;
+    for id in ["a", "b"] {
+        node.create_connector(
+            id,
+            json!({ "sink": http_sink(&receiver.url), "checkpoint": { "everyMs": 20 } }),
+        )
+        .await;
+    }
+    let settled = wait_status(&node, "b", "b caught up", |s| s["caughtUp"] == true).await;
+    wait_status(&node, "a", "a caught up", |s| s["caughtUp"] == true).await;
+    // Each checkpoint is an event the other connector skips; were that
+    // progress saved on time, the two would write checkpoints forever and
+    // their positions would keep moving.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = node.status("b").await;
+    assert_eq!(later["position"], settled["position"], "{later}");
+    assert_eq!(later["caughtUp"], true, "{later}");
+    assert_eq!(node.status("a").await["lag"], 0);
+}
