@@ -21,6 +21,7 @@ mod outage;
 mod refusals;
 mod secrets;
 mod sidecar;
+mod status_truth;
 mod wasm;
 mod wasm_faults;
 mod wasm_limits;

@@ -5,7 +5,9 @@
 //! [`Supervisor::apply`] with the new state; the supervisor starts, restarts
 //! (new definition or round, or after a fault) or stops its pipeline. Stops
 //! are graceful: the pipeline checkpoints what was delivered, within a grace
-//! period, and stragglers are named in the log.
+//! period, and stragglers are named in the log. A connector that has not
+//! run here since the node started shows what its checkpoints say: its
+//! position and its totals.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -116,12 +118,30 @@ impl Supervisor {
         };
     }
 
-    /// The live status of a connector (disabled when it never ran here).
-    pub fn status(&self, id: &ConnectorId) -> StatusSnapshot {
-        let statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
-        match statuses.get(id) {
-            Some(status) => status.snapshot(),
-            None => PipelineStatus::new(RunState::Disabled).snapshot(),
+    /// The live status of a connector; when it has not run here since the
+    /// node started, its stored position and totals, as disabled.
+    pub async fn status(&self, connector: &ConnectorState) -> StatusSnapshot {
+        let live = {
+            let statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
+            statuses.get(&connector.id).map(|status| status.snapshot())
+        };
+        if let Some(live) = live {
+            return live;
+        }
+        let stored = async {
+            let checkpoint = self
+                .repository
+                .checkpoint(&connector.id, connector.round)
+                .await?;
+            let totals = self.repository.totals(&connector.id).await?;
+            Ok::<_, crate::store::StoreError>(StatusSnapshot::stored(checkpoint, totals))
+        };
+        match stored.await {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                tracing::warn!(connector = %connector.id, error = %e, "could not read the checkpoints for a status");
+                PipelineStatus::new(RunState::Disabled).snapshot()
+            }
         }
     }
 

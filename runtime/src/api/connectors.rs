@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::json::{parse, read_body, StrictJson};
+use super::log_position;
 use super::path::PathName;
 use super::AppState;
 use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom};
@@ -40,19 +41,17 @@ pub struct ConnectorView {
 struct StatusView {
     #[serde(flatten)]
     live: StatusSnapshot,
-    /// How far the log's head is past `position` (log positions).
+    /// How far the log's head is past `position` (log positions), now.
     lag: Option<u64>,
     /// Which member runs the connector.
     member: Option<String>,
 }
 
 async fn view(state: &AppState, connector: ConnectorState) -> ConnectorView {
-    let live = state.supervisor.status(&connector.id);
-    let head = state.store.head_position().await.ok().flatten();
-    let lag = match (head, live.position) {
-        (Some(head), Some(position)) => Some(head.commit.saturating_sub(position)),
-        (Some(head), None) if connector.enabled => Some(head.commit),
-        _ => None,
+    let mut live = state.supervisor.status(&connector).await;
+    let lag = match state.store.head_position().await {
+        Ok(head) => live.measure(head.map(|h| h.commit), connector.enabled),
+        Err(_) => None,
     };
     let member = connector.enabled.then(|| state.member.clone());
     ConnectorView {
@@ -204,6 +203,7 @@ pub async fn create(
         e
     })?;
     definition.validate()?;
+    log_position::check(&state, "start", definition.start).await?;
     check_destinations(&state, &definition)?;
     check_modules(&state, &definition).await?;
     let view = run(&state, &id, Command::Create { definition, enable }).await?;
@@ -254,12 +254,13 @@ pub async fn disable(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResetRequest {
-    /// `"start"`, `"end"` or a log position to resume after.
-    #[serde(default)]
-    to: StartFrom,
+    /// `"start"`, `"end"` or a log position to resume after; required, so
+    /// an empty request never replays the whole log by accident.
+    to: Option<StartFrom>,
 }
 
-/// `POST /connectors/{id}/reset`, body optional (`{"to": "start"}`).
+/// `POST /connectors/{id}/reset` with `{"to": ...}`: `"start"`, `"end"` or
+/// the position of an event to resume after (at most the log's head).
 pub async fn reset(
     State(state): State<AppState>,
     PathName(id): PathName,
@@ -268,10 +269,26 @@ pub async fn reset(
     let id = parse_id(&id)?;
     let body = read_body(request, &state).await?;
     let to = if body.iter().all(u8::is_ascii_whitespace) {
-        StartFrom::Start
+        None
     } else {
         parse::<ResetRequest>(&body)?.to
     };
+    let exists = state
+        .repository
+        .load(&id)
+        .await?
+        .is_some_and(|c| !c.deleted);
+    if !exists {
+        return Err(ApiError::not_found(format!("connector `{id}` not found")));
+    }
+    let Some(to) = to else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reset-target-required",
+            format!("a reset needs `to`; {}", log_position::RESET_TARGETS),
+        ));
+    };
+    log_position::check(&state, "to", to).await?;
     Ok(Json(run(&state, &id, Command::Reset { to }).await?))
 }
 

@@ -13,6 +13,7 @@ mod connectors;
 mod dead_letters;
 mod error;
 mod json;
+mod log_position;
 mod modules;
 mod path;
 mod preview;

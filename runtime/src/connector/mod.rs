@@ -6,12 +6,15 @@
 //! a [`Command`] is decided against that state and its events are appended
 //! with the expected revision, so two concurrent requests cannot both win.
 //! The [`ConnectorRepository`] also keeps the connector's checkpoints
-//! (`$connectors/{id}/checkpoints`, bounded by `$maxCount`) and dead letters
+//! (`$connectors/{id}/checkpoints`, bounded by `$maxCount`, each carrying
+//! the connector's running [`Counters`]) and dead letters
 //! (`$connectors/{id}/dead-letters`, kept per incarnation so a connector
-//! created again under a deleted one's id starts with none). Secret settings are sealed on their
-//! way into the store and opened on the way out (`secrets`), so events in
-//! `$connectors/{id}` never hold a secret in clear.
+//! created again under a deleted one's id starts with none). Secret
+//! settings are sealed on their way into the store and opened on the way
+//! out (`secrets`), so events in `$connectors/{id}` never hold a secret in
+//! clear.
 
+mod counters;
 mod dead_letters;
 mod definition;
 mod events;
@@ -21,6 +24,7 @@ mod repository;
 mod secrets;
 mod state;
 
+pub use counters::Counters;
 pub use dead_letters::{DeadLetter, DeadLetterPage, StoredDeadLetter};
 pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};

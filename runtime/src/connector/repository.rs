@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::dead_letters::DeadLetter;
 use super::{
-    Command, ConnectorEvent, ConnectorId, ConnectorState, Decision, SecretFieldError, StartFrom,
+    Command, ConnectorEvent, ConnectorId, ConnectorState, Counters, Decision, SecretFieldError,
+    StartFrom,
 };
 use crate::secrets::Keyring;
 use crate::store::{
@@ -44,11 +45,14 @@ pub enum CommandError {
     Store(#[from] StoreError),
 }
 
-/// A saved delivered position.
+/// A saved delivered position, with the connector's totals when it was
+/// saved (records written before totals were kept read as zero).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub round: u64,
     pub position: Position,
+    #[serde(default)]
+    pub totals: Counters,
 }
 
 /// Loads and changes connectors in an [`EventStore`]. Definitions are
@@ -273,8 +277,16 @@ impl ConnectorRepository {
                 .await?;
         }
         if let (Some(round), Some(position)) = (round_from_end, head) {
-            self.save_checkpoint(id, Checkpoint { round, position })
-                .await?;
+            let totals = self.totals(id).await?;
+            self.save_checkpoint(
+                id,
+                Checkpoint {
+                    round,
+                    position,
+                    totals,
+                },
+            )
+            .await?;
         }
         self.load(id)
             .await?
@@ -317,6 +329,27 @@ impl ConnectorRepository {
         id: &ConnectorId,
         round: u64,
     ) -> Result<Option<Checkpoint>, StoreError> {
+        Ok(self
+            .recent_checkpoints(id)
+            .await?
+            .into_iter()
+            .find(|c| c.round == round))
+    }
+
+    /// The connector's totals as last saved, whatever the round: they go on
+    /// across resets. Of the records kept, each count is taken at its
+    /// largest, as a previous round's final checkpoint may land after the
+    /// next round's first.
+    pub async fn totals(&self, id: &ConnectorId) -> Result<Counters, StoreError> {
+        Ok(self
+            .recent_checkpoints(id)
+            .await?
+            .iter()
+            .fold(Counters::default(), |acc, c| acc.max_each(c.totals)))
+    }
+
+    /// The checkpoints kept, newest first.
+    async fn recent_checkpoints(&self, id: &ConnectorId) -> Result<Vec<Checkpoint>, StoreError> {
         match self
             .store
             .read_stream(
@@ -330,8 +363,8 @@ impl ConnectorRepository {
             Ok(events) => Ok(events
                 .iter()
                 .filter_map(|e| serde_json::from_slice::<Checkpoint>(&e.data).ok())
-                .find(|c| c.round == round)),
-            Err(StoreError::StreamNotFound(_)) => Ok(None),
+                .collect()),
+            Err(StoreError::StreamNotFound(_)) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }

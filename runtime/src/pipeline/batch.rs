@@ -3,8 +3,6 @@ use tokio::time::{timeout_at, Instant};
 use crate::sinks::BatchLimits;
 use crate::store::{Position, RecordedEvent, StoreError, Subscription, SubscriptionMessage};
 
-use super::status::PipelineStatus;
-
 const MAX_MESSAGES: usize = 10_000;
 
 /// What one collection round took from the subscription.
@@ -34,7 +32,6 @@ pub(super) async fn collect(
     subscription: &mut Subscription,
     limits: &BatchLimits,
     idle_deadline: Option<Instant>,
-    status: &PipelineStatus,
 ) -> Result<Collected, StoreError> {
     let mut batch = Collected::default();
     let first = match idle_deadline {
@@ -44,7 +41,7 @@ pub(super) async fn collect(
         },
         None => subscription.next().await,
     };
-    take(&mut batch, first, status)?;
+    take(&mut batch, first)?;
     let mut linger_until: Option<Instant> = None;
     let mut messages = 1;
     // The message cap returns progress (checkpoints) regularly even when a
@@ -57,7 +54,7 @@ pub(super) async fn collect(
         // Without events yet, only take what is already there.
         let until = linger_until.unwrap_or_else(Instant::now);
         match timeout_at(until, subscription.next()).await {
-            Ok(message) => take(&mut batch, message, status)?,
+            Ok(message) => take(&mut batch, message)?,
             Err(_) => break,
         }
     }
@@ -67,15 +64,13 @@ pub(super) async fn collect(
 fn take(
     batch: &mut Collected,
     message: Option<Result<SubscriptionMessage, StoreError>>,
-    status: &PipelineStatus,
 ) -> Result<(), StoreError> {
     match message {
         None => Err(StoreError::Unavailable("the subscription ended".into())),
         Some(Err(e)) => Err(e),
-        Some(Ok(SubscriptionMessage::CaughtUp)) => {
-            status.set_caught_up();
-            Ok(())
-        }
+        // Whether the connector is caught up is decided against the head
+        // when its status is read, not remembered from the subscription.
+        Some(Ok(SubscriptionMessage::CaughtUp)) => Ok(()),
         Some(Ok(SubscriptionMessage::Checkpoint(position))) => {
             batch.end = batch.end.max(Some(position));
             Ok(())

@@ -2,13 +2,22 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::connector::{Checkpoint, CheckpointConfig, ConnectorId, ConnectorRepository};
+use crate::connector::{Checkpoint, CheckpointConfig, ConnectorId, ConnectorRepository, Counters};
 use crate::store::Position;
 
 use super::status::PipelineStatus;
 
+/// How far the position must move past the last save through events the
+/// subscription's filter skipped alone (no event read) before that progress
+/// is saved on time: log positions, events on the embedded store, bytes on
+/// KurrentDB. Below it such progress is saved only at a stop. Saving every
+/// skip would never settle: each checkpoint is itself an event that every
+/// connector skips, so idle connectors would checkpoint each other forever.
+const SKIPPED_PROGRESS_TO_SAVE: u64 = 64 * 1024;
+
 /// Saves the delivered position every N events or T milliseconds, whichever
-/// comes first. Only positions whose event and every event before it were
+/// comes first, with the connector's totals so far (so counters survive
+/// restarts). Only positions whose event and every event before it were
 /// acknowledged are ever given to it.
 pub(super) struct Checkpointer {
     repository: ConnectorRepository,
@@ -18,6 +27,9 @@ pub(super) struct Checkpointer {
     every: Duration,
     /// Delivered, not yet saved.
     pending: Option<Position>,
+    /// The position and totals last saved (or resumed from).
+    saved: Option<Position>,
+    saved_totals: Counters,
     events_since_save: u64,
     last_save: Instant,
 }
@@ -28,6 +40,7 @@ impl Checkpointer {
         id: ConnectorId,
         round: u64,
         config: CheckpointConfig,
+        resumed_from: Option<Checkpoint>,
     ) -> Self {
         Self {
             repository,
@@ -36,6 +49,8 @@ impl Checkpointer {
             every_events: config.every_events,
             every: Duration::from_millis(config.every_ms),
             pending: None,
+            saved: resumed_from.map(|c| c.position),
+            saved_totals: resumed_from.map(|c| c.totals).unwrap_or_default(),
             events_since_save: 0,
             last_save: Instant::now(),
         }
@@ -49,15 +64,27 @@ impl Checkpointer {
         self.events_since_save += events;
     }
 
-    /// When the next save is due by time, if there is anything to save.
+    /// When the next save is due by time, if one will be.
     pub fn deadline(&self) -> Option<Instant> {
-        self.pending.map(|_| self.last_save + self.every)
+        self.worth_saving_on_time()
+            .then(|| self.last_save + self.every)
+    }
+
+    /// Whether what is pending is saved once `every` has passed: events were
+    /// read since the last save, or the filter skipped a long way.
+    fn worth_saving_on_time(&self) -> bool {
+        let Some(pending) = self.pending else {
+            return false;
+        };
+        let saved = self.saved.map_or(0, |p| p.commit);
+        self.events_since_save > 0
+            || pending.commit.saturating_sub(saved) >= SKIPPED_PROGRESS_TO_SAVE
     }
 
     fn due(&self) -> bool {
         self.pending.is_some()
             && (self.events_since_save >= self.every_events
-                || self.last_save.elapsed() >= self.every)
+                || (self.worth_saving_on_time() && self.last_save.elapsed() >= self.every))
     }
 
     /// Saves if a save is due.
@@ -67,19 +94,28 @@ impl Checkpointer {
         }
     }
 
-    /// Saves what is pending now. A failed save is reported and tried again
-    /// next time: delivery goes on, at worst with more duplicates after a crash.
+    /// Saves what is pending now; with nothing pending, saves the totals
+    /// again at the last saved position if they changed (events refused
+    /// before a fault). A failed save is reported and tried again next
+    /// time: delivery goes on, at worst with more duplicates after a crash.
     pub async fn save(&mut self, status: &PipelineStatus) {
-        let Some(position) = self.pending else {
+        let totals = status.totals();
+        let Some(position) = self
+            .pending
+            .or(self.saved.filter(|_| totals != self.saved_totals))
+        else {
             return;
         };
         let checkpoint = Checkpoint {
             round: self.round,
             position,
+            totals,
         };
         match self.repository.save_checkpoint(&self.id, checkpoint).await {
             Ok(()) => {
                 self.pending = None;
+                self.saved = Some(position);
+                self.saved_totals = totals;
                 self.events_since_save = 0;
                 self.last_save = Instant::now();
                 status.set_checkpoint(position);
@@ -90,5 +126,71 @@ impl Checkpointer {
                 self.last_save = Instant::now();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::pipeline::RunState;
+    use crate::store::embedded::SqliteStore;
+
+    fn checkpointer(dir: &tempfile::TempDir, resumed_from: Option<Checkpoint>) -> Checkpointer {
+        let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
+        Checkpointer::new(
+            ConnectorRepository::new(Arc::new(store)),
+            ConnectorId::parse("c").expect("id"),
+            0,
+            CheckpointConfig {
+                every_events: 1000,
+                every_ms: 10,
+            },
+            resumed_from,
+        )
+    }
+
+    #[tokio::test]
+    async fn progress_through_skipped_events_alone_waits_for_a_long_way() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut checkpointer = checkpointer(&dir, None);
+        // Past a few events the filter skipped (another connector's
+        // checkpoint): no save on time, so idle connectors settle.
+        checkpointer.advance(Position::new(3, 3), 0);
+        assert!(checkpointer.deadline().is_none());
+        assert!(!checkpointer.due());
+        // Events read, or a long way skipped: saved on time.
+        checkpointer.advance(Position::new(4, 4), 1);
+        assert!(checkpointer.deadline().is_some());
+        let mut far = self::checkpointer(&dir, None);
+        far.advance(
+            Position::new(SKIPPED_PROGRESS_TO_SAVE, SKIPPED_PROGRESS_TO_SAVE),
+            0,
+        );
+        assert!(far.deadline().is_some());
+    }
+
+    #[tokio::test]
+    async fn totals_are_saved_with_the_position_and_again_when_only_they_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let resumed = Checkpoint {
+            round: 0,
+            position: Position::new(7, 7),
+            totals: Counters::default(),
+        };
+        let mut checkpointer = checkpointer(&dir, Some(resumed));
+        let status = PipelineStatus::new(RunState::Running);
+        status.add_failed(1);
+        // Nothing pending (the first event was refused), yet the count is kept.
+        checkpointer.save(&status).await;
+        let repository = checkpointer.repository.clone();
+        let id = checkpointer.id.clone();
+        let saved = repository.checkpoint(&id, 0).await.expect("read");
+        assert_eq!(
+            saved.map(|c| (c.position.commit, c.totals.failed)),
+            Some((7, 1))
+        );
+        assert_eq!(repository.totals(&id).await.expect("totals").failed, 1);
     }
 }

@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::connector::{ConnectorRepository, ConnectorState, DeadLetter, OnFailure, StartFrom};
+use crate::connector::{
+    Checkpoint, ConnectorRepository, ConnectorState, DeadLetter, OnFailure, StartFrom,
+};
 use crate::sinks::wasm::WasmSink;
 use crate::sinks::{DeliveryOutcome, RetryNotice, Sink, SinkConfig, SinkContext};
 use crate::store::{Position, RecordedEvent, SubscribeFrom};
@@ -37,27 +39,36 @@ pub(super) async fn run(
 }
 
 /// Where delivery resumes: after the checkpoint of the current round, else
-/// where the round starts.
+/// where the round starts. Also reads the connector's totals so far.
 async fn resume_point(
     repository: &ConnectorRepository,
     connector: &ConnectorState,
     status: &PipelineStatus,
     cancel: &CancellationToken,
-) -> Option<SubscribeFrom> {
+) -> Option<(SubscribeFrom, Option<Checkpoint>)> {
     let mut backoff = MIN_BACKOFF;
     loop {
-        match repository.checkpoint(&connector.id, connector.round).await {
-            Ok(Some(checkpoint)) => {
+        let read = async {
+            let checkpoint = repository
+                .checkpoint(&connector.id, connector.round)
+                .await?;
+            let totals = repository.totals(&connector.id).await?;
+            Ok::<_, crate::store::StoreError>((checkpoint, totals))
+        };
+        match read.await {
+            Ok((checkpoint, totals)) => {
+                status.set_totals_before(totals);
+                let Some(checkpoint) = checkpoint else {
+                    let from = match connector.round_start {
+                        StartFrom::Start => SubscribeFrom::Start,
+                        StartFrom::End => SubscribeFrom::End,
+                        StartFrom::After(p) => SubscribeFrom::After(p),
+                    };
+                    return Some((from, None));
+                };
                 status.set_checkpoint(checkpoint.position);
                 status.set_position(checkpoint.position);
-                return Some(SubscribeFrom::After(checkpoint.position));
-            }
-            Ok(None) => {
-                return Some(match connector.round_start {
-                    StartFrom::Start => SubscribeFrom::Start,
-                    StartFrom::End => SubscribeFrom::End,
-                    StartFrom::After(p) => SubscribeFrom::After(p),
-                })
+                return Some((SubscribeFrom::After(checkpoint.position), Some(checkpoint)));
             }
             Err(e) => {
                 status.record_error(format!("could not read the checkpoint: {e}"));
@@ -84,7 +95,8 @@ async fn run_until_stopped(
     let mut chain = build_chain(stages, connector).await?;
     let mut sink = build_sink(stages, connector, status).await?;
     let limits = sink.batch_limits();
-    let Some(mut from) = resume_point(repository, connector, status, cancel).await else {
+    let Some((mut from, resumed_from)) = resume_point(repository, connector, status, cancel).await
+    else {
         return Ok(());
     };
     let mut store_filter = filter.store.clone();
@@ -95,6 +107,7 @@ async fn run_until_stopped(
         connector.id.clone(),
         connector.round,
         definition.checkpoint,
+        resumed_from,
     );
     let store = repository.store();
     let mut backoff = MIN_BACKOFF;
@@ -106,6 +119,7 @@ async fn run_until_stopped(
             result = store.subscribe_all(from, store_filter.clone()) => match result {
                 Ok(s) => s,
                 Err(e) => {
+                    status.set_retrying(true);
                     status.record_error(format!("could not subscribe: {e}"));
                     if sleep_or_cancel(&mut backoff, cancel).await { continue 'subscribe }
                     break 'subscribe;
@@ -115,11 +129,12 @@ async fn run_until_stopped(
         loop {
             let collected = tokio::select! {
                 _ = cancel.cancelled() => break 'subscribe,
-                result = collect(&mut subscription, &limits, checkpointer.deadline(), status) => result,
+                result = collect(&mut subscription, &limits, checkpointer.deadline()) => result,
             };
             let mut batch = match collected {
                 Ok(batch) => batch,
                 Err(e) => {
+                    status.set_retrying(true);
                     status.record_error(format!("subscription failed, resubscribing: {e}"));
                     if sleep_or_cancel(&mut backoff, cancel).await {
                         continue 'subscribe;
@@ -128,6 +143,9 @@ async fn run_until_stopped(
                 }
             };
             backoff = MIN_BACKOFF;
+            if batch.events.is_empty() {
+                status.set_retrying(false);
+            }
             let screened = screen(
                 &mut batch,
                 filter.json_path.as_ref(),
@@ -149,7 +167,7 @@ async fn run_until_stopped(
                     result = transform_and_deliver(repository, connector, &mut chain, sink.as_mut(), &batch.events, status, cancel) => result,
                 };
                 match delivered {
-                    Delivery::Done => {}
+                    Delivery::Done => status.set_retrying(false),
                     Delivery::Cancelled => break 'subscribe,
                     Delivery::Fault {
                         handled_up_to,
@@ -213,6 +231,7 @@ async fn build_sink(
         connector_id: connector.id.to_string(),
         on_retry: Arc::new(move |notice: RetryNotice| {
             tracing::warn!(connector = %id, attempt = notice.attempt, wait_ms = notice.wait.as_millis() as u64, error = %retry_status.redact(&notice.error), "delivery failed, retrying");
+            retry_status.set_retrying(true);
             retry_status.record_error(format!(
                 "{} (retry {} in {} ms)",
                 notice.error,
@@ -261,6 +280,7 @@ async fn transform_and_deliver(
         match chain.run(events).await {
             Ok(results) => break results,
             Err(ChainError::Retry(message)) => {
+                status.set_retrying(true);
                 status.record_error(format!("{message} (retrying the batch)"));
                 if !sleep_or_cancel(&mut backoff, cancel).await {
                     return Delivery::Cancelled;

@@ -1,9 +1,19 @@
-use std::sync::atomic::{AtomicU64, Ordering};
+//! The live status of a pipeline: its state, where it is in the log, its
+//! counters and its last error, written by the pipeline and read by the API.
+//!
+//! Counters come in two kinds: the connector's totals (carried in its
+//! checkpoints, so they go on across disable / enable, resets and restarts of
+//! the node, and survive a crash up to the last checkpoint) and the counts of
+//! the current run, shown with when the run started. `caughtUp` is decided
+//! against the log's head at the moment the status is read
+//! ([`StatusSnapshot::measure`]), never remembered.
+
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::connector::{Checkpoint, Counters};
 use crate::secrets::redact_in;
 use crate::store::Position;
 
@@ -28,10 +38,6 @@ pub enum RunState {
 #[derive(Debug)]
 pub struct PipelineStatus {
     inner: Mutex<StatusInner>,
-    delivered: AtomicU64,
-    failed: AtomicU64,
-    dead_lettered: AtomicU64,
-    filtered_out: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -39,8 +45,17 @@ struct StatusInner {
     state: RunState,
     position: Option<Position>,
     checkpoint: Option<Position>,
-    caught_up: bool,
+    /// A delivery (or the subscription) is being retried after a failure.
+    retrying: bool,
     last_error: Option<LastError>,
+    /// The connector's totals when this run started, from its checkpoints.
+    totals_before: Counters,
+    /// Counts of this run.
+    run: Counters,
+    started_at: DateTime<Utc>,
+    /// Whether this status belongs to a run on this member (rather than
+    /// being read back from the store).
+    ran_here: bool,
     /// The connector's secrets, hidden in every message.
     hidden: Vec<String>,
 }
@@ -52,6 +67,16 @@ pub struct LastError {
     pub at: DateTime<Utc>,
 }
 
+/// The counts of one run of a pipeline (since it was last started by an
+/// enable, a reset, a reconfiguration or a start of the node).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunCounts {
+    pub started_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub counts: Counters,
+}
+
 /// A copy of the status at one moment, as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,12 +86,50 @@ pub struct StatusSnapshot {
     pub position: Option<u64>,
     /// The last position saved as a checkpoint.
     pub checkpoint: Option<u64>,
+    /// Everything up to the log's head as of now was delivered: false while
+    /// there is lag, while faulted and while retrying. Only meaningful after
+    /// [`StatusSnapshot::measure`].
     pub caught_up: bool,
-    pub delivered: u64,
-    pub failed: u64,
-    pub dead_lettered: u64,
-    pub filtered_out: u64,
+    /// A failed delivery is being retried (see `lastError`).
+    pub retrying: bool,
+    /// Totals since the connector was created, across runs.
+    #[serde(flatten)]
+    pub totals: Counters,
+    /// The counts of the current (or last) run on this member; `None` when
+    /// it has not run here since the node started.
+    pub run: Option<RunCounts>,
     pub last_error: Option<LastError>,
+}
+
+impl StatusSnapshot {
+    /// The status of a connector that has not run on this member since the
+    /// node started, from its stored checkpoints.
+    pub fn stored(checkpoint: Option<Checkpoint>, totals: Counters) -> Self {
+        let position = checkpoint.map(|c| c.position.commit);
+        Self {
+            state: RunState::Disabled,
+            position,
+            checkpoint: position,
+            caught_up: false,
+            retrying: false,
+            totals,
+            run: None,
+            last_error: None,
+        }
+    }
+
+    /// Measures the snapshot against the log's `head` as of now: returns the
+    /// lag (how far the head is past `position`) and settles `caughtUp`.
+    pub fn measure(&mut self, head: Option<u64>, enabled: bool) -> Option<u64> {
+        let lag = match (head, self.position) {
+            (Some(head), Some(position)) => Some(head.saturating_sub(position)),
+            (Some(head), None) if enabled => Some(head),
+            (None, _) => Some(0),
+            _ => None,
+        };
+        self.caught_up = lag == Some(0) && !self.retrying && self.state != RunState::Faulted;
+        lag
+    }
 }
 
 impl PipelineStatus {
@@ -76,14 +139,14 @@ impl PipelineStatus {
                 state,
                 position: None,
                 checkpoint: None,
-                caught_up: false,
+                retrying: false,
                 last_error: None,
+                totals_before: Counters::default(),
+                run: Counters::default(),
+                started_at: Utc::now(),
+                ran_here: state != RunState::Disabled,
                 hidden: Vec::new(),
             }),
-            delivered: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            dead_lettered: AtomicU64::new(0),
-            filtered_out: AtomicU64::new(0),
         }
     }
 
@@ -108,8 +171,19 @@ impl PipelineStatus {
         self.with(|s| s.checkpoint = Some(position));
     }
 
-    pub fn set_caught_up(&self) {
-        self.with(|s| s.caught_up = true);
+    /// The connector's totals before this run, read from its checkpoints.
+    pub fn set_totals_before(&self, totals: Counters) {
+        self.with(|s| s.totals_before = totals);
+    }
+
+    /// The connector's totals: before this run plus this run.
+    pub fn totals(&self) -> Counters {
+        self.with(|s| s.totals_before.plus(s.run))
+    }
+
+    /// Marks a retry in progress (`true`) or over (`false`).
+    pub fn set_retrying(&self, retrying: bool) {
+        self.with(|s| s.retrying = retrying);
     }
 
     /// Hides these values (the connector's secrets) in every message.
@@ -136,37 +210,92 @@ impl PipelineStatus {
     /// Faults the pipeline with `message`.
     pub fn fault(&self, message: impl Into<String>) {
         self.record_error(message);
-        self.set_state(RunState::Faulted);
+        self.with(|s| {
+            s.state = RunState::Faulted;
+            s.retrying = false;
+        });
     }
 
     pub fn add_delivered(&self, n: u64) {
-        self.delivered.fetch_add(n, Ordering::Relaxed);
+        self.with(|s| s.run.delivered += n);
     }
 
     pub fn add_failed(&self, n: u64) {
-        self.failed.fetch_add(n, Ordering::Relaxed);
+        self.with(|s| s.run.failed += n);
     }
 
     pub fn add_dead_lettered(&self, n: u64) {
-        self.dead_lettered.fetch_add(n, Ordering::Relaxed);
+        self.with(|s| s.run.dead_lettered += n);
     }
 
     pub fn add_filtered_out(&self, n: u64) {
-        self.filtered_out.fetch_add(n, Ordering::Relaxed);
+        self.with(|s| s.run.filtered_out += n);
     }
 
+    /// The status now; `caughtUp` is settled by [`StatusSnapshot::measure`].
     pub fn snapshot(&self) -> StatusSnapshot {
         let inner = self.with(|s| s.clone());
         StatusSnapshot {
             state: inner.state,
             position: inner.position.map(|p| p.commit),
             checkpoint: inner.checkpoint.map(|p| p.commit),
-            caught_up: inner.caught_up,
-            delivered: self.delivered.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
-            filtered_out: self.filtered_out.load(Ordering::Relaxed),
+            caught_up: false,
+            retrying: inner.retrying,
+            totals: inner.totals_before.plus(inner.run),
+            run: inner.ran_here.then_some(RunCounts {
+                started_at: inner.started_at,
+                counts: inner.run,
+            }),
             last_error: inner.last_error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running_at(position: u64) -> StatusSnapshot {
+        let status = PipelineStatus::new(RunState::Starting);
+        status.set_state(RunState::Running);
+        status.set_position(Position::new(position, position));
+        status.snapshot()
+    }
+
+    #[test]
+    fn caught_up_only_at_the_head() {
+        let mut at_head = running_at(10);
+        assert_eq!(at_head.measure(Some(10), true), Some(0));
+        assert!(at_head.caught_up);
+        let mut behind = running_at(10);
+        assert_eq!(behind.measure(Some(12), true), Some(2));
+        assert!(!behind.caught_up);
+    }
+
+    #[test]
+    fn never_caught_up_while_retrying_or_faulted() {
+        let status = PipelineStatus::new(RunState::Running);
+        status.set_position(Position::new(10, 10));
+        status.set_retrying(true);
+        let mut retrying = status.snapshot();
+        retrying.measure(Some(10), true);
+        assert!(!retrying.caught_up && retrying.retrying);
+        status.fault("sink failed");
+        let mut faulted = status.snapshot();
+        faulted.measure(Some(10), true);
+        assert!(!faulted.caught_up && !faulted.retrying);
+    }
+
+    #[test]
+    fn totals_add_this_run_to_the_stored_ones() {
+        let status = PipelineStatus::new(RunState::Starting);
+        status.set_totals_before(Counters {
+            delivered: 7,
+            ..Counters::default()
+        });
+        status.add_delivered(3);
+        let snapshot = status.snapshot();
+        assert_eq!(snapshot.totals.delivered, 10);
+        assert_eq!(snapshot.run.map(|r| r.counts.delivered), Some(3));
     }
 }
