@@ -14,7 +14,7 @@ use super::path::PathName;
 use super::AppState;
 use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom};
 use crate::modules::ModuleRef;
-use crate::pipeline::StatusSnapshot;
+use crate::pipeline::{check_stage_configs, mark_outdated, StatusSnapshot};
 use crate::sinks::SinkConfig;
 use crate::wasm::World;
 
@@ -47,7 +47,8 @@ struct StatusView {
 }
 
 async fn view(state: &AppState, connector: ConnectorState) -> ConnectorView {
-    let live = state.supervisor.status(&connector.id);
+    let mut live = state.supervisor.status(&connector.id);
+    mark_outdated(&state.modules, &mut live.stages).await;
     let head = state.store.head_position().await.ok().flatten();
     let lag = match (head, live.position) {
         (Some(head), Some(position)) => Some(head.commit.saturating_sub(position)),
@@ -106,6 +107,24 @@ async fn check_modules(state: &AppState, definition: &ConnectorDefinition) -> Re
         }
     }
     Ok(())
+}
+
+/// Every WebAssembly stage's `init` accepts its config: a typo is a 422
+/// naming the stage's `config` now rather than a fault at the first event.
+async fn check_configs(
+    state: &AppState,
+    id: &ConnectorId,
+    definition: &ConnectorDefinition,
+) -> Result<(), ApiError> {
+    check_stage_configs(&state.modules, id.as_str(), definition)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-config",
+                e.to_string(),
+            )
+        })
 }
 
 fn parse_id(id: &str) -> Result<ConnectorId, ApiError> {
@@ -187,6 +206,7 @@ pub async fn create(
     definition.validate()?;
     check_destinations(&state, &definition)?;
     check_modules(&state, &definition).await?;
+    check_configs(&state, &id, &definition).await?;
     let view = run(&state, &id, Command::Create { definition, enable }).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -210,6 +230,7 @@ pub async fn reconfigure(
     definition.validate()?;
     check_destinations(&state, &definition)?;
     check_modules(&state, &definition).await?;
+    check_configs(&state, &id, &definition).await?;
     Ok(Json(
         run(&state, &id, Command::Reconfigure { definition }).await?,
     ))

@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connector::{ConnectorRepository, ConnectorState};
 
+pub use module_stages::{check_stage_configs, mark_outdated, StageConfigError, StageModule};
 pub use stages::StageFactory;
 pub use status::{LastError, PipelineStatus, RunState, StatusSnapshot};
 pub use transforms::{derive, Chain, ChainError, InputResult, NamedStage};

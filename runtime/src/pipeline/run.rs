@@ -13,6 +13,7 @@ use super::batch::collect;
 use super::checkpoints::Checkpointer;
 use super::dead_letters::{write_dead_letter, DeadLetterWrite};
 use super::json_filter::{screen, Screened};
+use super::module_stages::{chain_modules, StageModule};
 use super::stages::StageFactory;
 use super::status::{PipelineStatus, RunState};
 use super::transforms::{Chain, ChainError, InputResult, NamedStage};
@@ -82,6 +83,9 @@ async fn run_until_stopped(
         .compile()
         .map_err(|e| format!("invalid filter: {e}"))?;
     let mut chain = build_chain(stages, connector).await?;
+    for module in chain_modules(&chain) {
+        status.add_stage_module(module);
+    }
     let mut sink = build_sink(stages, connector, status).await?;
     let limits = sink.batch_limits();
     let Some(mut from) = resume_point(repository, connector, status, cancel).await else {
@@ -233,6 +237,9 @@ async fn build_sink(
             .sink(identity, config)
             .await
             .map_err(|e| format!("sink ({}): {e}", config.module))?;
+        if let Some(origin) = stage.origin() {
+            status.add_stage_module(StageModule::new("sink", origin));
+        }
         return Ok(Box::new(WasmSink::new(stage, config, ctx)));
     }
     connector

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::module_stages::StageModule;
 use crate::secrets::redact_in;
 use crate::store::Position;
 
@@ -43,6 +44,8 @@ struct StatusInner {
     last_error: Option<LastError>,
     /// The connector's secrets, hidden in every message.
     hidden: Vec<String>,
+    /// The module version each WebAssembly stage runs.
+    stages: Vec<StageModule>,
 }
 
 /// The most recent error and when it happened.
@@ -67,6 +70,9 @@ pub struct StatusSnapshot {
     pub dead_lettered: u64,
     pub filtered_out: u64,
     pub last_error: Option<LastError>,
+    /// The module version each WebAssembly stage runs, once started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageModule>,
 }
 
 impl PipelineStatus {
@@ -79,6 +85,7 @@ impl PipelineStatus {
                 caught_up: false,
                 last_error: None,
                 hidden: Vec::new(),
+                stages: Vec::new(),
             }),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -110,6 +117,11 @@ impl PipelineStatus {
 
     pub fn set_caught_up(&self) {
         self.with(|s| s.caught_up = true);
+    }
+
+    /// Records which module version a stage runs.
+    pub fn add_stage_module(&self, module: StageModule) {
+        self.with(|s| s.stages.push(module));
     }
 
     /// Hides these values (the connector's secrets) in every message.
@@ -167,6 +179,7 @@ impl PipelineStatus {
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             filtered_out: self.filtered_out.load(Ordering::Relaxed),
             last_error: inner.last_error,
+            stages: inner.stages,
         }
     }
 }

@@ -34,7 +34,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use convert::{EmittedRecord, SinkOutcome, StageOutcome};
 pub use identity::GuestIdentity;
-pub use stages::{SinkStage, TransformStage};
+pub use stages::{ModuleOrigin, SinkStage, TransformStage};
 
 use cache::ArtifactCache;
 pub use cache::InvalidDigest;
