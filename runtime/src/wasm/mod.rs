@@ -217,8 +217,10 @@ impl WasmHost {
     /// runtime's threads.
     pub fn inspect(&self, digest: &str, bytes: &[u8]) -> Result<ComponentInfo, WasmError> {
         check_header(bytes)?;
+        let started = std::time::Instant::now();
         let component = Component::new(&self.inner.engine, bytes)
             .map_err(|e| WasmError::Compile(format!("{e:#}")))?;
+        tracing::info!(%digest, compile_ms = started.elapsed().as_millis() as u64, "component compiled");
         let transform = stages::transform_pre(&self.inner.transform_linker, &component);
         let sink = stages::sink_pre(&self.inner.sink_linker, &component);
         let mut worlds = Vec::new();
@@ -235,6 +237,7 @@ impl WasmHost {
             });
         }
         self.inner.cache.store(digest, &component)?;
+        tracing::info!(%digest, "compiled component cached");
         Ok(ComponentInfo { worlds })
     }
 
