@@ -19,6 +19,7 @@ mod outage;
 mod refusals;
 mod secrets;
 mod sidecar;
+mod stage_checks;
 mod wasm;
 mod wasm_faults;
 mod wasm_limits;
