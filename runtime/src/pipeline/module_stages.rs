@@ -121,17 +121,19 @@ pub struct StageConfigError {
 
 impl StageConfigError {
     /// What `init` of module `module` at `stage` (`transforms[1]`, `sink`)
-    /// made of its config.
+    /// made of its config: a refusal names the stage's `config`; a trap or
+    /// a broken limit (which may come from `limits` as much as from
+    /// `config`) names the stage.
     pub fn from_init(stage: &str, module: &ModuleRef, error: StageError) -> Self {
-        let message = match error {
-            StageError::Init(refusal) => {
-                format!("module `{module}` refused its config: {}", refusal.message)
-            }
-            other => format!("module `{module}` failed while checking its config: {other}"),
-        };
-        Self {
-            path: format!("{stage}.config"),
-            message,
+        match error {
+            StageError::Init(refusal) => Self {
+                path: format!("{stage}.config"),
+                message: format!("module `{module}` refused its config: {}", refusal.message),
+            },
+            other => Self {
+                path: stage.to_owned(),
+                message: format!("module `{module}` failed while checking its config: {other}"),
+            },
         }
     }
 }
