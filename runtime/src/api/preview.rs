@@ -389,3 +389,41 @@ async fn json_path_verdicts(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::{FilterConfig, MatcherConfig};
+
+    fn event(stream: &str, event_type: &str) -> RecordedEvent {
+        sample(
+            0,
+            SampleEvent {
+                stream: stream.into(),
+                event_type: event_type.into(),
+                data: serde_json::json!({}),
+                metadata: None,
+            },
+        )
+    }
+
+    #[test]
+    fn the_filter_setting_that_drops_an_event_is_named() {
+        let filter = FilterConfig {
+            streams: Some(MatcherConfig::Prefixes(vec!["shop-".into()])),
+            event_types: Some(MatcherConfig::Prefixes(vec!["Order".into()])),
+            ..FilterConfig::default()
+        }
+        .compile()
+        .expect("filter");
+        let refusal =
+            |stream, event_type| store_filter_refusal(&filter.store, &event(stream, event_type));
+        assert_eq!(refusal("shop-1", "OrderPlaced"), None);
+        assert_eq!(refusal("other-1", "OrderPlaced"), Some("filter.streams"));
+        assert_eq!(refusal("shop-1", "Refunded"), Some("filter.eventTypes"));
+        assert_eq!(
+            refusal("shop-1", "$metadata"),
+            Some("filter.includeSystemEvents")
+        );
+    }
+}

@@ -44,7 +44,7 @@ impl ModuleRegistry {
             .filter(|c| !c.deleted)
             .filter_map(|c| {
                 let stages = following_stages(&c.definition, name);
-                (!stages.is_empty()).then(|| Follower {
+                (!stages.is_empty()).then_some(Follower {
                     connector: c.id,
                     enabled: c.enabled,
                     stages,
@@ -53,5 +53,31 @@ impl ModuleRegistry {
             .collect();
         followers.sort_by(|a, b| a.connector.as_str().cmp(b.connector.as_str()));
         Ok(followers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::following_stages;
+    use crate::connector::ConnectorDefinition;
+
+    #[test]
+    fn only_stages_naming_the_module_without_a_pin_follow_it() {
+        let pin = format!("redact@sha256:{}", "a".repeat(64));
+        let definition: ConnectorDefinition = serde_json::from_value(serde_json::json!({
+            "sink": { "type": "wasm", "module": "redact", "allowHosts": ["a.example"] },
+            "transforms": [
+                { "module": "redact" },
+                { "module": pin },
+                { "module": "other" },
+                { "module": "redact" }
+            ]
+        }))
+        .expect("definition");
+        assert_eq!(
+            following_stages(&definition, "redact"),
+            ["transforms[0]", "transforms[3]", "sink"]
+        );
+        assert!(following_stages(&definition, "missing").is_empty());
     }
 }

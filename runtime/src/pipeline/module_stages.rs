@@ -245,3 +245,28 @@ pub async fn mark_outdated(registry: &ModuleRegistry, stages: &mut [StageModule]
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wasm::{GuestError, GuestErrorKind};
+
+    #[test]
+    fn a_refusal_names_the_config_and_a_trap_the_stage() {
+        let module = ModuleRef::parse("redact").expect("name");
+        let refused = StageConfigError::from_init(
+            "transforms[1]",
+            &module,
+            StageError::Init(GuestError {
+                kind: GuestErrorKind::Fatal,
+                message: "config needs `remove`".into(),
+            }),
+        );
+        assert_eq!(
+            refused.to_string(),
+            "`transforms[1].config`: module `redact` refused its config: config needs `remove`"
+        );
+        let trapped = StageConfigError::from_init("sink", &module, StageError::Trap("boom".into()));
+        assert_eq!(trapped.path, "sink");
+    }
+}
