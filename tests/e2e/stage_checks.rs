@@ -195,6 +195,7 @@ async fn a_new_upload_is_announced_and_runs_from_the_next_start() {
         },
     )
     .await;
+    assert!(second["followers"][0].get("warning").is_none(), "{second}");
     node.append("pick-3", &[event("Other", json!({ "n": 5 }))])
         .await;
     receiver
@@ -204,6 +205,17 @@ async fn a_new_upload_is_announced_and_runs_from_the_next_start() {
             "`Other` through the new version",
         )
         .await;
+
+    // A version whose `init` refuses the follower's config is uploaded, and
+    // the answer warns before the connector's next start faults it.
+    let (status, third) = upload("redact").await;
+    assert_eq!(status, 201, "{third}");
+    assert_eq!(
+        third["followers"][0]["warning"],
+        "it would fault at its next start: `transforms[0].config`: module `picker` refused its config: config needs `remove` (dotted paths) or `keep` (top-level fields)",
+        "{third}"
+    );
+    assert_eq!(node.status("follows").await["state"], "running");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

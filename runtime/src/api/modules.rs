@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::path::PathName;
 use super::AppState;
+use crate::connector::ConnectorId;
 use crate::modules::{ModuleDetail, ModuleSummary, ModuleVersion, Upload};
+use crate::pipeline::check_stage_configs;
 use crate::wasm::World;
 
 /// Room above the module size limit for the upload route's body limit, so
@@ -85,8 +87,9 @@ impl From<ModuleDetail> for DetailView {
 /// `application/wasm` or `application/octet-stream`. 201 with the new version; 200 when these bytes already are
 /// the latest version of the name. The answer tells how long compiling took
 /// (`compileMs`) and which connectors follow the name (`followers`), with
-/// when each picks the version up: running connectors keep the version they
-/// started with until their next start.
+/// when each picks the version up (running connectors keep the version they
+/// started with until their next start), warning when the new version
+/// refuses a follower's config.
 pub async fn upload(
     State(state): State<AppState>,
     PathName(name): PathName,
@@ -122,6 +125,17 @@ pub async fn upload(
     Ok((status, Json(upload_view(&state, upload).await?)))
 }
 
+/// Why the versions connector `id` would run from its next start refuse
+/// its stage configs, if they do (each stage's `init` run once, under its
+/// limits).
+async fn new_version_refusal(state: &AppState, id: &ConnectorId) -> Option<String> {
+    let connector = state.repository.load(id).await.ok().flatten()?;
+    check_stage_configs(&state.modules, id.as_str(), &connector.definition)
+        .await
+        .err()
+        .map(|e| format!("it would fault at its next start: {e}"))
+}
+
 /// What an upload answers: the version, how long compiling took, and the
 /// connectors that follow the name.
 #[derive(Serialize)]
@@ -149,16 +163,22 @@ pub struct FollowerView {
     runs: Option<String>,
     /// When it runs the uploaded version.
     picks_up: String,
+    /// Present when the uploaded version's `init` refuses the connector's
+    /// stage config: it would fault at its next start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
 }
 
 async fn upload_view(state: &AppState, upload: Upload) -> Result<UploadView, ApiError> {
     let digest = upload.version.digest.clone();
-    let followers = state
-        .modules
-        .followers(&upload.version.name)
-        .await?
+    let mut followers = Vec::new();
+    for follower in state.modules.followers(&upload.version.name).await? {
+        let warning = new_version_refusal(state, &follower.connector).await;
+        followers.push((follower, warning));
+    }
+    let followers = followers
         .into_iter()
-        .map(|follower| {
+        .map(|(follower, warning)| {
             let live = state.supervisor.status(&follower.connector);
             let runs = live
                 .stages
@@ -179,6 +199,7 @@ async fn upload_view(state: &AppState, upload: Upload) -> Result<UploadView, Api
                 stages: follower.stages,
                 runs,
                 picks_up,
+                warning,
             }
         })
         .collect();
