@@ -216,6 +216,16 @@ async fn a_new_upload_is_announced_and_runs_from_the_next_start() {
         "{third}"
     );
     assert_eq!(node.status("follows").await["state"], "running");
+    // Restarted without a new event, it faults at once, saying why.
+    let (status, body) = node.post("/connectors/follows/disable", &json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = node.post("/connectors/follows/enable", &json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let message = node.wait_fault_message("follows").await;
+    assert!(
+        message.contains("init failed: config needs `remove`"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

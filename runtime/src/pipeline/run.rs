@@ -196,10 +196,13 @@ async fn build_chain(
             stage: name.clone(),
             secrets: config.secrets.values().cloned().collect(),
         };
-        let stage = stages
+        let mut stage = stages
             .transform(identity, config)
             .await
             .map_err(|e| format!("{name}: {e}"))?;
+        // `init` now, so a config the component refuses faults the
+        // connector at its start rather than at its first event.
+        stage.init().await.map_err(|e| format!("{name}: {e}"))?;
         named.push(NamedStage { name, stage });
     }
     Ok(Chain::new(named))
@@ -233,8 +236,12 @@ async fn build_sink(
             stage: format!("sink ({})", config.module),
             secrets: config.secrets.values().cloned().collect(),
         };
-        let stage = stages
+        let mut stage = stages
             .sink(identity, config)
+            .await
+            .map_err(|e| format!("sink ({}): {e}", config.module))?;
+        stage
+            .init()
             .await
             .map_err(|e| format!("sink ({}): {e}", config.module))?;
         if let Some(origin) = stage.origin() {
