@@ -233,15 +233,19 @@ pub fn chain_modules(chain: &super::Chain) -> Vec<StageModule> {
 }
 
 /// Marks the stages that follow a name which now points to another upload
-/// (left as they are when the registry cannot be read).
+/// (left as they are when the registry cannot be read). Reads the module
+/// index once.
 pub async fn mark_outdated(registry: &ModuleRegistry, stages: &mut [StageModule]) {
+    if stages.iter().all(|s| s.pinned) {
+        return;
+    }
+    let Ok(modules) = registry.list().await else {
+        return;
+    };
     for stage in stages.iter_mut().filter(|s| !s.pinned) {
-        let Ok(name) = ModuleRef::parse(&stage.module) else {
-            continue;
-        };
-        if let Ok(latest) = registry.resolve(&name).await {
-            stage.up_to_date = latest.digest == stage.digest;
-            stage.latest_digest = (!stage.up_to_date).then_some(latest.digest);
+        if let Some(latest) = modules.iter().find(|m| m.name() == stage.module) {
+            stage.up_to_date = latest.latest.digest == stage.digest;
+            stage.latest_digest = (!stage.up_to_date).then(|| latest.latest.digest.clone());
         }
     }
 }
