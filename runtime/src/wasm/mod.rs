@@ -6,11 +6,18 @@
 //! (keyed by the engine's compatibility hash and the module digest).
 //! [`WasmHost::transform`] and [`WasmHost::sink`] give a stage that keeps one
 //! pre-instantiated component and one live instance, reused across batches,
-//! recycled after a trap or after many calls. Every call has a memory limit
+//! recycled after a trap or after many calls; `init` runs when the instance
+//! is made, or ahead of any batch through the stage's `init` (how a config
+//! is checked before a connector is stored, and how a connector faults at
+//! its start on a config its component refuses). Each stage carries the
+//! [`ModuleOrigin`] it was made from. Every call has a memory limit
 //! (all memories and tables of the component together) and a time budget
 //! (host calls included). Sinks' outgoing HTTP obeys their `allowHosts` and
-//! the node's destination policy. Expected failures come back as
-//! [`GuestError`] values; traps and broken limits as [`StageError::Trap`].
+//! the node's destination policy; a request outside `allowHosts` ends the
+//! call in a [`StageError::DestinationRefused`] naming the entry to add.
+//! Compiling an upload logs when it ends and when the artifact is cached.
+//! Expected failures come back as [`GuestError`] values; traps and broken
+//! limits as [`StageError::Trap`].
 //! The code `bindgen!` generates stays in the private `bindings` module.
 
 mod bindings;
@@ -117,7 +124,8 @@ pub enum StageError {
     /// A trap, a broken limit, or an answer that breaks the contract.
     #[error("{0}")]
     Trap(String),
-    /// An outgoing request went to a destination the node's policy refuses.
+    /// An outgoing request went to a host outside `allowHosts` or to a
+    /// destination the node's policy refuses.
     #[error("{0}")]
     DestinationRefused(String),
 }
