@@ -21,6 +21,7 @@ mod outage;
 mod refusals;
 mod secrets;
 mod sidecar;
+mod stage_checks;
 mod status_truth;
 mod wasm;
 mod wasm_faults;

@@ -184,11 +184,20 @@ async fn memories_together_are_held_to_the_memory_limit() {
     assert!(status == 201 || status == 200, "upload: {status} {body}");
 
     let receiver = Receiver::start().await;
-    node.create_connector(
-        "over",
-        transform("two-memories", "two-", &receiver.url, LIMIT_MIB),
-    )
-    .await;
+    // Instantiating the stage to check its config already breaks the limit.
+    let (status, body) = node
+        .post(
+            "/connectors/over",
+            &transform("two-memories", "two-", &receiver.url, LIMIT_MIB),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("`transforms[0]`: ")
+            && message.contains(&format!("over its limit of {} bytes", LIMIT_MIB << 20)),
+        "memories of {initial} and {extra} pages together: {message}"
+    );
     node.create_connector(
         "roomy",
         transform("two-memories", "two-", &receiver.url, 4 * LIMIT_MIB),
@@ -196,11 +205,6 @@ async fn memories_together_are_held_to_the_memory_limit() {
     .await;
     node.append("two-1", &[event("Poke", json!({ "n": 1 }))])
         .await;
-    let message = node.wait_fault_message("over").await;
-    assert!(
-        message.contains(&format!("over its limit of {} bytes", LIMIT_MIB << 20)),
-        "memories of {initial} and {extra} pages together: {message}"
-    );
     // The same component with room for both memories runs.
     eventually(Duration::from_secs(30), "the roomy delivery", || async {
         (receiver.count() == 1).then_some(())

@@ -16,7 +16,9 @@ use std::time::Duration;
 use crate::connector::{
     CommandError, ConnectorDefinition, ConnectorId, ConnectorRepository, ConnectorState,
 };
-use crate::pipeline::{PipelineHandle, PipelineStatus, RunState, StageFactory, StatusSnapshot};
+use crate::pipeline::{
+    PipelineHandle, PipelineStatus, RunState, StageFactory, StageModule, StatusSnapshot,
+};
 
 /// How long a stopping pipeline may take to checkpoint and end.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -143,6 +145,16 @@ impl Supervisor {
                 PipelineStatus::new(RunState::Disabled).snapshot()
             }
         }
+    }
+
+    /// The module versions the connector's WebAssembly stages run on this
+    /// member; empty when it does not run here.
+    pub fn running_stages(&self, id: &ConnectorId) -> Vec<StageModule> {
+        let statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
+        statuses
+            .get(id)
+            .map(|status| status.snapshot().stages)
+            .unwrap_or_default()
     }
 
     /// Stops every pipeline, checkpointing what was delivered.

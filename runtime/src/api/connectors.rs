@@ -15,7 +15,7 @@ use super::path::PathName;
 use super::AppState;
 use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom};
 use crate::modules::ModuleRef;
-use crate::pipeline::StatusSnapshot;
+use crate::pipeline::{check_stage_configs, mark_outdated, StatusSnapshot};
 use crate::sinks::SinkConfig;
 use crate::wasm::World;
 
@@ -49,6 +49,7 @@ struct StatusView {
 
 async fn view(state: &AppState, connector: ConnectorState) -> ConnectorView {
     let mut live = state.supervisor.status(&connector).await;
+    mark_outdated(&state.modules, &mut live.stages).await;
     let lag = match state.store.head_position().await {
         Ok(head) => live.measure(head.map(|h| h.commit), connector.enabled),
         Err(_) => None,
@@ -123,6 +124,24 @@ fn where_it_fits(world: World, name: &str) -> String {
         World::Transform => format!("a filter/transform component: use it in `transforms`, e.g. `\"transforms\": [{{\"module\": \"{name}\"}}]`"),
         World::Sink => format!("a custom sink component: use it as the sink, e.g. `\"sink\": {{\"type\": \"wasm\", \"module\": \"{name}\"}}`"),
     }
+}
+
+/// Every WebAssembly stage's `init` accepts its config: a typo is a 422
+/// naming the stage's `config` now rather than a fault at the first event.
+async fn check_configs(
+    state: &AppState,
+    id: &ConnectorId,
+    definition: &ConnectorDefinition,
+) -> Result<(), ApiError> {
+    check_stage_configs(&state.modules, id.as_str(), definition)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-config",
+                e.to_string(),
+            )
+        })
 }
 
 fn parse_id(id: &str) -> Result<ConnectorId, ApiError> {
@@ -206,6 +225,7 @@ pub async fn create(
     log_position::check(&state, "start", definition.start).await?;
     check_destinations(&state, &definition)?;
     check_modules(&state, &definition).await?;
+    check_configs(&state, &id, &definition).await?;
     let view = run(&state, &id, Command::Create { definition, enable }).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -229,6 +249,7 @@ pub async fn reconfigure(
     definition.validate()?;
     check_destinations(&state, &definition)?;
     check_modules(&state, &definition).await?;
+    check_configs(&state, &id, &definition).await?;
     Ok(Json(
         run(&state, &id, Command::Reconfigure { definition }).await?,
     ))

@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::path::PathName;
 use super::AppState;
-use crate::modules::{ModuleDetail, ModuleSummary, ModuleVersion};
+use crate::connector::ConnectorId;
+use crate::modules::{ModuleDetail, ModuleSummary, ModuleVersion, Upload};
+use crate::pipeline::check_stage_configs;
 use crate::wasm::World;
 
 /// Room above the module size limit for the upload route's body limit, so
@@ -83,7 +85,11 @@ impl From<ModuleDetail> for DetailView {
 
 /// `PUT /modules/{name}`: the body is the component's bytes, sent as
 /// `application/wasm` or `application/octet-stream`. 201 with the new version; 200 when these bytes already are
-/// the latest version of the name.
+/// the latest version of the name. The answer tells how long compiling took
+/// (`compileMs`) and which connectors follow the name (`followers`), with
+/// when each picks the version up (running connectors keep the version they
+/// started with until their next start), warning when the new version
+/// refuses a follower's config.
 pub async fn upload(
     State(state): State<AppState>,
     PathName(name): PathName,
@@ -123,7 +129,92 @@ pub async fn upload(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(VersionView::from(upload.version))))
+    Ok((status, Json(upload_view(&state, upload).await?)))
+}
+
+/// Why the versions connector `id` would run from its next start refuse
+/// its stage configs, if they do (each stage's `init` run once, under its
+/// limits).
+async fn new_version_refusal(state: &AppState, id: &ConnectorId) -> Option<String> {
+    let connector = state.repository.load(id).await.ok().flatten()?;
+    check_stage_configs(&state.modules, id.as_str(), &connector.definition)
+        .await
+        .err()
+        .map(|e| format!("it would fault at its next start: {e}"))
+}
+
+/// What an upload answers: the version, how long compiling took, and the
+/// connectors that follow the name.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadView {
+    #[serde(flatten)]
+    version: VersionView,
+    /// Milliseconds spent compiling; absent when the content was known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_ms: Option<u64>,
+    /// Connectors naming the module without a pinned digest.
+    followers: Vec<FollowerView>,
+}
+
+/// A connector that follows the uploaded name.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowerView {
+    connector: String,
+    enabled: bool,
+    /// Its stages that name the module.
+    stages: Vec<String>,
+    /// The digest its running stages run, if it is running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs: Option<String>,
+    /// When it runs the uploaded version.
+    picks_up: String,
+    /// Present when the uploaded version's `init` refuses the connector's
+    /// stage config: it would fault at its next start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
+}
+
+async fn upload_view(state: &AppState, upload: Upload) -> Result<UploadView, ApiError> {
+    let digest = upload.version.digest.clone();
+    let mut followers = Vec::new();
+    for follower in state.modules.followers(&upload.version.name).await? {
+        let warning = new_version_refusal(state, &follower.connector).await;
+        followers.push((follower, warning));
+    }
+    let followers = followers
+        .into_iter()
+        .map(|(follower, warning)| {
+            let runs = state
+                .supervisor
+                .running_stages(&follower.connector)
+                .iter()
+                .find(|s| follower.stages.contains(&s.stage))
+                .map(|s| s.digest.clone());
+            let picks_up = match (&runs, follower.enabled) {
+                (_, false) => "when it is enabled".to_owned(),
+                (Some(running), true) if *running == digest => "runs it now".to_owned(),
+                (Some(running), true) => format!(
+                    "at its next start (disable then enable, reset, a PUT that changes it, or a node restart); until then it keeps running {running}"
+                ),
+                (None, true) => "at its next start (it is not running now)".to_owned(),
+            };
+            FollowerView {
+                connector: follower.connector.to_string(),
+                enabled: follower.enabled,
+                stages: follower.stages,
+                runs,
+                picks_up,
+                warning,
+            }
+        })
+        .collect();
+    Ok(UploadView {
+        version: upload.version.into(),
+        compile_ms: upload.compile_ms,
+        followers,
+    })
 }
 
 /// Whether `body` looks like `multipart/form-data` (a `--boundary` line,

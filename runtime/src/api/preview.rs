@@ -1,6 +1,9 @@
 //! `POST /preview`: runs a filter and transform chain over real events
-//! without creating anything, and says what would be delivered, dropped or
-//! dead-lettered.
+//! (the last ones of the log, or events given inline) without creating
+//! anything, and says what would be delivered, dropped or dead-lettered,
+//! and by which stage. Inline events go through the same built-in filter a
+//! connector applies (streams, event types, system events, JSONPath); an
+//! event it drops names the setting (`filter.streams`, ...) as its stage.
 
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -13,9 +16,11 @@ use super::error::ApiError;
 use super::json::StrictJson;
 use super::AppState;
 use crate::connector::{json_path, CompiledFilter, FilterConfig, TransformConfig, Verdict};
-use crate::pipeline::{Chain, ChainError, InputResult, NamedStage, StageFactory};
+use crate::pipeline::{Chain, ChainError, InputResult, NamedStage, StageConfigError, StageFactory};
 use crate::sinks::envelope::envelope;
-use crate::store::{event_bytes, AllStart, ContentType, Direction, Position, RecordedEvent};
+use crate::store::{
+    event_bytes, AllStart, ContentType, Direction, Position, RecordedEvent, SubscriptionFilter,
+};
 use crate::wasm::{GuestError, GuestErrorKind, GuestIdentity};
 
 const MAX_EVENTS: usize = 1000;
@@ -92,7 +97,7 @@ pub async fn preview(
     for (i, transform) in request.transforms.iter().enumerate() {
         transform.validate(&format!("transforms[{i}]"))?;
     }
-    let events: Vec<(RecordedEvent, Option<String>)> = match request.events {
+    let events: Vec<(RecordedEvent, Screen)> = match request.events {
         Some(samples) => {
             if samples.len() > MAX_EVENTS {
                 return Err(ApiError::bad_request(
@@ -100,11 +105,31 @@ pub async fn preview(
                     format!("at most {MAX_EVENTS} events can be previewed at once"),
                 ));
             }
-            samples
+            let samples: Vec<RecordedEvent> = samples
                 .into_iter()
                 .enumerate()
-                .map(|(i, s)| (sample(i, s), None))
-                .collect()
+                .map(|(i, s)| sample(i, s))
+                .collect();
+            let mut screened = Vec::with_capacity(samples.len());
+            let mut passing = Vec::new();
+            for event in samples {
+                match store_filter_refusal(&filter.store, &event) {
+                    Some(stage) => screened.push((event, Screen::Dropped(stage))),
+                    None => passing.push(event),
+                }
+            }
+            let verdicts = json_path_verdicts(&filter, passing).await?;
+            screened.extend(verdicts.into_iter().map(|(event, verdict)| {
+                let screen = match verdict {
+                    Verdict::Passes => Screen::Passes,
+                    Verdict::Fails => Screen::Dropped(json_path::FIELD),
+                    Verdict::Refused(reason) => Screen::Refused(reason),
+                };
+                (event, screen)
+            }));
+            // Back in the order they were given (revisions are their indexes).
+            screened.sort_by_key(|(event, _)| event.revision);
+            screened
         }
         None => {
             let last = request.last.unwrap_or(10);
@@ -117,12 +142,21 @@ pub async fn preview(
             let mut found = last_events(&state, last, &filter).await?;
             found.reverse();
             found
+                .into_iter()
+                .map(|(event, refusal)| {
+                    let screen = match refusal {
+                        Some(reason) => Screen::Refused(reason),
+                        None => Screen::Passes,
+                    };
+                    (event, screen)
+                })
+                .collect()
         }
     };
-    // Events the JSONPath filter refused skip the stages, as in a connector.
+    // Events the filter dropped or refused skip the stages, as in a connector.
     let runnable: Vec<RecordedEvent> = events
         .iter()
-        .filter(|(_, refusal)| refusal.is_none())
+        .filter(|(_, screen)| matches!(screen, Screen::Passes))
         .map(|(event, _)| event.clone())
         .collect();
 
@@ -134,9 +168,19 @@ pub async fn preview(
             stage: name.clone(),
             secrets: config.secrets.values().cloned().collect(),
         };
-        let stage = StageFactory::transform(&state.modules, identity, config)
+        let mut stage = StageFactory::transform(&state.modules, identity, config)
             .await
             .map_err(|e| ApiError::bad_request("invalid-module", format!("{name}: {e}")))?;
+        // A config `init` refuses is answered as connector creation answers it.
+        stage.init().await.map_err(|e| {
+            let refused =
+                StageConfigError::from_init(&format!("transforms[{i}]"), &config.module, e);
+            ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-config",
+                refused.to_string(),
+            )
+        })?;
         stages.push(NamedStage { name, stage });
     }
     let outcomes = Chain::new(stages).run(&runnable).await.map_err(|e| {
@@ -151,17 +195,20 @@ pub async fn preview(
     let mut outcomes = outcomes.into_iter();
     let mut summary = Summary::default();
     let mut results = Vec::with_capacity(events.len());
-    for (event, refusal) in &events {
+    for (event, screen) in &events {
         let shown = envelope(event);
-        let outcome = match refusal {
-            Some(reason) => InputResult::Failed {
+        let outcome = match screen {
+            Screen::Dropped(field) => InputResult::Dropped {
+                stage: (*field).to_owned(),
+            },
+            Screen::Refused(reason) => InputResult::Failed {
                 stage: json_path::FIELD.to_owned(),
                 error: GuestError {
                     kind: GuestErrorKind::InvalidEvent,
                     message: reason.clone(),
                 },
             },
-            None => match outcomes.next() {
+            Screen::Passes => match outcomes.next() {
                 Some(outcome) => outcome,
                 None => break,
             },
@@ -202,6 +249,43 @@ pub async fn preview(
     Ok(Json(
         serde_json::json!({ "results": results, "summary": summary }),
     ))
+}
+
+/// What the built-in filter made of an event.
+enum Screen {
+    /// On to the stages.
+    Passes,
+    /// Not delivered; the filter setting that dropped it.
+    Dropped(&'static str),
+    /// The JSONPath filter could not evaluate it: dead-lettered.
+    Refused(String),
+}
+
+/// The setting of the store-side filter that drops `event`, if one does,
+/// checked as a connector's subscription checks it.
+fn store_filter_refusal(
+    filter: &SubscriptionFilter,
+    event: &RecordedEvent,
+) -> Option<&'static str> {
+    if !filter.include_system_events && event.is_system() {
+        return Some("filter.includeSystemEvents");
+    }
+    if filter
+        .stream
+        .as_ref()
+        .is_some_and(|m| !m.matches(&event.stream))
+    {
+        return Some("filter.streams");
+    }
+    if filter
+        .event_type
+        .as_ref()
+        .is_some_and(|m| !m.matches(&event.event_type))
+    {
+        return Some("filter.eventTypes");
+    }
+    debug_assert!(filter.matches(event));
+    None
 }
 
 fn sample(i: usize, s: SampleEvent) -> RecordedEvent {
@@ -304,4 +388,42 @@ async fn json_path_verdicts(
             "the request failed inside the node; see its log",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::{FilterConfig, MatcherConfig};
+
+    fn event(stream: &str, event_type: &str) -> RecordedEvent {
+        sample(
+            0,
+            SampleEvent {
+                stream: stream.into(),
+                event_type: event_type.into(),
+                data: serde_json::json!({}),
+                metadata: None,
+            },
+        )
+    }
+
+    #[test]
+    fn the_filter_setting_that_drops_an_event_is_named() {
+        let filter = FilterConfig {
+            streams: Some(MatcherConfig::Prefixes(vec!["shop-".into()])),
+            event_types: Some(MatcherConfig::Prefixes(vec!["Order".into()])),
+            ..FilterConfig::default()
+        }
+        .compile()
+        .expect("filter");
+        let refusal =
+            |stream, event_type| store_filter_refusal(&filter.store, &event(stream, event_type));
+        assert_eq!(refusal("shop-1", "OrderPlaced"), None);
+        assert_eq!(refusal("other-1", "OrderPlaced"), Some("filter.streams"));
+        assert_eq!(refusal("shop-1", "Refunded"), Some("filter.eventTypes"));
+        assert_eq!(
+            refusal("shop-1", "$metadata"),
+            Some("filter.includeSystemEvents")
+        );
+    }
 }

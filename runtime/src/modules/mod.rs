@@ -9,16 +9,21 @@
 //! stored, a `$ModuleDeleted` event forgets every version of a name (the
 //! chunks stay: another name may share them). The [`ModuleRegistry`] validates
 //! uploads with the [`WasmHost`](crate::wasm::WasmHost) before anything is
-//! stored, and reads the index on every call, so what one member uploads the
-//! others see at once.
+//! stored (logging when it starts compiling, when it compiled and when the
+//! compiled artifact is cached, and telling how long compiling took), and
+//! reads the index on every call, so what one member uploads the others see
+//! at once. [`ModuleRegistry::followers`] names the connectors that follow a
+//! name and so run its newest upload from their next start.
 
 mod chunks;
 mod error;
+mod followers;
 mod index;
 mod reference;
 mod registry;
 
 pub use error::ModuleError;
+pub use followers::{following_stages, Follower};
 pub use index::{ModuleVersion, DELETED_EVENT, INDEX_STREAM, UPLOADED_EVENT};
 pub use reference::{valid_module_name, InvalidModuleRef, ModuleRef};
 pub use registry::{

@@ -57,6 +57,9 @@ pub struct Upload {
     /// `false` when these exact bytes already were the latest version of the
     /// name: nothing was written.
     pub created: bool,
+    /// How long compiling took, in milliseconds; `None` when the content
+    /// was known already and nothing was compiled.
+    pub compile_ms: Option<u64>,
 }
 
 /// Uploads, lists, resolves and deletes modules; cheap to clone.
@@ -68,7 +71,7 @@ pub struct ModuleRegistry {
 pub(super) struct Inner {
     pub(super) store: Arc<dyn EventStore>,
     host: WasmHost,
-    connectors: ConnectorRepository,
+    pub(super) connectors: ConnectorRepository,
     max_bytes: usize,
 }
 
@@ -130,17 +133,22 @@ impl ModuleRegistry {
                 return Ok(Upload {
                     version: latest.clone(),
                     created: false,
+                    compile_ms: None,
                 });
             }
         }
         // Content indexed before (under any name) was validated and is
         // stored in full; anything else is compiled now.
-        let (worlds, chunks) = match index.contents.get(&digest) {
-            Some(known) => (known.worlds.clone(), known.chunks),
+        let (worlds, chunks, compile_ms) = match index.contents.get(&digest) {
+            Some(known) => (known.worlds.clone(), known.chunks, None),
             None => {
+                tracing::info!(module = %name, %digest, bytes = bytes.len(), "compiling the uploaded module");
+                let started = std::time::Instant::now();
                 let worlds = self.inspect(&digest, bytes.clone()).await?;
+                let compile_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 let chunks = self.write_chunks(&digest, &bytes).await?;
-                (worlds, chunks)
+                tracing::info!(module = %name, %digest, compile_ms, chunks, "uploaded module stored");
+                (worlds, chunks, Some(compile_ms))
             }
         };
         let version = ModuleVersion {
@@ -172,10 +180,12 @@ impl ModuleRegistry {
             None => Upload {
                 version: version.clone(),
                 created: true,
+                compile_ms,
             },
             Some(latest) => Upload {
                 version: latest,
                 created: false,
+                compile_ms,
             },
         })
     }

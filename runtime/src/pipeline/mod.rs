@@ -9,6 +9,12 @@
 //! was delivered (or dead-lettered). Store errors resubscribe from the last
 //! handled position with back-off; sink errors fault the connector.
 //!
+//! WebAssembly stages ([`module_stages`]) are initialised when the pipeline
+//! starts, so a config their component refuses faults the connector at once;
+//! the API runs the same `init` on create and `PUT` ([`check_stage_configs`])
+//! so such a config is refused before it is stored. The status lists the
+//! module version each stage runs ([`StageModule`]).
+//!
 //! The built-in filter's JSONPath part runs off the async threads, bounded
 //! ([`json_filter`]); refused events are dead-lettered ([`dead_letters`]) or
 //! fault the connector, as its `onFailure` says.
@@ -34,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connector::{ConnectorRepository, ConnectorState};
 
+pub use module_stages::{check_stage_configs, mark_outdated, StageConfigError, StageModule};
 pub use stages::StageFactory;
 pub use status::{LastError, PipelineStatus, RunState, StatusSnapshot};
 pub use transforms::{derive, Chain, ChainError, InputResult, NamedStage};

@@ -15,6 +15,7 @@ use super::batch::collect;
 use super::checkpoints::Checkpointer;
 use super::dead_letters::{write_dead_letter, DeadLetterWrite};
 use super::json_filter::{screen, Screened};
+use super::module_stages::{chain_modules, StageModule};
 use super::stages::StageFactory;
 use super::status::{PipelineStatus, RunState};
 use super::transforms::{Chain, ChainError, InputResult, NamedStage};
@@ -93,6 +94,9 @@ async fn run_until_stopped(
         .compile()
         .map_err(|e| format!("invalid filter: {e}"))?;
     let mut chain = build_chain(stages, connector).await?;
+    for module in chain_modules(&chain) {
+        status.add_stage_module(module);
+    }
     let mut sink = build_sink(stages, connector, status).await?;
     let limits = sink.batch_limits();
     let Some((mut from, resumed_from)) = resume_point(repository, connector, status, cancel).await
@@ -210,10 +214,13 @@ async fn build_chain(
             stage: name.clone(),
             secrets: config.secrets.values().cloned().collect(),
         };
-        let stage = stages
+        let mut stage = stages
             .transform(identity, config)
             .await
             .map_err(|e| format!("{name}: {e}"))?;
+        // `init` now, so a config the component refuses faults the
+        // connector at its start rather than at its first event.
+        stage.init().await.map_err(|e| format!("{name}: {e}"))?;
         named.push(NamedStage { name, stage });
     }
     Ok(Chain::new(named))
@@ -248,10 +255,17 @@ async fn build_sink(
             stage: format!("sink ({})", config.module),
             secrets: config.secrets.values().cloned().collect(),
         };
-        let stage = stages
+        let mut stage = stages
             .sink(identity, config)
             .await
             .map_err(|e| format!("sink ({}): {e}", config.module))?;
+        stage
+            .init()
+            .await
+            .map_err(|e| format!("sink ({}): {e}", config.module))?;
+        if let Some(origin) = stage.origin() {
+            status.add_stage_module(StageModule::new("sink", origin));
+        }
         return Ok(Box::new(WasmSink::new(stage, config, ctx)));
     }
     connector

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::module_stages::StageModule;
 use crate::connector::{Checkpoint, Counters};
 use crate::secrets::redact_in;
 use crate::store::Position;
@@ -58,6 +59,8 @@ struct StatusInner {
     ran_here: bool,
     /// The connector's secrets, hidden in every message.
     hidden: Vec<String>,
+    /// The module version each WebAssembly stage runs.
+    stages: Vec<StageModule>,
 }
 
 /// The most recent error and when it happened.
@@ -99,6 +102,9 @@ pub struct StatusSnapshot {
     /// it has not run here since the node started.
     pub run: Option<RunCounts>,
     pub last_error: Option<LastError>,
+    /// The module version each WebAssembly stage runs, once started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageModule>,
 }
 
 impl StatusSnapshot {
@@ -115,6 +121,7 @@ impl StatusSnapshot {
             totals,
             run: None,
             last_error: None,
+            stages: Vec::new(),
         }
     }
 
@@ -146,6 +153,7 @@ impl PipelineStatus {
                 started_at: Utc::now(),
                 ran_here: state != RunState::Disabled,
                 hidden: Vec::new(),
+                stages: Vec::new(),
             }),
         }
     }
@@ -184,6 +192,11 @@ impl PipelineStatus {
     /// Marks a retry in progress (`true`) or over (`false`).
     pub fn set_retrying(&self, retrying: bool) {
         self.with(|s| s.retrying = retrying);
+    }
+
+    /// Records which module version a stage runs.
+    pub fn add_stage_module(&self, module: StageModule) {
+        self.with(|s| s.stages.push(module));
     }
 
     /// Hides these values (the connector's secrets) in every message.
@@ -247,6 +260,7 @@ impl PipelineStatus {
                 counts: inner.run,
             }),
             last_error: inner.last_error,
+            stages: inner.stages,
         }
     }
 }

@@ -48,6 +48,11 @@ impl Chain {
         self.stages.is_empty()
     }
 
+    /// The stages, in order.
+    pub fn stages(&self) -> &[NamedStage] {
+        &self.stages
+    }
+
     /// Runs `events` through every stage: one result per input event, in
     /// order.
     pub async fn run(&mut self, events: &[RecordedEvent]) -> Result<Vec<InputResult>, ChainError> {

@@ -102,7 +102,9 @@ impl<B: Bindings> Instance<B> {
         });
     }
 
-    async fn ensure_live(&mut self) -> Result<(), StageError> {
+    /// Creates and initialises the instance now, if it is not live yet, so
+    /// a config `init` refuses is found before any event arrives.
+    pub async fn ensure_live(&mut self) -> Result<(), StageError> {
         if self.live.is_some() {
             return Ok(());
         }

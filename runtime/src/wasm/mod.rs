@@ -6,11 +6,18 @@
 //! (keyed by the engine's compatibility hash and the module digest).
 //! [`WasmHost::transform`] and [`WasmHost::sink`] give a stage that keeps one
 //! pre-instantiated component and one live instance, reused across batches,
-//! recycled after a trap or after many calls. Every call has a memory limit
+//! recycled after a trap or after many calls; `init` runs when the instance
+//! is made, or ahead of any batch through the stage's `init` (how a config
+//! is checked before a connector is stored, and how a connector faults at
+//! its start on a config its component refuses). Each stage carries the
+//! [`ModuleOrigin`] it was made from. Every call has a memory limit
 //! (all memories and tables of the component together) and a time budget
 //! (host calls included). Sinks' outgoing HTTP obeys their `allowHosts` and
-//! the node's destination policy. Expected failures come back as
-//! [`GuestError`] values; traps and broken limits as [`StageError::Trap`].
+//! the node's destination policy; a request outside `allowHosts` ends the
+//! call in a [`StageError::DestinationRefused`] naming the entry to add.
+//! Compiling an upload logs when it ends and when the artifact is cached.
+//! Expected failures come back as [`GuestError`] values; traps and broken
+//! limits as [`StageError::Trap`].
 //! The code `bindgen!` generates stays in the private `bindings` module.
 
 mod bindings;
@@ -34,7 +41,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use convert::{EmittedRecord, SinkOutcome, StageOutcome};
 pub use identity::GuestIdentity;
-pub use stages::{SinkStage, TransformStage};
+pub use stages::{ModuleOrigin, SinkStage, TransformStage};
 
 use cache::ArtifactCache;
 pub use cache::InvalidDigest;
@@ -117,7 +124,8 @@ pub enum StageError {
     /// A trap, a broken limit, or an answer that breaks the contract.
     #[error("{0}")]
     Trap(String),
-    /// An outgoing request went to a destination the node's policy refuses.
+    /// An outgoing request went to a host outside `allowHosts` or to a
+    /// destination the node's policy refuses.
     #[error("{0}")]
     DestinationRefused(String),
 }
@@ -217,8 +225,10 @@ impl WasmHost {
     /// runtime's threads.
     pub fn inspect(&self, digest: &str, bytes: &[u8]) -> Result<ComponentInfo, WasmError> {
         check_header(bytes)?;
+        let started = std::time::Instant::now();
         let component = Component::new(&self.inner.engine, bytes)
             .map_err(|e| WasmError::Compile(format!("{e:#}")))?;
+        tracing::info!(%digest, compile_ms = started.elapsed().as_millis() as u64, "component compiled");
         let transform = stages::transform_pre(&self.inner.transform_linker, &component);
         let sink = stages::sink_pre(&self.inner.sink_linker, &component);
         let mut worlds = Vec::new();
@@ -235,6 +245,7 @@ impl WasmHost {
             });
         }
         self.inner.cache.store(digest, &component)?;
+        tracing::info!(%digest, "compiled component cached");
         Ok(ComponentInfo { worlds })
     }
 

@@ -3,7 +3,10 @@
 //! A request goes out only when its host is in the sink's `allowHosts` and
 //! the node's destination policy allows the address it resolves to: it is
 //! sent by a policy-checked client (see [`crate::outbound::client`]), never
-//! by a direct connection. The request body is read up to
+//! by a direct connection. A host outside `allowHosts` fails the request for
+//! the guest (`HTTP-request-denied`) and is recorded with the entry that
+//! would allow it, so the call ends in a
+//! [`super::StageError::DestinationRefused`] that says what to add. The request body is read up to
 //! [`MAX_REQUEST_BODY`]; the request's time is the guest's own (connect
 //! plus first-byte timeouts) capped by what is left of the call's budget. A refused destination fails the request for the guest
 //! (`destination-ip-prohibited`) and is recorded, so the call ends in a
@@ -72,6 +75,18 @@ pub(super) fn host_allowed(allow: &[String], host: &str, port: Option<u16>) -> b
     })
 }
 
+/// Why a request to a host outside `allowHosts` was denied, naming the
+/// entry that would allow it (`host:port` when the URL names a port).
+pub(super) fn not_allowed(url: &str, host: &str, explicit_port: Option<u16>) -> String {
+    let entry = match explicit_port {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    format!(
+        "the sink component's request to {url} was denied (HTTP-request-denied): `{entry}` is not in `sink.allowHosts`; add it, e.g. `\"allowHosts\": [\"{entry}\"]`"
+    )
+}
+
 type IoFuture = Box<dyn std::future::Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture = Box<
     dyn std::future::Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>>
@@ -97,12 +112,16 @@ impl WasiHttpHooks for OutgoingHooks {
             .as_ref()
             .filter(|h| host_allowed(&h.allow_hosts, &host, port))
         else {
+            let masked = crate::secrets::mask_url(&uri.to_string());
             tracing::warn!(
                 connector = %self.identity.connector,
                 stage = %self.identity.stage,
-                uri = %crate::secrets::mask_url(&uri.to_string()),
+                uri = %masked,
                 "outgoing request refused: host not in allowHosts"
             );
+            let reason = not_allowed(&masked, &host, uri.port_u16());
+            let mut slot = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(reason);
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         };
         let http = Arc::clone(http);
@@ -205,5 +224,16 @@ mod tests {
         assert!(host_allowed(&allow, "a.example.org", Some(80)));
         assert!(!host_allowed(&allow, "example.org", Some(80)));
         assert!(!host_allowed(&allow, "evil.com", Some(80)));
+    }
+
+    #[test]
+    fn a_denied_host_names_the_entry_to_add() {
+        let message = super::not_allowed("http://127.0.0.1:8080/x", "127.0.0.1", Some(8080));
+        assert!(
+            message.contains("`127.0.0.1:8080` is not in `sink.allowHosts`"),
+            "{message}"
+        );
+        let message = super::not_allowed("https://hooks.example.com/x", "hooks.example.com", None);
+        assert!(message.contains("[\"hooks.example.com\"]"), "{message}");
     }
 }

@@ -1,4 +1,7 @@
-//! Transform and sink stages: one instance each, called per batch.
+//! Transform and sink stages: one instance each, called per batch. Each
+//! stage remembers which uploaded module version ([`ModuleOrigin`]) it runs,
+//! so a connector's status can show it; `init` checks a stage's config
+//! before any event (see [`TransformStage::init`]).
 
 use std::sync::Arc;
 
@@ -90,10 +93,23 @@ fn one_per_event(answered: usize, events: usize, what: &str) -> Result<(), Stage
     )))
 }
 
+/// The uploaded module version a stage runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleOrigin {
+    /// The module's name.
+    pub module: String,
+    /// `sha256:<hex>` of the bytes the stage runs.
+    pub digest: String,
+    /// Whether the connector pins this digest (`name@sha256:...`) rather
+    /// than following the name's latest upload.
+    pub pinned: bool,
+}
+
 /// A filter or transform component, called once per batch.
 pub struct TransformStage {
     instance: Instance<transform::Transform>,
     max_output_bytes: usize,
+    origin: Option<ModuleOrigin>,
 }
 
 impl TransformStage {
@@ -107,7 +123,25 @@ impl TransformStage {
         Self {
             max_output_bytes: limits.max_output_bytes,
             instance: Instance::new(engine, pre, identity, config, limits, None),
+            origin: None,
         }
+    }
+
+    /// Records which module version this stage runs.
+    pub fn with_origin(mut self, origin: ModuleOrigin) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// The module version this stage runs, when it came from the registry.
+    pub fn origin(&self) -> Option<&ModuleOrigin> {
+        self.origin.as_ref()
+    }
+
+    /// Instantiates the component and calls its `init` with the stage's
+    /// config now, under the stage's limits.
+    pub async fn init(&mut self) -> Result<(), StageError> {
+        self.instance.ensure_live().await
     }
 
     /// One outcome per event, in order.
@@ -139,6 +173,7 @@ impl TransformStage {
 /// A sink component, called once per batch.
 pub struct SinkStage {
     instance: Instance<sink::Sink>,
+    origin: Option<ModuleOrigin>,
 }
 
 impl SinkStage {
@@ -159,7 +194,25 @@ impl SinkStage {
                 limits,
                 Some(Arc::new(outgoing)),
             ),
+            origin: None,
         }
+    }
+
+    /// Records which module version this stage runs.
+    pub fn with_origin(mut self, origin: ModuleOrigin) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// The module version this stage runs, when it came from the registry.
+    pub fn origin(&self) -> Option<&ModuleOrigin> {
+        self.origin.as_ref()
+    }
+
+    /// Instantiates the component and calls its `init` with the stage's
+    /// config now, under the stage's limits.
+    pub async fn init(&mut self) -> Result<(), StageError> {
+        self.instance.ensure_live().await
     }
 
     /// One outcome per event, in order.
