@@ -4,6 +4,11 @@
 //! binary and the tests start one the same way. The API's address is bound
 //! first and the gRPC one before the node says it started, so an address in
 //! use fails the start with a [`ListenError`] naming the flag that sets it.
+//! With the embedded store, the node holds its data directory's lock
+//! ([`data_lock`]) while it runs, so a second node on the same `--data`
+//! refuses to start and names the process holding it.
+
+mod data_lock;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +31,8 @@ use crate::store::kurrent::KurrentStore;
 use crate::store::{EventStore, StoreError};
 use crate::tls::TlsListener;
 use crate::wasm::{WasmConfig, WasmHost};
+
+pub use data_lock::{DataDirLock, DataLockError};
 
 /// Where a node keeps its streams (definitions, checkpoints, dead letters,
 /// modules) and reads the events its connectors deliver.
@@ -134,12 +141,15 @@ pub struct Node {
     listener: TcpListener,
     grpc: Option<GrpcServer>,
     access: PreparedAccess,
+    /// The embedded store's data directory, held until the node ends.
+    _data_lock: Option<DataDirLock>,
 }
 
 impl Node {
     /// Binds the API's address, opens the store and starts every enabled
     /// connector. An address in use fails the start with a
-    /// [`ListenError`] before anything else is opened.
+    /// [`ListenError`] before anything else is opened; a data directory
+    /// another node holds fails it with a [`DataLockError`].
     pub async fn start(config: NodeConfig) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen)
             .await
@@ -151,6 +161,10 @@ impl Node {
                 config.data_dir.display()
             )
         })?;
+        let data_lock = match config.store {
+            StoreLocation::Embedded => Some(DataDirLock::acquire(&config.data_dir)?),
+            StoreLocation::Kurrent(_) => None,
+        };
         let access = crate::access::prepare(&config.access, config.listen, config.grpc.as_ref())?;
         let sidecar = matches!(config.store, StoreLocation::Kurrent(_));
         let keyring = Arc::new(open_keyring(&config.secrets, &config.data_dir, sidecar)?);
@@ -214,6 +228,7 @@ impl Node {
             listener,
             grpc,
             access,
+            _data_lock: data_lock,
         })
     }
 

@@ -10,6 +10,7 @@ mod bad_input;
 mod bounded_work;
 mod console;
 mod crash;
+mod data_lock;
 mod delivery;
 mod destinations;
 mod error_fixtures;
