@@ -5,7 +5,13 @@
 //! [`Supervisor::apply`] with the new state; the supervisor starts, restarts
 //! (new definition or round, or after a fault) or stops its pipeline. Stops
 //! are graceful: the pipeline checkpoints what was delivered, within a grace
-//! period, and stragglers are named in the log. A connector that has not
+//! period, and stragglers are aborted, waited for and named in the log.
+//!
+//! Commands for one connector are applied one at a time, in order (each
+//! connector has its own gate); the table of running pipelines is locked
+//! only to look a pipeline up, take it out or put it in, never across a
+//! stop, so a connector that is slow to stop does not hold up the others.
+//! A connector that has not
 //! run here since the node started shows what its checkpoints say: its
 //! position and its totals.
 
@@ -34,15 +40,19 @@ struct Running {
 struct Applied {
     running: HashMap<ConnectorId, Running>,
     revisions: HashMap<ConnectorId, u64>,
+    /// Held while a command for the connector is applied, start to end.
+    gates: HashMap<ConnectorId, Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Runs the pipelines of the enabled connectors.
 pub struct Supervisor {
     repository: ConnectorRepository,
     stages: Arc<dyn StageFactory>,
-    applied: tokio::sync::Mutex<Applied>,
+    /// Never held across an await.
+    applied: Mutex<Applied>,
     /// Read by the API without waiting for a start or stop in progress.
     statuses: Mutex<HashMap<ConnectorId, Arc<PipelineStatus>>>,
+    stop_grace: Duration,
 }
 
 impl Supervisor {
@@ -50,8 +60,9 @@ impl Supervisor {
         Self {
             repository,
             stages,
-            applied: tokio::sync::Mutex::new(Applied::default()),
+            applied: Mutex::new(Applied::default()),
             statuses: Mutex::new(HashMap::new()),
+            stop_grace: STOP_GRACE,
         }
     }
 
@@ -66,30 +77,42 @@ impl Supervisor {
         Ok(started)
     }
 
+    fn applied(&self) -> std::sync::MutexGuard<'_, Applied> {
+        self.applied.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Brings the connector's pipeline in line with `state`. A state older
-    /// than one already applied (two requests racing) is ignored.
+    /// than one already applied (two requests racing) is ignored. Waits
+    /// only for earlier commands for the same connector.
     pub async fn apply(&self, state: &ConnectorState) {
-        let mut applied = self.applied.lock().await;
-        if applied
-            .revisions
-            .get(&state.id)
-            .is_some_and(|r| *r > state.revision)
-        {
-            return;
-        }
-        applied.revisions.insert(state.id.clone(), state.revision);
-        let running = &mut applied.running;
-        if let Some(current) = running.get(&state.id) {
-            let unchanged = state.should_run()
-                && current.definition == state.definition
-                && current.round == state.round
-                && !current.handle.is_finished();
-            if unchanged {
+        let gate = {
+            let mut applied = self.applied();
+            Arc::clone(applied.gates.entry(state.id.clone()).or_default())
+        };
+        let _in_order = gate.lock().await;
+        let previous = {
+            let mut applied = self.applied();
+            if applied
+                .revisions
+                .get(&state.id)
+                .is_some_and(|r| *r > state.revision)
+            {
                 return;
             }
-        }
-        if let Some(previous) = running.remove(&state.id) {
-            stop(&state.id, previous).await;
+            applied.revisions.insert(state.id.clone(), state.revision);
+            if let Some(current) = applied.running.get(&state.id) {
+                let unchanged = state.should_run()
+                    && current.definition == state.definition
+                    && current.round == state.round
+                    && !current.handle.is_finished();
+                if unchanged {
+                    return;
+                }
+            }
+            applied.running.remove(&state.id)
+        };
+        if let Some(previous) = previous {
+            stop(&state.id, previous, self.stop_grace).await;
         }
         if state.should_run() {
             let handle = PipelineHandle::spawn(
@@ -98,7 +121,7 @@ impl Supervisor {
                 state.clone(),
             );
             self.set_status(&state.id, Some(Arc::clone(handle.status())));
-            running.insert(
+            self.applied().running.insert(
                 state.id.clone(),
                 Running {
                     handle,
@@ -159,24 +182,29 @@ impl Supervisor {
 
     /// Stops every pipeline, checkpointing what was delivered.
     pub async fn stop_all(&self) {
-        let mut applied = self.applied.lock().await;
-        let stops = applied
-            .running
-            .drain()
-            .map(|(id, r)| async move { stop(&id, r).await });
+        let running: Vec<_> = self.applied().running.drain().collect();
+        let grace = self.stop_grace;
+        let stops = running
+            .into_iter()
+            .map(|(id, r)| async move { stop(&id, r, grace).await });
         futures::future::join_all(stops).await;
     }
 }
 
-async fn stop(id: &ConnectorId, running: Running) {
+/// Stops a pipeline; it counts as stopped once its task has ended (or was
+/// aborted and left behind after a bounded wait).
+async fn stop(id: &ConnectorId, running: Running, grace: Duration) {
     let status = Arc::clone(running.handle.status());
     if status.state() != RunState::Faulted {
         status.set_state(RunState::Stopping);
     }
-    if !running.handle.stop(STOP_GRACE).await {
-        tracing::warn!(connector = %id, grace_ms = STOP_GRACE.as_millis() as u64, "pipeline did not stop in time and was aborted");
+    if !running.handle.stop(grace).await {
+        tracing::warn!(connector = %id, grace_ms = grace.as_millis() as u64, "pipeline did not stop in time and was aborted");
     }
     // A pipeline replaced by a new one is no longer shown; one that is not
     // replaced stays visible as disabled, with its counters and last error.
     status.set_state(RunState::Disabled);
 }
+
+#[cfg(test)]
+mod tests;

@@ -85,17 +85,24 @@ impl PipelineHandle {
     }
 
     /// Asks the pipeline to stop, checkpointing what was delivered, and waits
-    /// up to `grace`; after that the task is aborted. Returns whether it
-    /// stopped in time.
-    pub async fn stop(self, grace: Duration) -> bool {
+    /// up to `grace`; after that the task is aborted and waited for again,
+    /// up to [`ABORT_WAIT`], so a stopped pipeline has ended (unless it is
+    /// stuck where it cannot be aborted). Returns whether it stopped in time.
+    pub async fn stop(mut self, grace: Duration) -> bool {
         self.cancel.cancel();
-        let abort = self.task.abort_handle();
-        match tokio::time::timeout(grace, self.task).await {
-            Ok(_) => true,
-            Err(_) => {
-                abort.abort();
-                false
-            }
+        if tokio::time::timeout(grace, &mut self.task).await.is_ok() {
+            return true;
         }
+        self.task.abort();
+        if tokio::time::timeout(ABORT_WAIT, self.task).await.is_err() {
+            tracing::warn!(
+                wait_ms = ABORT_WAIT.as_millis() as u64,
+                "an aborted pipeline has not ended yet; it is left behind"
+            );
+        }
+        false
     }
 }
+
+/// How long an aborted pipeline is waited for before it is left behind.
+pub const ABORT_WAIT: Duration = Duration::from_secs(2);
