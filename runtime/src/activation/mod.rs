@@ -55,11 +55,16 @@ impl Supervisor {
         }
     }
 
-    /// Starts every enabled connector in the store.
+    /// Starts every enabled connector in the store. One that cannot be read
+    /// is passed over (the API lists it as faulted with the reason) so the
+    /// others still run.
     pub async fn start_all(&self) -> Result<usize, CommandError> {
-        let connectors = self.repository.list().await?;
+        let listing = self.repository.list().await?;
+        for unreadable in &listing.unreadable {
+            tracing::error!(connector = %unreadable.id, reason = %unreadable.reason, "connector cannot be read and does not run");
+        }
         let mut started = 0;
-        for connector in &connectors {
+        for connector in &listing.connectors {
             self.apply(connector).await;
             started += usize::from(connector.should_run());
         }

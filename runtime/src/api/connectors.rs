@@ -15,7 +15,9 @@ use super::path::PathName;
 use super::AppState;
 use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom};
 use crate::modules::ModuleRef;
-use crate::pipeline::{check_stage_configs, mark_outdated, StatusSnapshot};
+use crate::pipeline::{
+    check_stage_configs, mark_outdated, PipelineStatus, RunState, StatusSnapshot,
+};
 use crate::sinks::SinkConfig;
 use crate::wasm::World;
 
@@ -157,10 +159,32 @@ async fn run(
     Ok(view(state, connector).await)
 }
 
+/// A connector in the list: readable, or one whose stored events cannot be
+/// read, shown by its id as faulted with the reason.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Listed {
+    Readable(Box<ConnectorView>),
+    Unreadable { id: ConnectorId, status: StatusView },
+}
+
 pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let listing = state.repository.list().await?;
     let mut views = Vec::new();
-    for connector in state.repository.list().await? {
-        views.push(view(&state, connector).await);
+    for connector in listing.connectors {
+        views.push(Listed::Readable(Box::new(view(&state, connector).await)));
+    }
+    for unreadable in listing.unreadable {
+        let status = PipelineStatus::new(RunState::Faulted);
+        status.fault(unreadable.reason);
+        views.push(Listed::Unreadable {
+            id: unreadable.id,
+            status: StatusView {
+                live: status.snapshot(),
+                lag: None,
+                member: None,
+            },
+        });
     }
     Ok(Json(views))
 }

@@ -30,6 +30,6 @@ pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
 pub use id::{ConnectorId, InvalidConnectorId};
 pub use json_path::{JsonPathFilter, Verdict};
-pub use repository::{Checkpoint, CommandError, ConnectorRepository};
+pub use repository::{Checkpoint, CommandError, ConnectorRepository, Listing, Unreadable};
 pub use secrets::SecretFieldError;
 pub use state::{Command, ConnectorState, Decision};
