@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{event, eventually, status_message, NodeProcess, Receiver};
+use connectors::store::kurrent::KurrentStore;
+use connectors::store::{EventStore, ExpectedRevision, NewEvent};
+
+use crate::support::{event, eventually, grpc_node, status_message, NodeProcess, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_that_does_not_decode_faults_only_its_connector() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start().await;
-    let node = NodeProcess::start(dir.path()).await;
+    let (node, grpc) = grpc_node(dir.path(), &[]).await;
     let sink = json!({ "type": "http", "url": receiver.url });
     let only_orders = json!({ "streams": { "prefixes": ["orders-"] } });
     node.create_connector("healthy", json!({ "sink": sink, "filter": only_orders }))
@@ -22,20 +25,29 @@ async fn a_record_that_does_not_decode_faults_only_its_connector() {
         .await;
 
     // Garbage in the broken connector's own stream and in the index, written
-    // through the node's append API (the embedded node without tokens is
-    // admin).
-    let garbage = [event("$ConnectorReconfigured", json!({ "definition": 42 }))];
-    let (status, body) = node
-        .post("/streams/%24connectors%2Fbroken", &json!(garbage))
-        .await;
-    assert_eq!(status, 201, "append garbage: {body}");
-    let (status, body) = node
-        .post(
-            "/streams/%24connectors",
-            &json!([event("$ConnectorRegistered", json!({ "id": 7 }))]),
+    // through the node's gRPC API (a node without credentials lets anyone
+    // write `$` streams, as the admin).
+    let client = KurrentStore::connect(&grpc).expect("connect");
+    client
+        .append(
+            "$connectors/broken",
+            ExpectedRevision::Any,
+            vec![NewEvent::json(
+                "$ConnectorReconfigured",
+                &json!({ "definition": 42 }),
+            )],
         )
-        .await;
-    assert_eq!(status, 201, "append garbage to the index: {body}");
+        .await
+        .expect("append garbage to the connector's stream");
+    client
+        .append(
+            "$connectors",
+            ExpectedRevision::Any,
+            vec![NewEvent::json("$ConnectorRegistered", &json!({ "id": 7 }))],
+        )
+        .await
+        .expect("append garbage to the index");
+    drop(client);
     node.terminate();
 
     let node = NodeProcess::start(dir.path()).await;
