@@ -67,6 +67,11 @@ async fn a_record_that_does_not_decode_faults_only_its_connector() {
         "the reason names the record: {reason}"
     );
 
+    let (status, alone) = node.get("/connectors/broken").await;
+    assert_eq!(status, 200, "{alone}");
+    assert_eq!(alone["status"]["state"], "faulted", "{alone}");
+    assert_eq!(status_message(&alone["status"]), reason);
+
     node.append("orders-1", &[event("OrderPlaced", json!({ "n": 1 }))])
         .await;
     eventually(

@@ -7,7 +7,8 @@
 //! are graceful: the pipeline checkpoints what was delivered, within a grace
 //! period, and stragglers are named in the log. A connector that has not
 //! run here since the node started shows what its checkpoints say: its
-//! position and its totals.
+//! position and its totals. A connector whose stored events cannot be read
+//! is not started; the others are.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -13,7 +13,9 @@ use super::json::{parse, read_body, StrictJson};
 use super::log_position;
 use super::path::PathName;
 use super::AppState;
-use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom};
+use crate::connector::{
+    Command, CommandError, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom,
+};
 use crate::modules::ModuleRef;
 use crate::pipeline::{
     check_stage_configs, mark_outdated, PipelineStatus, RunState, StatusSnapshot,
@@ -159,8 +161,8 @@ async fn run(
     Ok(view(state, connector).await)
 }
 
-/// A connector in the list: readable, or one whose stored events cannot be
-/// read, shown by its id as faulted with the reason.
+/// A connector as listed or inspected: readable, or one whose stored events
+/// cannot be read, shown by its id as faulted with the reason.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Listed {
@@ -175,18 +177,23 @@ pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, Ap
         views.push(Listed::Readable(Box::new(view(&state, connector).await)));
     }
     for unreadable in listing.unreadable {
-        let status = PipelineStatus::new(RunState::Faulted);
-        status.fault(unreadable.reason);
-        views.push(Listed::Unreadable {
-            id: unreadable.id,
-            status: StatusView {
-                live: status.snapshot(),
-                lag: None,
-                member: None,
-            },
-        });
+        views.push(unreadable_view(unreadable.id, unreadable.reason));
     }
     Ok(Json(views))
+}
+
+/// A connector whose stored events cannot be read: faulted, with `reason`.
+fn unreadable_view(id: ConnectorId, reason: String) -> Listed {
+    let status = PipelineStatus::new(RunState::Faulted);
+    status.fault(reason);
+    Listed::Unreadable {
+        id,
+        status: StatusView {
+            live: status.snapshot(),
+            lag: None,
+            member: None,
+        },
+    }
 }
 
 pub async fn get(
@@ -194,9 +201,13 @@ pub async fn get(
     PathName(id): PathName,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
-    match state.repository.load(&id).await? {
-        Some(connector) if !connector.deleted => Ok(Json(view(&state, connector).await)),
-        _ => Err(ApiError::not_found(format!("connector `{id}` not found"))),
+    match state.repository.load(&id).await {
+        Ok(Some(connector)) if !connector.deleted => Ok(Json(Listed::Readable(Box::new(
+            view(&state, connector).await,
+        )))),
+        Ok(_) => Err(ApiError::not_found(format!("connector `{id}` not found"))),
+        Err(e @ CommandError::Corrupt { .. }) => Ok(Json(unreadable_view(id, e.to_string()))),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -162,20 +162,21 @@ impl ConnectorRepository {
     }
 
     /// Every connector that exists (not deleted), in creation order, its
-    /// secrets opened. A connector that cannot be read (an event that does
-    /// not decode, a secret that cannot be opened) is listed apart as
-    /// unreadable, so one bad record does not hide the others.
-    pub async fn list(&self) -> Result<Listing, StoreError> {
+    /// secrets opened. A connector with an event that does not decode is
+    /// listed apart as unreadable, so one bad record does not hide the
+    /// others. A secret that cannot be opened is still an error: the node's
+    /// keys are wrong for every connector, not one record.
+    pub async fn list(&self) -> Result<Listing, CommandError> {
         self.list_with(true).await
     }
 
     /// Every readable connector that exists, its secrets still sealed (for
     /// what needs no secret, such as which modules are in use).
-    pub async fn list_stored(&self) -> Result<Vec<ConnectorState>, StoreError> {
+    pub async fn list_stored(&self) -> Result<Vec<ConnectorState>, CommandError> {
         Ok(self.list_with(false).await?.connectors)
     }
 
-    async fn list_with(&self, open: bool) -> Result<Listing, StoreError> {
+    async fn list_with(&self, open: bool) -> Result<Listing, CommandError> {
         let mut seen = HashSet::new();
         let mut listing = Listing::default();
         for id in self.registered_ids().await? {
@@ -190,11 +191,11 @@ impl ConnectorRepository {
             match state {
                 Ok(Some(state)) if !state.deleted => listing.connectors.push(state),
                 Ok(_) => {}
-                Err(CommandError::Store(e)) => return Err(e),
-                Err(e) => listing.unreadable.push(Unreadable {
+                Err(e @ CommandError::Corrupt { .. }) => listing.unreadable.push(Unreadable {
                     id,
                     reason: e.to_string(),
                 }),
+                Err(e) => return Err(e),
             }
         }
         Ok(listing)
