@@ -167,7 +167,10 @@ async fn run(
 #[serde(untagged)]
 enum Listed {
     Readable(Box<ConnectorView>),
-    Unreadable { id: ConnectorId, status: StatusView },
+    Unreadable {
+        id: ConnectorId,
+        status: Box<StatusView>,
+    },
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
@@ -188,11 +191,11 @@ fn unreadable_view(id: ConnectorId, reason: String) -> Listed {
     status.fault(reason);
     Listed::Unreadable {
         id,
-        status: StatusView {
+        status: Box::new(StatusView {
             live: status.snapshot(),
             lag: None,
             member: None,
-        },
+        }),
     }
 }
 
