@@ -9,6 +9,7 @@ mod access_tls;
 mod bad_input;
 mod bounded_work;
 mod console;
+mod corrupt_record;
 mod crash;
 mod data_lock;
 mod delivery;

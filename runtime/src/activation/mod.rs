@@ -13,7 +13,8 @@
 //! stop, so a connector that is slow to stop does not hold up the others.
 //! A connector that has not
 //! run here since the node started shows what its checkpoints say: its
-//! position and its totals.
+//! position and its totals. A connector whose stored events cannot be read
+//! is not started; the others are.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -66,11 +67,16 @@ impl Supervisor {
         }
     }
 
-    /// Starts every enabled connector in the store.
+    /// Starts every enabled connector in the store. One that cannot be read
+    /// is passed over (the API lists it as faulted with the reason) so the
+    /// others still run.
     pub async fn start_all(&self) -> Result<usize, CommandError> {
-        let connectors = self.repository.list().await?;
+        let listing = self.repository.list().await?;
+        for unreadable in &listing.unreadable {
+            tracing::error!(connector = %unreadable.id, reason = %unreadable.reason, "connector cannot be read and does not run");
+        }
         let mut started = 0;
-        for connector in &connectors {
+        for connector in &listing.connectors {
             self.apply(connector).await;
             started += usize::from(connector.should_run());
         }

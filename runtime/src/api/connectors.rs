@@ -13,9 +13,13 @@ use super::json::{parse, read_body, StrictJson};
 use super::log_position;
 use super::path::PathName;
 use super::AppState;
-use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom};
+use crate::connector::{
+    Command, CommandError, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom,
+};
 use crate::modules::ModuleRef;
-use crate::pipeline::{check_stage_configs, mark_outdated, StatusSnapshot};
+use crate::pipeline::{
+    check_stage_configs, mark_outdated, PipelineStatus, RunState, StatusSnapshot,
+};
 use crate::sinks::SinkConfig;
 use crate::wasm::World;
 
@@ -157,12 +161,42 @@ async fn run(
     Ok(view(state, connector).await)
 }
 
+/// A connector as listed or inspected: readable, or one whose stored events
+/// cannot be read, shown by its id as faulted with the reason.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Listed {
+    Readable(Box<ConnectorView>),
+    Unreadable {
+        id: ConnectorId,
+        status: Box<StatusView>,
+    },
+}
+
 pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let listing = state.repository.list().await?;
     let mut views = Vec::new();
-    for connector in state.repository.list().await? {
-        views.push(view(&state, connector).await);
+    for connector in listing.connectors {
+        views.push(Listed::Readable(Box::new(view(&state, connector).await)));
+    }
+    for unreadable in listing.unreadable {
+        views.push(unreadable_view(unreadable.id, unreadable.reason));
     }
     Ok(Json(views))
+}
+
+/// A connector whose stored events cannot be read: faulted, with `reason`.
+fn unreadable_view(id: ConnectorId, reason: String) -> Listed {
+    let status = PipelineStatus::new(RunState::Faulted);
+    status.fault(reason);
+    Listed::Unreadable {
+        id,
+        status: Box::new(StatusView {
+            live: status.snapshot(),
+            lag: None,
+            member: None,
+        }),
+    }
 }
 
 pub async fn get(
@@ -170,9 +204,13 @@ pub async fn get(
     PathName(id): PathName,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
-    match state.repository.load(&id).await? {
-        Some(connector) if !connector.deleted => Ok(Json(view(&state, connector).await)),
-        _ => Err(ApiError::not_found(format!("connector `{id}` not found"))),
+    match state.repository.load(&id).await {
+        Ok(Some(connector)) if !connector.deleted => Ok(Json(Listed::Readable(Box::new(
+            view(&state, connector).await,
+        )))),
+        Ok(_) => Err(ApiError::not_found(format!("connector `{id}` not found"))),
+        Err(e @ CommandError::Corrupt { .. }) => Ok(Json(unreadable_view(id, e.to_string()))),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -201,6 +201,7 @@ mod tests {
                 .expect("definition"),
             enabled: true,
             round: 0,
+            end_at: None,
         };
         ConnectorState::fold(&id, [(incarnation, Utc::now(), &created)]).expect("state")
     }

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ConnectorDefinition, StartFrom};
-use crate::store::{ContentType, NewEvent, RecordedEvent};
+use crate::store::{ContentType, NewEvent, Position, RecordedEvent};
 
 /// Every connector event type starts with this, so connectors never deliver
 /// the runtime's own bookkeeping unless asked to include system events.
@@ -17,6 +17,10 @@ pub enum ConnectorEvent {
         /// Checkpoints of earlier rounds (a connector deleted and created
         /// again under the same id) are ignored.
         round: u64,
+        /// Where the log ended when a round starting at the `end` began (as
+        /// for `Reset`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end_at: Option<Position>,
     },
     Reconfigured {
         definition: ConnectorDefinition,
@@ -26,6 +30,12 @@ pub enum ConnectorEvent {
     Reset {
         round: u64,
         to: StartFrom,
+        /// Where the log ended when the command was accepted, for `to: end`:
+        /// the round's start is kept here, in the connector's own stream,
+        /// where no checkpoint of an older round can evict it. Absent in
+        /// events written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end_at: Option<Position>,
     },
     Deleted,
 }
@@ -84,7 +94,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::Position;
 
     fn recorded(event: &NewEvent) -> RecordedEvent {
         RecordedEvent {
@@ -110,6 +119,7 @@ mod tests {
                 definition: definition.clone(),
                 enabled: true,
                 round: 3,
+                end_at: None,
             },
             ConnectorEvent::Reconfigured { definition },
             ConnectorEvent::Enabled,
@@ -117,6 +127,7 @@ mod tests {
             ConnectorEvent::Reset {
                 round: 4,
                 to: StartFrom::End,
+                end_at: Some(Position::new(9, 9)),
             },
             ConnectorEvent::Deleted,
         ];

@@ -13,6 +13,18 @@
 //! settings are sealed on their way into the store and opened on the way
 //! out (`secrets`), so events in `$connectors/{id}` never hold a secret in
 //! clear.
+//!
+//! A round that starts at the `end` (a create with `start: end`, a reset
+//! to the end) records where the log ended in its own `Created` / `Reset`
+//! event (`end_at`): the checkpoint stream keeps only its last few records,
+//! and a previous round's pipeline that is slow to stop can write enough of
+//! them to evict the new round's first checkpoint, so the round's start
+//! lives where no checkpoint can push it out. Without a checkpoint of its
+//! round, a pipeline starts after that recorded end.
+//!
+//! A connector whose events do not decode (another version's, or garbage
+//! written to its stream) is listed apart as [`Unreadable`], with the
+//! reason, so it faults alone instead of failing every listing.
 
 mod counters;
 mod dead_letters;
@@ -30,6 +42,6 @@ pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
 pub use id::{ConnectorId, InvalidConnectorId};
 pub use json_path::{JsonPathFilter, Verdict};
-pub use repository::{Checkpoint, CommandError, ConnectorRepository};
+pub use repository::{Checkpoint, CommandError, ConnectorRepository, Listing, Unreadable};
 pub use secrets::SecretFieldError;
 pub use state::{Command, ConnectorState, Decision};

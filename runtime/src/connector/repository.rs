@@ -32,7 +32,7 @@ pub enum CommandError {
     AlreadyExists(ConnectorId),
     #[error("connector `{0}` was changed by another request at the same time; retry")]
     Conflict(ConnectorId),
-    #[error("connector `{id}` has an event that cannot be read: {message}")]
+    #[error("connector `{id}` cannot be read: {message}")]
     Corrupt { id: ConnectorId, message: String },
     /// A secret could not be sealed (the node has no key) or opened (a
     /// key is missing, or the value was altered).
@@ -53,6 +53,21 @@ pub struct Checkpoint {
     pub position: Position,
     #[serde(default)]
     pub totals: Counters,
+}
+
+/// What [`ConnectorRepository::list`] finds.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub connectors: Vec<ConnectorState>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A connector whose stored events cannot be made into a state: it shows
+/// as faulted with `reason`, and runs no pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    pub id: ConnectorId,
+    pub reason: String,
 }
 
 /// Loads and changes connectors in an [`EventStore`]. Definitions are
@@ -127,7 +142,7 @@ impl ConnectorRepository {
                         return Err(CommandError::Corrupt {
                             id: id.clone(),
                             message: format!(
-                                "{} at revision {}: {e}",
+                                "its stored `{}` event at revision {} does not decode: {e}",
                                 event.event_type, event.revision
                             ),
                         })
@@ -147,38 +162,48 @@ impl ConnectorRepository {
     }
 
     /// Every connector that exists (not deleted), in creation order, its
-    /// secrets opened.
-    pub async fn list(&self) -> Result<Vec<ConnectorState>, CommandError> {
+    /// secrets opened. A connector with an event that does not decode is
+    /// listed apart as unreadable, so one bad record does not hide the
+    /// others. A secret that cannot be opened is still an error: the node's
+    /// keys are wrong for every connector, not one record.
+    pub async fn list(&self) -> Result<Listing, CommandError> {
         self.list_with(true).await
     }
 
-    /// Every connector that exists, its secrets still sealed (for what needs
-    /// no secret, such as which modules are in use).
+    /// Every readable connector that exists, its secrets still sealed (for
+    /// what needs no secret, such as which modules are in use).
     pub async fn list_stored(&self) -> Result<Vec<ConnectorState>, CommandError> {
-        self.list_with(false).await
+        Ok(self.list_with(false).await?.connectors)
     }
 
-    async fn list_with(&self, open: bool) -> Result<Vec<ConnectorState>, CommandError> {
+    async fn list_with(&self, open: bool) -> Result<Listing, CommandError> {
         let mut seen = HashSet::new();
-        let mut connectors = Vec::new();
+        let mut listing = Listing::default();
         for id in self.registered_ids().await? {
-            if seen.insert(id.clone()) {
-                let state = if open {
-                    self.load(&id).await?
-                } else {
-                    self.load_stored(&id).await?
-                };
-                if let Some(state) = state {
-                    if !state.deleted {
-                        connectors.push(state);
-                    }
-                }
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let state = if open {
+                self.load(&id).await
+            } else {
+                self.load_stored(&id).await
+            };
+            match state {
+                Ok(Some(state)) if !state.deleted => listing.connectors.push(state),
+                Ok(_) => {}
+                Err(e @ CommandError::Corrupt { .. }) => listing.unreadable.push(Unreadable {
+                    id,
+                    reason: e.to_string(),
+                }),
+                Err(e) => return Err(e),
             }
         }
-        Ok(connectors)
+        Ok(listing)
     }
 
-    async fn registered_ids(&self) -> Result<Vec<ConnectorId>, CommandError> {
+    /// The ids in the index; a record of it that does not decode names no
+    /// connector and is passed over.
+    async fn registered_ids(&self) -> Result<Vec<ConnectorId>, StoreError> {
         let mut ids = Vec::new();
         let mut from = 0;
         loop {
@@ -194,7 +219,7 @@ impl ConnectorRepository {
             {
                 Ok(page) => page,
                 Err(StoreError::StreamNotFound(_)) => break,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             };
             #[derive(Deserialize)]
             struct Registered {
@@ -224,11 +249,25 @@ impl ConnectorRepository {
         // opened can still be disabled or deleted.
         let current = self.load_stored(id).await?;
         let is_create = matches!(command, Command::Create { .. });
-        let events = match command.decide(current.as_ref()) {
+        let mut events = match command.decide(current.as_ref()) {
             Decision::Append(events) => events,
             Decision::NotFound => return Err(CommandError::NotFound(id.clone())),
             Decision::AlreadyExists => return Err(CommandError::AlreadyExists(id.clone())),
         };
+        // "end" is the end of the log when the command is accepted, not when
+        // the pipeline gets to subscribe (events appended in between must
+        // not be skipped, nor those appended before a restart that comes
+        // before the first checkpoint). It is recorded in the event that
+        // starts the round, where no checkpoint of an older round can evict
+        // it, and as the round's first checkpoint (for the status).
+        let round_from_end = events.iter().find_map(round_starting_at_end);
+        let head = match round_from_end {
+            Some(_) => Some(self.store.head_position().await?.unwrap_or(Position::START)),
+            None => None,
+        };
+        if let Some(end) = head {
+            events.iter_mut().for_each(|event| record_end(event, end));
+        }
         let mut new_events = Vec::with_capacity(events.len());
         for event in &events {
             new_events.push(self.sealed(id, event)?.to_new_event());
@@ -242,16 +281,6 @@ impl ConnectorRepository {
                 .await?
                 .ok_or_else(|| CommandError::NotFound(id.clone()));
         }
-        // "end" is the end of the log when the command is accepted, not when
-        // the pipeline gets to subscribe (events appended in between must
-        // not be skipped, nor those appended before a restart that comes
-        // before the first checkpoint): it becomes the round's first
-        // checkpoint.
-        let round_from_end = events.iter().find_map(round_starting_at_end);
-        let head = match round_from_end {
-            Some(_) => Some(self.store.head_position().await?.unwrap_or(Position::START)),
-            None => None,
-        };
         let expected = current.as_ref().map_or(ExpectedRevision::NoStream, |s| {
             ExpectedRevision::Exact(s.revision)
         });
@@ -428,7 +457,24 @@ fn round_starting_at_end(event: &ConnectorEvent) -> Option<u64> {
         ConnectorEvent::Reset {
             round,
             to: StartFrom::End,
+            ..
         } => Some(*round),
         _ => None,
+    }
+}
+
+/// Records `end` as where the log ended in an event starting a round at the
+/// end.
+fn record_end(event: &mut ConnectorEvent, end: Position) {
+    match event {
+        ConnectorEvent::Created {
+            definition, end_at, ..
+        } if definition.start == StartFrom::End => *end_at = Some(end),
+        ConnectorEvent::Reset {
+            to: StartFrom::End,
+            end_at,
+            ..
+        } => *end_at = Some(end),
+        _ => {}
     }
 }

@@ -246,6 +246,7 @@ mod tests {
             definition: definition(),
             enabled: false,
             round: 0,
+            end_at: None,
         };
         store
             .append(

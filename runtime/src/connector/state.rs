@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{ConnectorDefinition, ConnectorEvent, ConnectorId, StartFrom};
+use crate::store::Position;
 
 /// A connector as its events describe it.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,7 @@ impl ConnectorState {
                         definition,
                         enabled,
                         round,
+                        end_at,
                     },
                 ) => Some(Self {
                     id: id.clone(),
@@ -46,7 +48,7 @@ impl ConnectorState {
                     enabled: *enabled,
                     deleted: false,
                     round: *round,
-                    round_start: definition.start,
+                    round_start: round_start(definition.start, *end_at),
                     revision,
                     incarnation: revision,
                     created: at,
@@ -72,9 +74,9 @@ impl ConnectorState {
             }
             ConnectorEvent::Enabled => self.enabled = true,
             ConnectorEvent::Disabled => self.enabled = false,
-            ConnectorEvent::Reset { round, to } => {
+            ConnectorEvent::Reset { round, to, end_at } => {
                 self.round = *round;
-                self.round_start = *to;
+                self.round_start = round_start(*to, *end_at);
             }
             ConnectorEvent::Deleted => {
                 self.deleted = true;
@@ -86,6 +88,16 @@ impl ConnectorState {
     /// Whether a pipeline should run for it.
     pub fn should_run(&self) -> bool {
         self.enabled && !self.deleted
+    }
+}
+
+/// Where a round starts: a round asked to start at the `end` starts after
+/// the end recorded when it began (events written before that recording
+/// start at the live end, as they always did).
+fn round_start(asked: StartFrom, end_at: Option<Position>) -> StartFrom {
+    match (asked, end_at) {
+        (StartFrom::End, Some(end)) => StartFrom::After(end),
+        (asked, _) => asked,
     }
 }
 
@@ -132,6 +144,7 @@ impl Command {
                     definition,
                     enabled: enable,
                     round,
+                    end_at: None,
                 }])
             }
             (Command::Create { .. }, Some(_)) => Decision::AlreadyExists,
@@ -147,6 +160,7 @@ impl Command {
             (Command::Reset { to }, Some(s)) => Decision::Append(vec![ConnectorEvent::Reset {
                 round: s.round + 1,
                 to,
+                end_at: None,
             }]),
             (Command::Delete, Some(_)) => Decision::Append(vec![ConnectorEvent::Deleted]),
         }

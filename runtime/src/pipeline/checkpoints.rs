@@ -193,4 +193,81 @@ mod tests {
         );
         assert_eq!(repository.totals(&id).await.expect("totals").failed, 1);
     }
+
+    #[tokio::test]
+    async fn an_older_rounds_checkpoints_never_evict_a_newer_rounds_start() {
+        use crate::connector::{Command, ConnectorDefinition, StartFrom};
+        use crate::store::{EventStore, ExpectedRevision, NewEvent};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn EventStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("events.db")).expect("store"));
+        let repository = ConnectorRepository::new(Arc::clone(&store));
+        let id = ConnectorId::parse("c").expect("id");
+        let definition: ConnectorDefinition =
+            serde_json::from_value(serde_json::json!({ "sink": { "type": "console" } }))
+                .expect("definition");
+        repository
+            .execute(
+                &id,
+                Command::Create {
+                    definition,
+                    enable: true,
+                },
+            )
+            .await
+            .expect("create");
+        store
+            .append(
+                "orders",
+                ExpectedRevision::Any,
+                vec![NewEvent::json("Placed", &serde_json::json!({}))],
+            )
+            .await
+            .expect("append");
+        let end = store
+            .head_position()
+            .await
+            .expect("head")
+            .expect("an event");
+        let reset = repository
+            .execute(&id, Command::Reset { to: StartFrom::End })
+            .await
+            .expect("reset");
+        assert_eq!(reset.round, 1);
+
+        // Round 0's pipeline, slow to stop, writes more checkpoints than the
+        // stream keeps, all after round 1 began.
+        let mut old_round = Checkpointer::new(
+            repository.clone(),
+            id.clone(),
+            0,
+            CheckpointConfig {
+                every_events: 1,
+                every_ms: 10,
+            },
+            None,
+        );
+        let status = PipelineStatus::new(RunState::Running);
+        for n in 1..=6 {
+            old_round.advance(Position::new(n, n), 1);
+            old_round.save(&status).await;
+        }
+        assert_eq!(
+            repository
+                .checkpoint(&id, 0)
+                .await
+                .expect("read")
+                .map(|c| c.position),
+            Some(Position::new(6, 6)),
+            "the old round wrote its checkpoints"
+        );
+
+        // Round 1 still starts where the log ended when it began, not at the
+        // live end.
+        let state = repository.load(&id).await.expect("load").expect("exists");
+        assert_eq!(state.round, 1);
+        assert_eq!(repository.checkpoint(&id, 1).await.expect("read"), None);
+        assert_eq!(state.round_start, StartFrom::After(end));
+    }
 }
