@@ -159,16 +159,12 @@ impl Supervisor {
         if let Some(live) = live {
             return live;
         }
-        let stored = async {
-            let checkpoint = self
-                .repository
-                .checkpoint(&connector.id, connector.round)
-                .await?;
-            let totals = self.repository.totals(&connector.id).await?;
-            Ok::<_, crate::store::StoreError>(StatusSnapshot::stored(checkpoint, totals))
-        };
-        match stored.await {
-            Ok(snapshot) => snapshot,
+        match self
+            .repository
+            .progress(&connector.id, connector.round)
+            .await
+        {
+            Ok((checkpoint, totals)) => StatusSnapshot::stored(checkpoint, totals),
             Err(e) => {
                 tracing::warn!(connector = %connector.id, error = %e, "could not read the checkpoints for a status");
                 PipelineStatus::new(RunState::Disabled).snapshot()

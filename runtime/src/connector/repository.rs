@@ -370,11 +370,20 @@ impl ConnectorRepository {
     /// largest, as a previous round's final checkpoint may land after the
     /// next round's first.
     pub async fn totals(&self, id: &ConnectorId) -> Result<Counters, StoreError> {
-        Ok(self
-            .recent_checkpoints(id)
-            .await?
-            .iter()
-            .fold(Counters::default(), |acc, c| acc.max_each(c.totals)))
+        Ok(totals_of(&self.recent_checkpoints(id).await?))
+    }
+
+    /// The round's last checkpoint and the connector's totals
+    /// ([`ConnectorRepository::checkpoint`] and
+    /// [`ConnectorRepository::totals`]) from one read of the checkpoints.
+    pub async fn progress(
+        &self,
+        id: &ConnectorId,
+        round: u64,
+    ) -> Result<(Option<Checkpoint>, Counters), StoreError> {
+        let kept = self.recent_checkpoints(id).await?;
+        let totals = totals_of(&kept);
+        Ok((kept.into_iter().find(|c| c.round == round), totals))
     }
 
     /// The checkpoints kept, newest first.
@@ -477,4 +486,11 @@ fn record_end(event: &mut ConnectorEvent, end: Position) {
         } => *end_at = Some(end),
         _ => {}
     }
+}
+
+/// Each count at its largest over the checkpoints kept: a previous round's
+/// final checkpoint may land after the next round's first.
+fn totals_of(kept: &[Checkpoint]) -> Counters {
+    kept.iter()
+        .fold(Counters::default(), |acc, c| acc.max_each(c.totals))
 }

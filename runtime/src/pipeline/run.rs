@@ -49,14 +49,7 @@ async fn resume_point(
 ) -> Option<(SubscribeFrom, Option<Checkpoint>)> {
     let mut backoff = MIN_BACKOFF;
     loop {
-        let read = async {
-            let checkpoint = repository
-                .checkpoint(&connector.id, connector.round)
-                .await?;
-            let totals = repository.totals(&connector.id).await?;
-            Ok::<_, crate::store::StoreError>((checkpoint, totals))
-        };
-        match read.await {
+        match repository.progress(&connector.id, connector.round).await {
             Ok((checkpoint, totals)) => {
                 status.set_totals_before(totals);
                 let Some(checkpoint) = checkpoint else {
