@@ -19,7 +19,9 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use crate::support::{assert_orders_reach_a_connector, event, grpc_node, passed_checks, Receiver};
+use crate::support::{
+    assert_orders_reach_a_connector, event, grpc_node, passed_checks, run_script, Receiver,
+};
 
 /// Every check `client.mjs check` runs, in order.
 pub(crate) const CHECKS: &[&str] = &[
@@ -117,17 +119,14 @@ pub(crate) fn node_client() -> &'static Path {
 /// limit, so it cannot hang the test).
 pub(crate) async fn run_client(args: Vec<String>) -> Output {
     let dir = node_client().to_owned();
-    tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("client.mjs")
-            .args(&args)
-            .current_dir(&dir)
-            .env("CLIENT_RUN_TIMEOUT_MS", "240000")
-            .output()
-            .expect("run node client.mjs")
-    })
+    run_script(
+        "node",
+        "client.mjs",
+        dir,
+        &[("CLIENT_RUN_TIMEOUT_MS", "240000")],
+        args,
+    )
     .await
-    .expect("join the client")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,9 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 
 use crate::access_tls::{test_pki, tls_node};
-use crate::support::{assert_orders_reach_a_connector, event, grpc_node, passed_checks, Receiver};
+use crate::support::{
+    assert_orders_reach_a_connector, event, grpc_node, passed_checks, run_script, Receiver,
+};
 
 /// Every check `client.py check` runs, in order.
 const CHECKS: &[&str] = &[
@@ -164,19 +166,17 @@ fn python_client() -> &'static Path {
 /// run time, so it cannot hang the test).
 async fn run_client(args: Vec<String>) -> Output {
     let python = python_client().to_owned();
-    let dir = client_dir();
-    tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg("client.py")
-            .args(&args)
-            .current_dir(&dir)
-            .env("CLIENT_RUN_TIMEOUT_S", "240")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .expect("run python client.py")
-    })
+    run_script(
+        python,
+        "client.py",
+        client_dir(),
+        &[
+            ("CLIENT_RUN_TIMEOUT_S", "240"),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+        ],
+        args,
+    )
     .await
-    .expect("join the client")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,30 @@ pub async fn grpc_node(dir: &Path, extra: &[&str]) -> (NodeProcess, String) {
     (node, format!("kurrentdb://127.0.0.1:{grpc_port}?tls=false"))
 }
 
+/// Runs `program script args...` in `dir` with `env` to the end, off the
+/// async runtime (the client scripts bound their own run time, so it cannot
+/// hang the test).
+pub async fn run_script(
+    program: impl Into<std::ffi::OsString>,
+    script: &'static str,
+    dir: std::path::PathBuf,
+    env: &'static [(&'static str, &'static str)],
+    args: Vec<String>,
+) -> Output {
+    let program = program.into();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&program)
+            .arg(script)
+            .args(&args)
+            .current_dir(&dir)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap_or_else(|e| panic!("run {} {script}: {e}", program.to_string_lossy()))
+    })
+    .await
+    .expect("join the client")
+}
+
 /// The JSON lines the client printed, failing with everything it and the
 /// node said unless it exited 0 and every check in `expected` passed.
 pub fn passed_checks(output: &Output, expected: &[&str], node: &NodeProcess) -> Vec<Value> {
