@@ -42,8 +42,8 @@ impl Member {
     }
 
     /// Spawns the process and waits until its API answers; returns when it
-    /// was spawned.
-    pub async fn start(&mut self, http: &reqwest::Client) -> Instant {
+    /// was spawned and how long it took to answer.
+    pub async fn start(&mut self, http: &reqwest::Client) -> (Instant, Duration) {
         std::fs::create_dir_all(&self.data).expect("create the data directory");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -68,7 +68,7 @@ impl Member {
         loop {
             let answer = http.get(&health).send().await;
             if answer.is_ok_and(|r| r.status().is_success()) {
-                return spawned;
+                return (spawned, spawned.elapsed());
             }
             assert!(
                 spawned.elapsed() < START_DEADLINE,

@@ -87,6 +87,8 @@ struct Round {
     moved: usize,
     fastest: Duration,
     slowest: Duration,
+    /// From the restart until the API answered (part of `join`).
+    startup: Duration,
     join: Duration,
 }
 
@@ -146,18 +148,19 @@ async fn main() {
     );
     println!();
     println!(
-        "| round | killed | connectors moved | first mover | slowest mover | join rebalance |"
+        "| round | killed | connectors moved | first mover | slowest mover | restart to API up | join rebalance |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     let mut rounds = Vec::new();
     for number in 1..=settings.rounds {
         let round = run_round(&api, &receiver, &mut sidecars, &workers, &ids, &http).await;
         println!(
-            "| {number} | {} | {} | {:.2} s | {:.2} s | {:.2} s |",
+            "| {number} | {} | {} | {:.2} s | {:.2} s | {:.2} s | {:.2} s |",
             round.victim,
             round.moved,
             round.fastest.as_secs_f64(),
             round.slowest.as_secs_f64(),
+            round.startup.as_secs_f64(),
             round.join.as_secs_f64()
         );
         rounds.push(round);
@@ -169,6 +172,7 @@ async fn main() {
         "kill to first delivery by the new owner, slowest mover",
         rounds.iter().map(|r| r.slowest),
     );
+    summary("restart to API up", rounds.iter().map(|r| r.startup));
     summary(
         "restart to balanced and delivering (join rebalance)",
         rounds.iter().map(|r| r.join),
@@ -242,13 +246,14 @@ async fn run_round(
     let fastest = firsts.iter().map(since_kill).min().unwrap_or_default();
     let slowest = firsts.iter().map(since_kill).max().unwrap_or_default();
 
-    let restarted = sidecar.start(http).await;
+    let (restarted, startup) = sidecar.start(http).await;
     let join = wait_balanced(api, receiver, workers, ids, restarted).await;
     Round {
         victim,
         moved: moved.len(),
         fastest,
         slowest,
+        startup,
         join,
     }
 }
