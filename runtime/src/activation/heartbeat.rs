@@ -53,7 +53,7 @@ impl Cluster {
         let heartbeat = Heartbeat {
             member: self.me.name.clone(),
             incarnation: self.me.incarnation,
-            role: self.me.role,
+            role: self.role(),
             address: self.config.address.clone(),
             runs_connectors: self.me.runs_connectors,
             leaving,

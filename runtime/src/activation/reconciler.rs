@@ -27,7 +27,9 @@ use super::ownership::{owned_connector, Owner, Ownership};
 use super::supervisor::{RunKey, Supervisor};
 use super::view::{Known, Me, View};
 use super::watch;
-use crate::connector::{CommandError, ConnectorId, ConnectorRepository, ConnectorState};
+use crate::connector::{
+    CommandError, ConnectorId, ConnectorRepository, ConnectorState, MemberRole,
+};
 use crate::pipeline::Tenure;
 use crate::sinks::OwnerTag;
 use crate::store::{EventStore, RecordedEvent, StoreError, SubscribeFrom};
@@ -40,7 +42,9 @@ const LEAVE_WAIT: Duration = Duration::from_secs(5);
 /// This member of the cluster.
 pub struct Cluster {
     pub(super) config: ClusterConfig,
+    /// Who this member is; its role is in `role`, which can change.
     pub(super) me: Me,
+    role: Mutex<MemberRole>,
     pub(super) repository: ConnectorRepository,
     pub(super) supervisor: Arc<Supervisor>,
     pub(super) lease: Arc<Lease>,
@@ -79,6 +83,7 @@ impl Cluster {
         };
         let cluster = Arc::new(Self {
             lease: Lease::new(config.fence_after()),
+            role: Mutex::new(config.role),
             config,
             me,
             repository,
@@ -92,7 +97,7 @@ impl Cluster {
         });
         cluster.send_heartbeat(false).await?;
         let (events_tx, events_rx) = mpsc::channel(1024);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(watch::follow(
                 store,
                 from,
@@ -102,10 +107,13 @@ impl Cluster {
             tokio::spawn(Arc::clone(&cluster).heartbeats()),
             tokio::spawn(Arc::clone(&cluster).run(events_rx)),
         ];
+        if let Some(source) = cluster.config.role_source.clone() {
+            tasks.push(tokio::spawn(Arc::clone(&cluster).follow_role(source)));
+        }
         *cluster.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
         tracing::info!(
             member = %cluster.me.name,
-            role = %cluster.me.role,
+            role = %cluster.role(),
             incarnation = %cluster.me.incarnation,
             runs_connectors = cluster.me.runs_connectors,
             heartbeat_ms = cluster.config.heartbeat.as_millis() as u64,
@@ -113,6 +121,27 @@ impl Cluster {
             "joined the cluster"
         );
         Ok(cluster)
+    }
+
+    /// This member's role now.
+    pub fn role(&self) -> MemberRole {
+        *self.role.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the role; returns the previous one.
+    pub(super) fn set_role(&self, role: MemberRole) -> MemberRole {
+        std::mem::replace(
+            &mut *self.role.lock().unwrap_or_else(|p| p.into_inner()),
+            role,
+        )
+    }
+
+    /// This member as the view needs it, with its role now.
+    pub(super) fn me(&self) -> Me {
+        Me {
+            role: self.role(),
+            ..self.me.clone()
+        }
     }
 
     pub(super) fn view(&self) -> std::sync::MutexGuard<'_, View> {
@@ -194,7 +223,7 @@ impl Cluster {
         let runs = self.supervisor.run_infos();
         let actions = {
             let mut view = self.view();
-            let actions = decide(&view, &self.me, term, &runs, Instant::now());
+            let actions = decide(&view, &self.me(), term, &runs, Instant::now());
             for action in &actions {
                 view.busy.insert(action.connector().clone());
             }
