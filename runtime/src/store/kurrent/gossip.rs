@@ -13,7 +13,8 @@
 //! is the member whose HTTP endpoint is that host and port (names compared
 //! without regard to case, else both sides resolved to addresses); an
 //! answer of a single member is that member, whatever address it
-//! advertises. The whole look-up takes about [`GOSSIP_DEADLINE`] (at least a second per host asked).
+//! advertises. The whole look-up takes about [`GOSSIP_DEADLINE`] (at
+//! least a second per host asked).
 //!
 //! States to roles ([`NodeRole::of_state`]): `Leader` is the leader;
 //! `ReadOnlyReplica`, `PreReadOnlyReplica` and `ReadOnlyLeaderless` are
