@@ -25,6 +25,7 @@ mod assignment;
 mod config;
 mod decide;
 mod heartbeat;
+mod intake;
 mod lease;
 mod members;
 mod ownership;

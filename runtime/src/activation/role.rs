@@ -1,15 +1,15 @@
-//! A member's role can change: a sidecar's node is elected leader, or
-//! steps down. Such a member asks its node again every [`ROLE_REFRESH`];
-//! when the answer changes, it says so in its next heartbeat and every
-//! member places the connectors again (those whose affinity no longer
-//! admits it are handed over).
+//! Where a member's role comes from when it can change: a sidecar's node
+//! is elected leader, or steps down. Such a member asks its node again
+//! every [`ROLE_REFRESH`] (see [`super::heartbeat`]); when the answer
+//! changes, it says so in its next heartbeat and every member places the
+//! connectors again (those whose affinity no longer admits it are handed
+//! over).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::reconciler::Cluster;
 use crate::connector::MemberRole;
 use crate::store::kurrent::{attached_node_role, NodeRole};
 
@@ -56,34 +56,5 @@ pub fn member_role(role: NodeRole) -> MemberRole {
         NodeRole::Leader => MemberRole::Leader,
         NodeRole::Follower => MemberRole::Follower,
         NodeRole::ReadOnlyReplica => MemberRole::ReadonlyReplica,
-    }
-}
-
-impl Cluster {
-    /// Asks `source` for this member's role every [`ROLE_REFRESH`] until
-    /// the member leaves; a failed look-up keeps the role it had.
-    pub(super) async fn follow_role(self: Arc<Self>, source: RoleSource) {
-        let mut failing = false;
-        loop {
-            tokio::select! {
-                _ = self.cancelled() => return,
-                _ = tokio::time::sleep(ROLE_REFRESH) => {}
-            }
-            match source.lookup().await {
-                Ok(role) => {
-                    failing = false;
-                    let previous = self.set_role(role);
-                    if previous != role {
-                        tracing::info!(from = %previous, to = %role, "this member's role changed");
-                        self.wake();
-                    }
-                }
-                Err(e) if !failing => {
-                    failing = true;
-                    tracing::warn!(error = %e, "cannot read this member's role; keeping the one it has");
-                }
-                Err(_) => {}
-            }
-        }
     }
 }
