@@ -1,21 +1,18 @@
-//! How the member's [`View`] is filled: read whole when the member joins
-//! ([`load_view`]), then event by event from the subscription
+//! How the member's view is kept up to date after it was read whole when
+//! the member joined ([`super::view::View::load`]): event by event from the subscription
 //! ([`Cluster::take_in`]): a heartbeat updates its member, an owner record
 //! its connector's owner, an event of `$connectors` or `$connectors/{id}`
 //! makes the connector be read again (one that cannot be read for now is
 //! tried again at the next tick).
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use tokio::time::Instant;
 
-use super::members::{Heartbeat, Members};
-use super::ownership::{owned_connector, Owner, Ownership};
+use super::members::Heartbeat;
+use super::ownership::{owned_connector, Owner};
 use super::reconciler::Cluster;
-use super::view::{Known, View};
-use crate::connector::{CommandError, ConnectorId, ConnectorRepository};
-use crate::store::{EventStore, RecordedEvent};
+use super::view::Known;
+use crate::connector::{CommandError, ConnectorId};
+use crate::store::RecordedEvent;
 
 impl Cluster {
     /// Takes one coordination event into the view.
@@ -75,34 +72,4 @@ impl Cluster {
             self.reload(id).await;
         }
     }
-}
-
-/// Everything the member needs to know at start: who is alive, every
-/// connector and its owner.
-pub(super) async fn load_view(
-    repository: &ConnectorRepository,
-    lease: Duration,
-) -> Result<View, CommandError> {
-    let store: &dyn EventStore = repository.store().as_ref();
-    let (members, _) = Members::load(store, lease).await?;
-    let listing = repository.list().await?;
-    let ownership = Ownership { store };
-    let mut owners = HashMap::new();
-    let mut view = View {
-        members,
-        ..View::default()
-    };
-    for connector in listing.connectors {
-        if let Some(owner) = ownership.current(&connector.id).await? {
-            owners.insert(connector.id.clone(), owner);
-        }
-        view.connectors
-            .insert(connector.id.clone(), Known::Readable(Box::new(connector)));
-    }
-    for unreadable in listing.unreadable {
-        tracing::error!(connector = %unreadable.id, reason = %unreadable.reason, "connector cannot be read and does not run");
-        view.connectors.insert(unreadable.id, Known::Unreadable);
-    }
-    view.owners = owners;
-    Ok(view)
 }

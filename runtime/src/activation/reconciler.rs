@@ -20,7 +20,6 @@ use uuid::Uuid;
 
 use super::config::ClusterConfig;
 use super::decide::{decide, Action};
-use super::intake::load_view;
 use super::lease::Lease;
 use super::members::Members;
 use super::ownership::{Owner, Ownership};
@@ -73,7 +72,7 @@ impl Cluster {
             Some(head) => SubscribeFrom::After(head),
             None => SubscribeFrom::Start,
         };
-        let view = load_view(&repository, config.lease).await?;
+        let view = View::load(&repository, config.lease).await?;
         let me = Me {
             name: config.member.clone(),
             incarnation: Uuid::new_v4(),
