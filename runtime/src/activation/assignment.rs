@@ -5,8 +5,9 @@
 //! Connectors are placed per affinity, over the live members that take
 //! connectors and whose role the affinity admits:
 //! 1. each member's share is the group's size divided by the number of
-//!    eligible members, give or take one (the members that already hold the
-//!    most get the larger shares, so fewer connectors move);
+//!    eligible members, give or take one (the first members by name get the
+//!    larger shares: shares must not follow who holds what during a
+//!    hand-over);
 //! 2. a connector stays with its live owner while the owner is within its
 //!    share (an owner over its share keeps those it scores highest on);
 //! 3. the others go, in id order, to the member with room that scores
@@ -81,7 +82,7 @@ fn assign_group(
             }
         }
     }
-    let shares = shares(group.len(), eligible, &held);
+    let shares = shares(group.len(), eligible);
     let mut load: HashMap<&str, usize> = HashMap::new();
     let mut free = Vec::new();
     for &member in eligible {
@@ -121,17 +122,18 @@ fn assign_group(
 }
 
 /// Each member's share of `count` connectors: the mean, rounded down, plus
-/// one for the members that already hold the most (ties by name).
-fn shares<'a>(
-    count: usize,
-    eligible: &[&'a str],
-    held: &HashMap<&str, Vec<&Placement>>,
-) -> HashMap<&'a str, usize> {
+/// one for the first members by name. The shares depend on the count and
+/// the members alone, never on who holds what at the moment: while
+/// connectors are being handed over, holdings change one release at a
+/// time, and shares that followed them would make members release and
+/// claim more than the move needs. With shares by name, a member that
+/// joins takes connectors from the others and no other member gains any.
+fn shares<'a>(count: usize, eligible: &[&'a str]) -> HashMap<&'a str, usize> {
     let base = count / eligible.len();
     let extra = count % eligible.len();
-    let mut by_holding: Vec<&str> = eligible.to_vec();
-    by_holding.sort_by_key(|m| (std::cmp::Reverse(held.get(m).map_or(0, Vec::len)), *m));
-    by_holding
+    let mut by_name: Vec<&str> = eligible.to_vec();
+    by_name.sort_unstable();
+    by_name
         .into_iter()
         .enumerate()
         .map(|(n, m)| (m, base + usize::from(n < extra)))
@@ -225,6 +227,42 @@ mod tests {
         assert!(moved.iter().all(|(_, owner)| owner.as_deref() == Some("d")));
         assert_eq!(moved.len(), 8);
         assert_eq!(counts(&after).values().copied().collect::<Vec<_>>(), [8; 4]);
+    }
+
+    #[test]
+    fn a_join_moves_connectors_only_to_the_newcomer_at_every_step_of_the_hand_over() {
+        for count in [29, 30, 31, 32, 33] {
+            let old = members(&["m0", "m1", "m2", "m3"]);
+            let before = assign(&connectors(count), &old);
+            let mut placed: Vec<Placement> = before
+                .iter()
+                .map(|(id, owner)| Placement {
+                    id: id.clone(),
+                    affinity: Affinity::Leader,
+                    owner: owner.clone(),
+                })
+                .collect();
+            let all = members(&["m0", "m1", "m2", "m3", "m4"]);
+            // The old members release what they must, one at a time; at
+            // each step every member computes the assignment again.
+            loop {
+                let now = assign(&placed, &all);
+                for (id, owner) in &now {
+                    let was = &before[id];
+                    assert!(
+                        owner == was || owner.as_deref() == Some("m4"),
+                        "{count} connectors: {id} goes from {was:?} to {owner:?}"
+                    );
+                }
+                let release = placed.iter_mut().find(|p| {
+                    p.owner.is_some() && p.owner != now[&p.id] && p.owner.as_deref() != Some("m4")
+                });
+                match release {
+                    Some(p) => p.owner = None,
+                    None => break,
+                }
+            }
+        }
     }
 
     #[test]
