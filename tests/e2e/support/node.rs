@@ -120,6 +120,17 @@ impl NodeProcess {
         let _ = self.child.wait();
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the process and leaves it
+    /// running (or frozen).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {}", self.child.id());
+    }
+
     /// SIGTERM, then waits for a graceful exit.
     pub fn terminate(mut self) {
         let _ = Command::new("kill")

@@ -1,0 +1,110 @@
+//! Placement: 32 connectors spread evenly over four members, each delivered
+//! by exactly one of them; a fifth member joins during delivery and takes a
+//! share, and only the connectors that move restart.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::support::assert_in_order_with_bounded_replays;
+use crate::support::cluster::{assert_one_owner_at_a_time, balanced, counts, positions, Cluster};
+use crate::support::Receiver;
+
+use super::{
+    append_numbered, connector_ids, create_through_every_member, wait_delivered, MAX_REPLAY,
+};
+
+const FOUR: [&str; 4] = ["m0", "m1", "m2", "m3"];
+const FIVE: [&str; 5] = ["m0", "m1", "m2", "m3", "m4"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_spreads_connectors_evenly_runs_each_once_and_a_joiner_takes_a_share() {
+    let receiver = Receiver::start().await;
+    let mut cluster = Cluster::start(&["m1", "m2", "m3"]).await;
+    cluster.wait_alive(&FOUR).await;
+    let ids = connector_ids("c", 32);
+    create_through_every_member(&cluster, &receiver, &ids).await;
+    let before = cluster.wait_balanced(&ids, &FOUR).await;
+
+    let mut expected = BTreeMap::new();
+    for id in &ids {
+        expected.insert(
+            id.clone(),
+            append_numbered(cluster.store(), id, 0..40).await,
+        );
+    }
+    let got = wait_delivered(&receiver, &expected, Duration::from_secs(60)).await;
+    for id in &ids {
+        let members = assert_one_owner_at_a_time(id, &got[id]);
+        assert_eq!(
+            members,
+            [before[id].clone()],
+            "{id} is delivered by the member its status names"
+        );
+        assert_in_order_with_bounded_replays(&positions(&got[id]), &expected[id], 0, 0);
+    }
+    // The receivers see the same spread.
+    let by_header: BTreeMap<String, String> = got
+        .iter()
+        .map(|(id, d)| (id.clone(), d[0].member.clone()))
+        .collect();
+    balanced(&by_header, &FOUR).unwrap_or_else(|e| panic!("by the member header: {e}"));
+    eprintln!("spread over four members: {:?}", counts(&before, &FOUR));
+
+    // m4 joins while events keep coming.
+    let joined_at = Instant::now();
+    let mut after = None;
+    let mut rounds_after_settling = 0;
+    let mut next = 40;
+    while rounds_after_settling < 3 {
+        for id in &ids {
+            let appended = append_numbered(cluster.store(), id, next..next + 2).await;
+            expected.get_mut(id).expect("expected").extend(appended);
+        }
+        next += 2;
+        if next == 44 {
+            cluster.start_sidecar("m4", &[]).await;
+        }
+        if after.is_some() {
+            rounds_after_settling += 1;
+        } else if next > 44 {
+            if let Ok(owners) = cluster.placement(&ids).await {
+                if balanced(&owners, &FIVE).is_ok() {
+                    eprintln!(
+                        "rebalanced {:?} after m4 started: {:?}",
+                        joined_at.elapsed(),
+                        counts(&owners, &FIVE)
+                    );
+                    after = Some(owners);
+                }
+            }
+        }
+        assert!(
+            joined_at.elapsed() < Duration::from_secs(30),
+            "no balanced placement over {FIVE:?} within 30 s; last: {:?}",
+            cluster.placement(&ids).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = after.expect("a placement after the join");
+
+    let got = wait_delivered(&receiver, &expected, Duration::from_secs(60)).await;
+    let moved: Vec<&String> = ids.iter().filter(|id| before[*id] != after[*id]).collect();
+    assert!(!moved.is_empty(), "m4 took a share");
+    for id in &ids {
+        let members = assert_one_owner_at_a_time(id, &got[id]);
+        let received = positions(&got[id]);
+        if before[id] == after[id] {
+            assert_eq!(members, [before[id].clone()], "{id} stayed on its member");
+            // It was not restarted: no gap, no replay.
+            assert_in_order_with_bounded_replays(&received, &expected[id], 0, 0);
+        } else {
+            assert_eq!(
+                after[id], "m4",
+                "{id} moved from {} to {}: only the joiner takes connectors",
+                before[id], after[id]
+            );
+            assert_eq!(members, [before[id].clone(), after[id].clone()], "{id}");
+            assert_in_order_with_bounded_replays(&received, &expected[id], 1, MAX_REPLAY);
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! A cluster on loopback for the cluster tests. Member `m0` is an embedded
+//! node that serves its store over the KurrentDB gRPC protocol; every other
+//! member is a sidecar attached to it with `--store`. Heartbeats and leases
+//! are short, so a dead member's connectors move within seconds.
+//!
+//! Also reads back what a [`Receiver`] got per connector (which member sent
+//! each request, under which ownership epoch) and checks that a connector
+//! never runs on two members at once.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use serde_json::Value;
+
+use super::{free_port, NodeProcess, Received, Receiver};
+
+/// Every member heartbeats this often...
+pub const HEARTBEAT_MS: u64 = 300;
+/// ...and is dead once not heard from for this long.
+pub const LEASE_MS: u64 = 2000;
+/// The embedded node that holds the store.
+pub const STORE_MEMBER: &str = "m0";
+/// The stream members heartbeat into.
+pub const MEMBERS_STREAM: &str = "$connectors-members";
+
+/// The members of one cluster, by name; each is SIGKILLed when dropped.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    grpc_port: u16,
+    members: BTreeMap<String, NodeProcess>,
+}
+
+impl Cluster {
+    /// Starts the store member `m0` and one sidecar per name, with the
+    /// default role (the role of the node they are attached to: leader).
+    pub async fn start(sidecars: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let grpc_port = free_port();
+        let mut args = vec!["--grpc-listen".to_owned(), format!("127.0.0.1:{grpc_port}")];
+        args.extend(member_args(STORE_MEMBER));
+        let store = NodeProcess::start_with_args(&dir.path().join(STORE_MEMBER), &args).await;
+        let mut cluster = Self {
+            dir,
+            grpc_port,
+            members: BTreeMap::from([(STORE_MEMBER.to_owned(), store)]),
+        };
+        let started = join_all(
+            sidecars
+                .iter()
+                .map(|name| cluster.launch_sidecar(name, &[])),
+        )
+        .await;
+        for (name, node) in sidecars.iter().zip(started) {
+            cluster.members.insert((*name).to_owned(), node);
+        }
+        cluster
+    }
+
+    /// Starts (or starts again) sidecar `name` with `extra` arguments.
+    pub async fn start_sidecar(&mut self, name: &str, extra: &[&str]) {
+        assert!(
+            !self.members.contains_key(name),
+            "member {name} is already running"
+        );
+        let node = self.launch_sidecar(name, extra).await;
+        self.members.insert(name.to_owned(), node);
+    }
+
+    async fn launch_sidecar(&self, name: &str, extra: &[&str]) -> NodeProcess {
+        let mut args = vec![
+            "--store".to_owned(),
+            format!("esdb://127.0.0.1:{}?tls=false", self.grpc_port),
+        ];
+        args.extend(member_args(name));
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        NodeProcess::start_with_args(&self.dir.path().join(name), &args).await
+    }
+
+    /// A running member.
+    pub fn member(&self, name: &str) -> &NodeProcess {
+        self.members
+            .get(name)
+            .unwrap_or_else(|| panic!("member {name} is not running"))
+    }
+
+    /// The embedded node that holds the store.
+    pub fn store(&self) -> &NodeProcess {
+        self.member(STORE_MEMBER)
+    }
+
+    /// The names of the running members, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.members.keys().cloned().collect()
+    }
+
+    /// Takes member `name` out of the cluster, to kill or stop it.
+    pub fn take(&mut self, name: &str) -> NodeProcess {
+        self.members
+            .remove(name)
+            .unwrap_or_else(|| panic!("member {name} is not running"))
+    }
+
+    /// `GET /members`, asked of the store member.
+    pub async fn members(&self) -> Vec<Value> {
+        let (status, body) = self.store().get("/members").await;
+        assert_eq!(status, 200, "GET /members: {body}");
+        body.as_array().expect("an array of members").clone()
+    }
+
+    /// Waits until `GET /members` shows exactly `names` alive; returns that
+    /// answer.
+    pub async fn wait_alive(&self, names: &[&str]) -> Vec<Value> {
+        until(
+            Duration::from_secs(30),
+            &format!("exactly {names:?} alive"),
+            || async {
+                let members = self.members().await;
+                if alive_names(&members) == names {
+                    Ok(members)
+                } else {
+                    Err(format!("members: {}", Value::Array(members)))
+                }
+            },
+        )
+        .await
+    }
+
+    /// Where `ids` run when both views agree: each is `running` with
+    /// `status.member` naming an alive member, and `GET /members` lists it
+    /// under that member and no other. `Err` says what does not agree yet.
+    pub async fn placement(&self, ids: &[String]) -> Result<BTreeMap<String, String>, String> {
+        let members = self.members().await;
+        let mut listed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for member in &members {
+            let name = member["member"].as_str().expect("member name").to_owned();
+            for id in member["connectors"].as_array().expect("connectors") {
+                let id = id.as_str().expect("connector id").to_owned();
+                listed.entry(id).or_default().push(name.clone());
+            }
+        }
+        let alive = alive_names(&members);
+        let mut owners = BTreeMap::new();
+        for id in ids {
+            let status = self.store().status(id).await;
+            let Some(owner) = status["member"].as_str() else {
+                return Err(format!("{id} has no member yet: {status}"));
+            };
+            if status["state"] != "running" {
+                return Err(format!("{id} is not running yet: {status}"));
+            }
+            if !alive.iter().any(|name| name == owner) {
+                return Err(format!("{id} runs on {owner}, which is not alive"));
+            }
+            let on = listed.get(id).cloned().unwrap_or_default();
+            if on != [owner] {
+                return Err(format!(
+                    "{id} runs on {owner} by its status, on {on:?} by GET /members"
+                ));
+            }
+            owners.insert(id.clone(), owner.to_owned());
+        }
+        Ok(owners)
+    }
+
+    /// Waits until the placement of `ids` settles over the alive members
+    /// `over`, each running within one of the mean; returns it.
+    pub async fn wait_balanced(&self, ids: &[String], over: &[&str]) -> BTreeMap<String, String> {
+        until(
+            Duration::from_secs(30),
+            &format!("{} connectors balanced over {over:?}", ids.len()),
+            || async {
+                let owners = self.placement(ids).await?;
+                balanced(&owners, over)?;
+                Ok(owners)
+            },
+        )
+        .await
+    }
+}
+
+/// A connector's checkpoints by revision: `(round, commit position)`.
+pub type Checkpoints = BTreeMap<u64, (u64, u64)>;
+
+/// The kept checkpoints of connector `id`, read from the store member at
+/// `base`.
+pub async fn read_checkpoints(client: &reqwest::Client, base: &str, id: &str) -> Checkpoints {
+    let url =
+        format!("{base}/streams/%24connectors%2F{id}%2Fcheckpoints?direction=backwards&count=20");
+    let response = client.get(url).send().await.expect("read checkpoints");
+    if response.status() == 404 {
+        return BTreeMap::new();
+    }
+    assert!(response.status().is_success(), "read checkpoints of {id}");
+    let body: Value = response.json().await.expect("JSON checkpoints");
+    body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|event| {
+            let revision = event["revision"].as_u64().expect("revision");
+            let data = &event["data"];
+            let round = data["round"].as_u64().expect("checkpoint round");
+            let commit = data["position"]["commit"]
+                .as_u64()
+                .expect("checkpoint position");
+            (revision, (round, commit))
+        })
+        .collect()
+}
+
+fn member_args(name: &str) -> Vec<String> {
+    vec![
+        "--member".to_owned(),
+        name.to_owned(),
+        "--heartbeat-ms".to_owned(),
+        HEARTBEAT_MS.to_string(),
+        "--lease-ms".to_owned(),
+        LEASE_MS.to_string(),
+    ]
+}
+
+/// The names of the members `GET /members` shows alive, sorted.
+pub fn alive_names(members: &[Value]) -> Vec<String> {
+    let mut names: Vec<String> = members
+        .iter()
+        .filter(|m| m["alive"] == true)
+        .map(|m| m["member"].as_str().expect("member name").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// How many of `owners` run on each member of `over` (zero included).
+pub fn counts(owners: &BTreeMap<String, String>, over: &[&str]) -> BTreeMap<String, usize> {
+    let mut counts: BTreeMap<String, usize> = over.iter().map(|m| ((*m).to_owned(), 0)).collect();
+    for owner in owners.values() {
+        *counts.entry(owner.clone()).or_default() += 1;
+    }
+    counts
+}
+
+/// `Ok` when every member of `over` runs within one of the mean of
+/// `owners` and none runs elsewhere.
+pub fn balanced(owners: &BTreeMap<String, String>, over: &[&str]) -> Result<(), String> {
+    let counts = counts(owners, over);
+    let mean = owners.len() as f64 / over.len() as f64;
+    let fair = counts.len() == over.len()
+        && counts
+            .values()
+            .all(|&count| (count as f64 - mean).abs() <= 1.0);
+    if fair {
+        Ok(())
+    } else {
+        Err(format!(
+            "not within one of the mean {mean:.2} on {over:?}: {counts:?}"
+        ))
+    }
+}
+
+/// Waits until `check` returns `Ok`, failing after `timeout` with `what`
+/// and the last `Err`.
+pub async fn until<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(last) => assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; last: {last}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One request a receiver accepted for a connector.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// `esdb-connector-member`.
+    pub member: String,
+    /// `esdb-connector-epoch`.
+    pub epoch: u64,
+    /// `esdb-record-log-position`.
+    pub position: u64,
+    pub arrived: Instant,
+}
+
+impl Delivery {
+    fn of(request: &Received) -> Self {
+        let member = request.header("esdb-connector-member");
+        assert!(
+            !member.is_empty(),
+            "a request without its member: {request:?}"
+        );
+        let epoch = request.header("esdb-connector-epoch");
+        Self {
+            member: member.to_owned(),
+            epoch: epoch
+                .parse()
+                .unwrap_or_else(|_| panic!("epoch header `{epoch}` of {request:?}")),
+            position: request.position(),
+            arrived: request.arrived,
+        }
+    }
+}
+
+/// What `receiver` accepted, by connector (`esdb-connector-id`), in
+/// arrival order.
+pub fn deliveries(receiver: &Receiver) -> BTreeMap<String, Vec<Delivery>> {
+    let mut by_connector: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
+    for request in receiver.accepted() {
+        by_connector
+            .entry(request.header("esdb-connector-id").to_owned())
+            .or_default()
+            .push(Delivery::of(&request));
+    }
+    by_connector
+}
+
+/// The log positions of `deliveries`, in arrival order.
+pub fn positions(deliveries: &[Delivery]) -> Vec<u64> {
+    deliveries.iter().map(|d| d.position).collect()
+}
+
+/// Asserts that connector `id` ran on one member at a time: each ownership
+/// epoch belongs to one member, and epochs never go back in arrival order
+/// (once a member took over, the one before sent nothing more). Returns the
+/// members in the order they owned it.
+pub fn assert_one_owner_at_a_time(id: &str, deliveries: &[Delivery]) -> Vec<String> {
+    let mut owners: Vec<(u64, String)> = Vec::new();
+    for (index, delivery) in deliveries.iter().enumerate() {
+        match owners.last() {
+            Some((epoch, member)) if *epoch == delivery.epoch => assert_eq!(
+                member, &delivery.member,
+                "{id}: epoch {epoch} delivered by two members (request #{index})"
+            ),
+            Some((epoch, member)) => assert!(
+                delivery.epoch > *epoch,
+                "{id}: {} delivered under epoch {} (request #{index}, position {}) after {member} took over with epoch {epoch}; owners so far: {owners:?}",
+                delivery.member,
+                delivery.epoch,
+                delivery.position,
+            ),
+            None => {}
+        }
+        if owners
+            .last()
+            .is_none_or(|(epoch, _)| *epoch != delivery.epoch)
+        {
+            owners.push((delivery.epoch, delivery.member.clone()));
+        }
+    }
+    let mut members: Vec<String> = owners.into_iter().map(|(_, member)| member).collect();
+    members.dedup();
+    members
+}
