@@ -51,31 +51,24 @@ async fn cluster_spreads_connectors_evenly_runs_each_once_and_a_joiner_takes_a_s
     eprintln!("spread over four members: {:?}", counts(&before, &FOUR));
 
     // m4 joins while events keep coming.
-    let joined_at = Instant::now();
-    let mut after = None;
-    let mut rounds_after_settling = 0;
     let mut next = 40;
+    append_round(&cluster, &ids, &mut expected, &mut next).await;
+    cluster.start_sidecar("m4", &[]).await;
+    let joined_at = Instant::now();
+    let mut settled = false;
+    let mut rounds_after_settling = 0;
     while rounds_after_settling < 3 {
-        for id in &ids {
-            let appended = append_numbered(cluster.store(), id, next..next + 2).await;
-            expected.get_mut(id).expect("expected").extend(appended);
-        }
-        next += 2;
-        if next == 44 {
-            cluster.start_sidecar("m4", &[]).await;
-        }
-        if after.is_some() {
+        append_round(&cluster, &ids, &mut expected, &mut next).await;
+        if settled {
             rounds_after_settling += 1;
-        } else if next > 44 {
-            if let Ok(owners) = cluster.placement(&ids).await {
-                if balanced(&owners, &FIVE).is_ok() {
-                    eprintln!(
-                        "rebalanced {:?} after m4 started: {:?}",
-                        joined_at.elapsed(),
-                        counts(&owners, &FIVE)
-                    );
-                    after = Some(owners);
-                }
+        } else if let Ok(owners) = cluster.placement(&ids).await {
+            if balanced(&owners, &FIVE).is_ok() {
+                eprintln!(
+                    "rebalanced {:?} after m4 started: {:?}",
+                    joined_at.elapsed(),
+                    counts(&owners, &FIVE)
+                );
+                settled = true;
             }
         }
         assert!(
@@ -85,9 +78,9 @@ async fn cluster_spreads_connectors_evenly_runs_each_once_and_a_joiner_takes_a_s
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let after = after.expect("a placement after the join");
-
     let got = wait_delivered(&receiver, &expected, Duration::from_secs(60)).await;
+    // Where each connector ended up, once all is delivered.
+    let after = cluster.wait_balanced(&ids, &FIVE).await;
     let moved: Vec<&String> = ids.iter().filter(|id| before[*id] != after[*id]).collect();
     assert!(!moved.is_empty(), "m4 took a share");
     for id in &ids {
@@ -107,4 +100,18 @@ async fn cluster_spreads_connectors_evenly_runs_each_once_and_a_joiner_takes_a_s
             assert_in_order_with_bounded_replays(&received, &expected[id], 1, MAX_REPLAY);
         }
     }
+}
+
+/// Appends two more numbered events for each of `ids`.
+async fn append_round(
+    cluster: &Cluster,
+    ids: &[String],
+    expected: &mut BTreeMap<String, Vec<u64>>,
+    next: &mut u64,
+) {
+    for id in ids {
+        let appended = append_numbered(cluster.store(), id, *next..*next + 2).await;
+        expected.get_mut(id).expect("expected").extend(appended);
+    }
+    *next += 2;
 }
