@@ -217,6 +217,10 @@ async fn end_to_end(dir: &Path, events: u64) {
         secrets: Default::default(),
         access: Default::default(),
         member: "bench".into(),
+        role: None,
+        runs_connectors: true,
+        heartbeat: connectors::activation::DEFAULT_HEARTBEAT,
+        lease: connectors::activation::DEFAULT_LEASE,
     })
     .await
     .expect("node");

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use connectors::access::AccessArgs;
+use connectors::activation::{DEFAULT_HEARTBEAT, DEFAULT_LEASE};
+use connectors::connector::MemberRole;
 use connectors::node::{Node, NodeConfig, StoreLocation};
 use tracing_subscriber::EnvFilter;
 
@@ -67,9 +69,25 @@ struct ServeArgs {
     /// Largest WebAssembly module that can be uploaded, in bytes.
     #[arg(long, default_value_t = connectors::node::NodeConfig::DEFAULT_MAX_MODULE_BYTES)]
     max_module_bytes: usize,
-    /// This member's name, shown in connector status (default: the listen address).
-    #[arg(long)]
+    /// This member's name in the cluster, unique among the members sharing
+    /// the store (default: the listen address).
+    #[arg(long, env = "CONNECTORS_MEMBER")]
     member: Option<String>,
+    /// This member's role, which connectors' `affinity` matches [default:
+    /// `leader` for an embedded node; a sidecar takes the role that gossip
+    /// reports for the node it is attached to].
+    #[arg(long, env = "CONNECTORS_ROLE", value_enum)]
+    role: Option<MemberRole>,
+    /// Serve the API but run no connectors (they run on other members).
+    #[arg(long)]
+    no_connectors: bool,
+    /// Milliseconds between two heartbeats of this member.
+    #[arg(long, env = "CONNECTORS_HEARTBEAT_MS", default_value_t = DEFAULT_HEARTBEAT.as_millis() as u64)]
+    heartbeat_ms: u64,
+    /// Milliseconds without a heartbeat after which a member counts as dead
+    /// and its connectors move (at least three heartbeats).
+    #[arg(long, env = "CONNECTORS_LEASE_MS", default_value_t = DEFAULT_LEASE.as_millis() as u64)]
+    lease_ms: u64,
     #[command(flatten)]
     destinations: connectors::outbound::DestinationArgs,
     #[command(flatten)]
@@ -89,6 +107,10 @@ impl ServeArgs {
     fn config(self, default_data: &str) -> NodeConfig {
         NodeConfig {
             member: self.member.unwrap_or_else(|| self.listen.to_string()),
+            role: self.role,
+            runs_connectors: !self.no_connectors,
+            heartbeat: Duration::from_millis(self.heartbeat_ms),
+            lease: Duration::from_millis(self.lease_ms),
             store: match self.store {
                 Some(connection) => StoreLocation::Kurrent(connection),
                 None => StoreLocation::Embedded,

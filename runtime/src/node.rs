@@ -19,9 +19,11 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::access::{AccessConfig, PreparedAccess};
-use crate::activation::Supervisor;
+use crate::activation::{Cluster, ClusterConfig, Supervisor};
 use crate::api::{self, AppState};
-use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
+use crate::connector::{
+    Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState, MemberRole,
+};
 use crate::grpc::{GrpcConfig, GrpcServer};
 use crate::modules::{ModuleRegistry, DEFAULT_MAX_MODULE_BYTES};
 use crate::outbound::{DestinationPolicy, DestinationRules};
@@ -70,8 +72,17 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// The largest request body the API accepts.
     pub max_body_bytes: usize,
-    /// This member's name in connector status.
+    /// This member's name in the cluster, unique among the members.
     pub member: String,
+    /// This member's role; by default an embedded node is the leader and a
+    /// sidecar takes the role of the node it is attached to.
+    pub role: Option<MemberRole>,
+    /// Whether this member runs connectors (`false`: API only).
+    pub runs_connectors: bool,
+    /// Time between two heartbeats.
+    pub heartbeat: std::time::Duration,
+    /// A member not heard from for this long is dead.
+    pub lease: std::time::Duration,
     /// The largest WebAssembly module that can be uploaded, in bytes.
     pub max_module_bytes: usize,
     /// Where sinks may connect, on top of the default destination policy.
@@ -206,13 +217,20 @@ impl Node {
             Arc::new(modules.clone()),
         ));
         let remote = matches!(config.store, StoreLocation::Kurrent(_));
-        let started = start_connectors(&supervisor, remote).await?;
+        let cluster_config = cluster_config(&config, api_addr, access.tls.is_some()).await?;
+        let cluster = join_cluster(
+            cluster_config,
+            repository.clone(),
+            Arc::clone(&supervisor),
+            remote,
+        )
+        .await?;
         tracing::info!(
             data = %config.data_dir.display(),
             listen = %api_addr,
             grpc = ?grpc_addr,
             store = %describe(&config.store),
-            connectors = started,
+            member = %cluster.member(),
             "node started"
         );
         Ok(Self {
@@ -220,7 +238,7 @@ impl Node {
                 store,
                 repository,
                 supervisor,
-                member: config.member,
+                cluster,
                 wasm,
                 modules,
             },
@@ -252,6 +270,17 @@ impl Node {
 
     pub fn supervisor(&self) -> &Arc<Supervisor> {
         &self.state.supervisor
+    }
+
+    /// This member of the cluster.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.state.cluster
+    }
+
+    /// Leaves the cluster: stops every connector gracefully (each
+    /// checkpoints what it delivered) and hands them over.
+    pub async fn leave(&self) {
+        self.state.cluster.leave().await;
     }
 
     /// The uploaded WebAssembly modules.
@@ -309,8 +338,8 @@ impl Node {
             }
         };
         served.context("the API server failed")?;
-        tracing::info!("stopping connectors");
-        self.state.supervisor.stop_all().await;
+        tracing::info!("stopping connectors and leaving the cluster");
+        self.state.cluster.leave().await;
         if let Some(grpc) = self.grpc {
             grpc.shutdown().await;
         }
@@ -318,14 +347,46 @@ impl Node {
     }
 }
 
-/// Starts every enabled connector. While a `remote` store cannot be reached
+/// This member's part in the cluster. Its role: as given, else the leader
+/// for an embedded node, else the role gossip reports for the node a sidecar
+/// is attached to.
+async fn cluster_config(
+    config: &NodeConfig,
+    api_addr: SocketAddr,
+    tls: bool,
+) -> anyhow::Result<ClusterConfig> {
+    let role = match (config.role, &config.store) {
+        (Some(role), _) => role,
+        (None, StoreLocation::Embedded) => MemberRole::Leader,
+        (None, StoreLocation::Kurrent(_)) => MemberRole::Leader,
+    };
+    let scheme = if tls { "https" } else { "http" };
+    let cluster = ClusterConfig {
+        member: config.member.clone(),
+        role,
+        runs_connectors: config.runs_connectors,
+        heartbeat: config.heartbeat,
+        lease: config.lease,
+        address: format!("{scheme}://{api_addr}"),
+    };
+    cluster.validate()?;
+    Ok(cluster)
+}
+
+/// Joins the cluster: loads the connectors and who runs them, and starts
+/// running this member's share. While a `remote` store cannot be reached
 /// (a KurrentDB node still starting, a network outage), waits and retries
 /// with a growing pause, saying why; any other failure stops the start.
-async fn start_connectors(supervisor: &Supervisor, remote: bool) -> anyhow::Result<usize> {
+async fn join_cluster(
+    config: ClusterConfig,
+    repository: ConnectorRepository,
+    supervisor: Arc<Supervisor>,
+    remote: bool,
+) -> anyhow::Result<Arc<Cluster>> {
     let mut pause = std::time::Duration::from_millis(500);
     loop {
-        match supervisor.start_all().await {
-            Ok(started) => return Ok(started),
+        match Cluster::start(config.clone(), repository.clone(), Arc::clone(&supervisor)).await {
+            Ok(cluster) => return Ok(cluster),
             Err(CommandError::Store(StoreError::Unavailable(reason))) if remote => {
                 tracing::warn!(%reason, retry_in = ?pause, "the event store cannot be reached; waiting for it");
                 tokio::time::sleep(pause).await;

@@ -13,6 +13,7 @@ use super::json::{parse, read_body, StrictJson};
 use super::log_position;
 use super::path::PathName;
 use super::AppState;
+use crate::activation::Whereabouts;
 use crate::connector::{
     Command, CommandError, ConnectorDefinition, ConnectorId, ConnectorState, StartFrom,
 };
@@ -49,16 +50,63 @@ struct StatusView {
     lag: Option<u64>,
     /// Which member runs the connector.
     member: Option<String>,
+    /// Why an enabled connector runs nowhere (`unassigned`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// How old the status is, when it is what the member running the
+    /// connector last published (its heartbeats carry it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_ms: Option<u64>,
+}
+
+/// The connector's status: live when it runs here, as last published by
+/// the member that runs it, or from its checkpoints.
+async fn status_of(
+    state: &AppState,
+    connector: &ConnectorState,
+) -> (StatusSnapshot, Option<String>, Option<String>, Option<u64>) {
+    match state.cluster.whereabouts(connector) {
+        Whereabouts::Here => {
+            let live = match state.supervisor.live_status(&connector.id) {
+                Some(live) => live,
+                None => state.supervisor.stored_status(connector).await,
+            };
+            (live, Some(state.cluster.member().to_owned()), None, None)
+        }
+        Whereabouts::Elsewhere {
+            member,
+            status: Some((published, age)),
+        } => (published, Some(member), None, Some(age.as_millis() as u64)),
+        Whereabouts::Elsewhere {
+            member,
+            status: None,
+        } => {
+            let mut stored = state.supervisor.stored_status(connector).await;
+            stored.state = RunState::Starting;
+            (stored, Some(member), None, None)
+        }
+        Whereabouts::Unassigned { reason } => {
+            let mut stored = state.supervisor.stored_status(connector).await;
+            stored.state = RunState::Unassigned;
+            (stored, None, Some(reason), None)
+        }
+        Whereabouts::Idle => {
+            let live = match state.supervisor.live_status(&connector.id) {
+                Some(live) => live,
+                None => state.supervisor.stored_status(connector).await,
+            };
+            (live, None, None, None)
+        }
+    }
 }
 
 async fn view(state: &AppState, connector: ConnectorState) -> ConnectorView {
-    let mut live = state.supervisor.status(&connector).await;
+    let (mut live, member, reason, age_ms) = status_of(state, &connector).await;
     mark_outdated(&state.modules, &mut live.stages).await;
     let lag = match state.store.head_position().await {
         Ok(head) => live.measure(head.map(|h| h.commit), connector.enabled),
         Err(_) => None,
     };
-    let member = connector.enabled.then(|| state.member.clone());
     ConnectorView {
         id: connector.id,
         enabled: connector.enabled,
@@ -67,7 +115,13 @@ async fn view(state: &AppState, connector: ConnectorState) -> ConnectorView {
         revision: connector.revision,
         created: connector.created,
         updated: connector.updated,
-        status: StatusView { live, lag, member },
+        status: StatusView {
+            live,
+            lag,
+            member,
+            reason,
+            age_ms,
+        },
     }
 }
 
@@ -195,6 +249,8 @@ fn unreadable_view(id: ConnectorId, reason: String) -> Listed {
             live: status.snapshot(),
             lag: None,
             member: None,
+            reason: None,
+            age_ms: None,
         }),
     }
 }
@@ -224,7 +280,7 @@ fn check_destinations(state: &AppState, definition: &ConnectorDefinition) -> Res
 }
 
 const CREATE_FIELDS: &str =
-    "`sink`, `filter`, `transforms`, `start`, `checkpoint`, `onFailure`, `enable`";
+    "`sink`, `filter`, `transforms`, `start`, `checkpoint`, `onFailure`, `affinity`, `enable`";
 
 /// `POST /connectors/{id}`: the definition plus `enable` (default `true`).
 pub async fn create(
@@ -357,6 +413,7 @@ pub async fn delete(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     state.execute(&id, Command::Delete).await?;
+    // The member that ran it deletes them too, once it stopped.
     if let Err(e) = state.repository.forget_streams(&id).await {
         tracing::warn!(connector = %id, error = %e, "could not delete the checkpoints and dead letters of a deleted connector");
     }

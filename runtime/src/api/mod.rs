@@ -1,5 +1,5 @@
 //! The HTTP management API (axum): connectors and their dead letters,
-//! streams, modules, health.
+//! the cluster's members, streams, modules, health.
 //!
 //! [`router`] builds the whole API over an [`AppState`] behind its access
 //! checks ([`access`]: API tokens and roles, the `Host` check of loopback
@@ -14,6 +14,7 @@ mod dead_letters;
 mod error;
 mod json;
 mod log_position;
+mod members;
 mod modules;
 mod path;
 mod preview;
@@ -28,7 +29,7 @@ use axum::{Json, Router};
 pub use access::ApiAccess;
 pub use error::ApiError;
 
-use crate::activation::Supervisor;
+use crate::activation::{Cluster, Supervisor};
 use crate::connector::{Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState};
 use crate::modules::ModuleRegistry;
 use crate::store::EventStore;
@@ -40,24 +41,30 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     pub repository: ConnectorRepository,
     pub supervisor: Arc<Supervisor>,
-    /// This member's name, shown in connector status.
-    pub member: String,
+    /// This member of the cluster: where connectors run, the members.
+    pub cluster: Arc<Cluster>,
     /// Compiles and runs WebAssembly components.
     pub wasm: WasmHost,
     /// Uploaded components.
     pub modules: ModuleRegistry,
 }
 
+/// How long an answer to a command waits for this member to act on it.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl AppState {
-    /// Carries out `command` and brings the connector's pipeline in line
-    /// with the outcome.
+    /// Carries out `command`: appends its outcome to the store, where the
+    /// member that owns the connector (any member) picks it up. When that
+    /// is this member, the answer waits (briefly) until it acted.
     pub async fn execute(
         &self,
         id: &ConnectorId,
         command: Command,
     ) -> Result<ConnectorState, CommandError> {
         let connector = self.repository.execute(id, command).await?;
-        self.supervisor.apply(&connector).await;
+        self.cluster
+            .settled(id, connector.revision, SETTLE_WAIT)
+            .await;
         Ok(connector)
     }
 }
@@ -74,6 +81,7 @@ pub fn router(state: AppState, max_body_bytes: usize, access: ApiAccess) -> Rout
     let routes = Router::new()
         .route("/health", get(health))
         .route("/connectors", get(connectors::list))
+        .route("/members", get(members::list))
         .route(
             "/connectors/{id}",
             get(connectors::get)

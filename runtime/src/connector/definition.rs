@@ -5,6 +5,7 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::affinity::Affinity;
 use super::json_path::JsonPathFilter;
 use crate::modules::ModuleRef;
 use crate::sinks::wasm::secrets::{validate_secrets, ComponentSecrets};
@@ -35,6 +36,9 @@ pub struct ConnectorDefinition {
     /// What happens to an event the sink refuses for good.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// Which members may run it (default `leader`).
+    #[serde(default, skip_serializing_if = "Affinity::is_default")]
+    pub affinity: Affinity,
 }
 
 impl ConnectorDefinition {

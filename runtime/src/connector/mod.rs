@@ -26,6 +26,7 @@
 //! written to its stream) is listed apart as [`Unreadable`], with the
 //! reason, so it faults alone instead of failing every listing.
 
+mod affinity;
 mod counters;
 mod dead_letters;
 mod definition;
@@ -36,12 +37,15 @@ mod repository;
 mod secrets;
 mod state;
 
+pub use affinity::{Affinity, MemberRole};
 pub use counters::Counters;
 pub use dead_letters::{DeadLetter, DeadLetterPage, StoredDeadLetter};
 pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
 pub use id::{ConnectorId, InvalidConnectorId};
 pub use json_path::{JsonPathFilter, Verdict};
-pub use repository::{Checkpoint, CommandError, ConnectorRepository, Listing, Unreadable};
+pub use repository::{
+    Checkpoint, CommandError, ConnectorRepository, Listing, Progress, Unreadable,
+};
 pub use secrets::SecretFieldError;
 pub use state::{Command, ConnectorState, Decision};

@@ -55,6 +55,17 @@ pub struct Checkpoint {
     pub totals: Counters,
 }
 
+/// Where a connector is, from its checkpoint stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// The current round's last checkpoint.
+    pub checkpoint: Option<Checkpoint>,
+    /// The connector's totals, whatever the round.
+    pub totals: Counters,
+    /// The checkpoint stream's revision, to expect on the next write.
+    pub revision: ExpectedRevision,
+}
+
 /// What [`ConnectorRepository::list`] finds.
 #[derive(Debug, Default)]
 pub struct Listing {
@@ -305,18 +316,6 @@ impl ConnectorRepository {
                 )
                 .await?;
         }
-        if let (Some(round), Some(position)) = (round_from_end, head) {
-            let totals = self.totals(id).await?;
-            self.save_checkpoint(
-                id,
-                Checkpoint {
-                    round,
-                    position,
-                    totals,
-                },
-            )
-            .await?;
-        }
         self.load(id)
             .await?
             .ok_or_else(|| CommandError::NotFound(id.clone()))
@@ -373,21 +372,30 @@ impl ConnectorRepository {
         Ok(totals_of(&self.recent_checkpoints(id).await?))
     }
 
-    /// The round's last checkpoint and the connector's totals
+    /// The round's last checkpoint, the connector's totals
     /// ([`ConnectorRepository::checkpoint`] and
-    /// [`ConnectorRepository::totals`]) from one read of the checkpoints.
-    pub async fn progress(
-        &self,
-        id: &ConnectorId,
-        round: u64,
-    ) -> Result<(Option<Checkpoint>, Counters), StoreError> {
-        let kept = self.recent_checkpoints(id).await?;
-        let totals = totals_of(&kept);
-        Ok((kept.into_iter().find(|c| c.round == round), totals))
+    /// [`ConnectorRepository::totals`]) and where the checkpoint stream is,
+    /// from one read of the checkpoints.
+    pub async fn progress(&self, id: &ConnectorId, round: u64) -> Result<Progress, StoreError> {
+        let (kept, revision) = self.recent_checkpoints_at(id).await?;
+        Ok(Progress {
+            totals: totals_of(&kept),
+            checkpoint: kept.into_iter().find(|c| c.round == round),
+            revision,
+        })
     }
 
     /// The checkpoints kept, newest first.
     async fn recent_checkpoints(&self, id: &ConnectorId) -> Result<Vec<Checkpoint>, StoreError> {
+        Ok(self.recent_checkpoints_at(id).await?.0)
+    }
+
+    /// The checkpoints kept, newest first, and the stream's revision to
+    /// expect on the next write.
+    async fn recent_checkpoints_at(
+        &self,
+        id: &ConnectorId,
+    ) -> Result<(Vec<Checkpoint>, ExpectedRevision), StoreError> {
         match self
             .store
             .read_stream(
@@ -398,25 +406,34 @@ impl ConnectorRepository {
             )
             .await
         {
-            Ok(events) => Ok(events
-                .iter()
-                .filter_map(|e| serde_json::from_slice::<Checkpoint>(&e.data).ok())
-                .collect()),
-            Err(StoreError::StreamNotFound(_)) => Ok(Vec::new()),
+            Ok(events) => Ok((
+                events
+                    .iter()
+                    .filter_map(|e| serde_json::from_slice::<Checkpoint>(&e.data).ok())
+                    .collect(),
+                events.first().map_or(ExpectedRevision::NoStream, |e| {
+                    ExpectedRevision::Exact(e.revision)
+                }),
+            )),
+            Err(StoreError::StreamNotFound(_)) => Ok((Vec::new(), ExpectedRevision::NoStream)),
             Err(e) => Err(e),
         }
     }
 
+    /// Appends `checkpoint` if the checkpoint stream is at `expected` (the
+    /// revision the writer last read or wrote), so a writer that another
+    /// took over from cannot move it; returns the revision to expect next.
     pub async fn save_checkpoint(
         &self,
         id: &ConnectorId,
         checkpoint: Checkpoint,
-    ) -> Result<(), StoreError> {
+        expected: ExpectedRevision,
+    ) -> Result<ExpectedRevision, StoreError> {
         let event = NewEvent::json(CHECKPOINT_EVENT, &checkpoint);
         self.store
-            .append(&id.checkpoint_stream(), ExpectedRevision::Any, vec![event])
+            .append(&id.checkpoint_stream(), expected, vec![event])
             .await
-            .map(|_| ())
+            .map(|r| ExpectedRevision::Exact(r.next_expected_revision))
     }
 
     /// Writes a dead letter of `connector`'s current incarnation (see

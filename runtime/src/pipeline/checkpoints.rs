@@ -3,9 +3,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::connector::{Checkpoint, CheckpointConfig, ConnectorId, ConnectorRepository, Counters};
-use crate::store::Position;
+use crate::store::{ExpectedRevision, Position, StoreError};
 
 use super::status::PipelineStatus;
+use super::tenure::Tenure;
 
 /// How far the position must move past the last save through events the
 /// subscription's filter skipped alone (no event read) before that progress
@@ -19,10 +20,18 @@ const SKIPPED_PROGRESS_TO_SAVE: u64 = 64 * 1024;
 /// comes first, with the connector's totals so far (so counters survive
 /// restarts). Only positions whose event and every event before it were
 /// acknowledged are ever given to it.
+///
+/// Each save expects the checkpoint stream where this pipeline last read or
+/// wrote it: a write by anyone else in between (the member that took the
+/// connector over) makes the save fail as [`Fenced`], and the pipeline
+/// stops; so does a save after the member lost its [`Tenure`].
 pub(super) struct Checkpointer {
     repository: ConnectorRepository,
     id: ConnectorId,
     round: u64,
+    tenure: Tenure,
+    /// Where the checkpoint stream is, as this pipeline last saw it.
+    expected: ExpectedRevision,
     every_events: u64,
     every: Duration,
     /// Delivered, not yet saved.
@@ -41,11 +50,15 @@ impl Checkpointer {
         round: u64,
         config: CheckpointConfig,
         resumed_from: Option<Checkpoint>,
+        tenure: Tenure,
+        expected: ExpectedRevision,
     ) -> Self {
         Self {
             repository,
             id,
             round,
+            tenure,
+            expected,
             every_events: config.every_events,
             every: Duration::from_millis(config.every_ms),
             pending: None,
@@ -88,31 +101,41 @@ impl Checkpointer {
     }
 
     /// Saves if a save is due.
-    pub async fn save_if_due(&mut self, status: &PipelineStatus) {
+    pub async fn save_if_due(&mut self, status: &PipelineStatus) -> Result<(), Fenced> {
         if self.due() {
-            self.save(status).await;
+            self.save(status).await?;
         }
+        Ok(())
     }
 
     /// Saves what is pending now; with nothing pending, saves the totals
     /// again at the last saved position if they changed (events refused
     /// before a fault). A failed save is reported and tried again next
     /// time: delivery goes on, at worst with more duplicates after a crash.
-    pub async fn save(&mut self, status: &PipelineStatus) {
+    /// Fails as [`Fenced`] when the pipeline may no longer write.
+    pub async fn save(&mut self, status: &PipelineStatus) -> Result<(), Fenced> {
         let totals = status.totals();
         let Some(position) = self
             .pending
             .or(self.saved.filter(|_| totals != self.saved_totals))
         else {
-            return;
+            return Ok(());
         };
+        if !self.tenure.holds() {
+            return Err(Fenced::LeaseLost);
+        }
         let checkpoint = Checkpoint {
             round: self.round,
             position,
             totals,
         };
-        match self.repository.save_checkpoint(&self.id, checkpoint).await {
-            Ok(()) => {
+        match self
+            .repository
+            .save_checkpoint(&self.id, checkpoint, self.expected)
+            .await
+        {
+            Ok(next) => {
+                self.expected = next;
                 self.pending = None;
                 self.saved = Some(position);
                 self.saved_totals = totals;
@@ -120,13 +143,24 @@ impl Checkpointer {
                 self.last_save = Instant::now();
                 status.set_checkpoint(position);
             }
+            Err(StoreError::WrongExpectedRevision { .. }) => return Err(Fenced::Overtaken),
             Err(e) => {
                 tracing::warn!(connector = %self.id, error = %e, "could not save checkpoint");
                 status.record_error(format!("could not save checkpoint: {e}"));
                 self.last_save = Instant::now();
             }
         }
+        Ok(())
     }
+}
+
+/// Why a pipeline may no longer deliver or checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(super) enum Fenced {
+    #[error("this member's lease on its connectors ran out (it could not reach the store in time); another member may run the connector now")]
+    LeaseLost,
+    #[error("another writer saved a checkpoint of the connector since this pipeline last did: another member runs it now")]
+    Overtaken,
 }
 
 #[cfg(test)]
@@ -148,6 +182,8 @@ mod tests {
                 every_ms: 10,
             },
             resumed_from,
+            Tenure::unconditional(),
+            ExpectedRevision::NoStream,
         )
     }
 
@@ -183,7 +219,7 @@ mod tests {
         let status = PipelineStatus::new(RunState::Running);
         status.add_failed(1);
         // Nothing pending (the first event was refused), yet the count is kept.
-        checkpointer.save(&status).await;
+        checkpointer.save(&status).await.expect("saved");
         let repository = checkpointer.repository.clone();
         let id = checkpointer.id.clone();
         let saved = repository.checkpoint(&id, 0).await.expect("read");
@@ -197,7 +233,7 @@ mod tests {
     #[tokio::test]
     async fn an_older_rounds_checkpoints_never_evict_a_newer_rounds_start() {
         use crate::connector::{Command, ConnectorDefinition, StartFrom};
-        use crate::store::{EventStore, ExpectedRevision, NewEvent};
+        use crate::store::{EventStore, NewEvent};
 
         let dir = tempfile::tempdir().expect("tempdir");
         let store: Arc<dyn EventStore> =
@@ -247,11 +283,13 @@ mod tests {
                 every_ms: 10,
             },
             None,
+            Tenure::unconditional(),
+            ExpectedRevision::NoStream,
         );
         let status = PipelineStatus::new(RunState::Running);
         for n in 1..=6 {
             old_round.advance(Position::new(n, n), 1);
-            old_round.save(&status).await;
+            old_round.save(&status).await.expect("saved");
         }
         assert_eq!(
             repository
@@ -269,5 +307,68 @@ mod tests {
         assert_eq!(state.round, 1);
         assert_eq!(repository.checkpoint(&id, 1).await.expect("read"), None);
         assert_eq!(state.round_start, StartFrom::After(end));
+    }
+
+    #[tokio::test]
+    async fn a_pipeline_that_was_taken_over_or_lost_its_lease_cannot_move_the_checkpoint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut stale = checkpointer(&dir, None);
+        let repository = stale.repository.clone();
+        let id = stale.id.clone();
+        let status = PipelineStatus::new(RunState::Running);
+        stale.advance(Position::new(5, 5), 1);
+        stale.save(&status).await.expect("the first save");
+
+        // Another member takes over and saves from where it resumed.
+        let progress = repository.progress(&id, 0).await.expect("progress");
+        let mut owner = Checkpointer::new(
+            repository.clone(),
+            id.clone(),
+            0,
+            CheckpointConfig {
+                every_events: 1,
+                every_ms: 10,
+            },
+            progress.checkpoint,
+            Tenure::unconditional(),
+            progress.revision,
+        );
+        owner.advance(Position::new(6, 6), 1);
+        owner.save(&status).await.expect("the new owner saves");
+
+        // The stale writer is refused, and the checkpoint stays.
+        stale.advance(Position::new(9, 9), 1);
+        assert_eq!(stale.save(&status).await, Err(Fenced::Overtaken));
+        let saved = repository.checkpoint(&id, 0).await.expect("read");
+        assert_eq!(saved.map(|c| c.position), Some(Position::new(6, 6)));
+
+        // A pipeline whose member lost its lease writes nothing at all.
+        let held = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = Arc::clone(&held);
+        let tag = crate::sinks::OwnerTag {
+            member: "m1".into(),
+            epoch: 3,
+        };
+        let progress = repository.progress(&id, 0).await.expect("progress");
+        let mut leased = Checkpointer::new(
+            repository.clone(),
+            id.clone(),
+            0,
+            CheckpointConfig {
+                every_events: 1,
+                every_ms: 10,
+            },
+            progress.checkpoint,
+            Tenure::new(tag, move || {
+                flag.load(std::sync::atomic::Ordering::SeqCst)
+                    .then(|| Instant::now() + Duration::from_secs(60))
+            }),
+            progress.revision,
+        );
+        held.store(false, std::sync::atomic::Ordering::SeqCst);
+        leased.advance(Position::new(7, 7), 1);
+        assert_eq!(leased.save(&status).await, Err(Fenced::LeaseLost));
+        let saved = repository.checkpoint(&id, 0).await.expect("read");
+        assert_eq!(saved.map(|c| c.position), Some(Position::new(6, 6)));
     }
 }

@@ -9,6 +9,11 @@
 //! was delivered (or dead-lettered). Store errors resubscribe from the last
 //! handled position with back-off; sink errors fault the connector.
 //!
+//! A pipeline runs under a [`Tenure`]: it delivers and checkpoints only
+//! while its member holds the connector, and its checkpoints expect the
+//! checkpoint stream where it last saw it, so a member that was taken over
+//! from can never move the checkpoint ([`checkpoints`]).
+//!
 //! WebAssembly stages ([`module_stages`]) are initialised when the pipeline
 //! starts, so a config their component refuses faults the connector at once;
 //! the API runs the same `init` on create and `PUT` ([`check_stage_configs`])
@@ -30,6 +35,7 @@ mod module_stages;
 mod run;
 mod stages;
 mod status;
+mod tenure;
 mod transforms;
 
 use std::sync::Arc;
@@ -42,7 +48,8 @@ use crate::connector::{ConnectorRepository, ConnectorState};
 
 pub use module_stages::{check_stage_configs, mark_outdated, StageConfigError, StageModule};
 pub use stages::StageFactory;
-pub use status::{LastError, PipelineStatus, RunState, StatusSnapshot};
+pub use status::{LastError, PipelineStatus, RunCounts, RunState, StatusSnapshot};
+pub use tenure::Tenure;
 pub use transforms::{derive, Chain, ChainError, InputResult, NamedStage};
 
 /// A running pipeline, owned by whoever started it.
@@ -53,11 +60,13 @@ pub struct PipelineHandle {
 }
 
 impl PipelineHandle {
-    /// Starts the pipeline of `connector` on the current tokio runtime.
+    /// Starts the pipeline of `connector` on the current tokio runtime; it
+    /// delivers while `tenure` holds.
     pub fn spawn(
         repository: ConnectorRepository,
         stages: Arc<dyn StageFactory>,
         connector: ConnectorState,
+        tenure: Tenure,
     ) -> Self {
         let cancel = CancellationToken::new();
         let status = Arc::new(PipelineStatus::new(RunState::Starting));
@@ -65,6 +74,7 @@ impl PipelineHandle {
             repository,
             stages,
             connector,
+            tenure,
             Arc::clone(&status),
             cancel.clone(),
         ));
@@ -79,7 +89,8 @@ impl PipelineHandle {
         &self.status
     }
 
-    /// Whether the pipeline ended on its own (it faulted).
+    /// Whether the pipeline ended on its own (it faulted, or it may no
+    /// longer deliver: its status is then `stopping`, with the reason).
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }

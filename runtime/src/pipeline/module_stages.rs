@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmtime::component::Component;
 
 use super::StageFactory;
@@ -184,7 +184,7 @@ pub async fn check_stage_configs(
 }
 
 /// The module version one stage of a running connector runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StageModule {
     /// `transforms[0]`, ... or `sink`.
@@ -198,7 +198,7 @@ pub struct StageModule {
     /// another upload, which the connector runs from its next start.
     pub up_to_date: bool,
     /// The digest the name points to now, when it is not `digest`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_digest: Option<String>,
 }
 

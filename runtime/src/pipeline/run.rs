@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::connector::{
-    Checkpoint, ConnectorRepository, ConnectorState, DeadLetter, OnFailure, StartFrom,
+    ConnectorRepository, ConnectorState, DeadLetter, OnFailure, Progress, StartFrom,
 };
 use crate::sinks::wasm::WasmSink;
 use crate::sinks::{DeliveryOutcome, RetryNotice, Sink, SinkConfig, SinkContext};
@@ -12,27 +12,61 @@ use crate::wasm::GuestIdentity;
 
 use super::backoff::{sleep_or_cancel, MIN_BACKOFF};
 use super::batch::collect;
-use super::checkpoints::Checkpointer;
+use super::checkpoints::{Checkpointer, Fenced};
 use super::dead_letters::{write_dead_letter, DeadLetterWrite};
 use super::json_filter::{screen, Screened};
 use super::module_stages::{chain_modules, StageModule};
 use super::stages::StageFactory;
 use super::status::{PipelineStatus, RunState};
+use super::tenure::Tenure;
 use super::transforms::{Chain, ChainError, InputResult, NamedStage};
 
-/// Runs until cancelled or faulted.
+/// How a pipeline ended without being asked to.
+enum Ended {
+    Faulted(String),
+    Fenced(Fenced),
+}
+
+impl From<String> for Ended {
+    fn from(message: String) -> Self {
+        Ended::Faulted(message)
+    }
+}
+
+impl From<Fenced> for Ended {
+    fn from(fenced: Fenced) -> Self {
+        Ended::Fenced(fenced)
+    }
+}
+
+/// Runs until cancelled, faulted or fenced.
 pub(super) async fn run(
     repository: ConnectorRepository,
     stages: Arc<dyn StageFactory>,
     connector: ConnectorState,
+    tenure: Tenure,
     status: Arc<PipelineStatus>,
     cancel: CancellationToken,
 ) {
     let id = connector.id.clone();
     status.hide(connector.definition.secret_values());
-    match run_until_stopped(&repository, stages.as_ref(), &connector, &status, &cancel).await {
+    let ended = run_until_stopped(
+        &repository,
+        stages.as_ref(),
+        &connector,
+        &tenure,
+        &status,
+        &cancel,
+    )
+    .await;
+    match ended {
         Ok(()) => tracing::info!(connector = %id, "pipeline stopped"),
-        Err(message) => {
+        Err(Ended::Fenced(why)) => {
+            tracing::warn!(connector = %id, reason = %why, "pipeline stopped: it may no longer deliver");
+            status.record_error(why.to_string());
+            status.set_state(RunState::Stopping);
+        }
+        Err(Ended::Faulted(message)) => {
             tracing::error!(connector = %id, error = %status.redact(&message), "connector faulted");
             status.fault(message);
         }
@@ -40,29 +74,33 @@ pub(super) async fn run(
 }
 
 /// Where delivery resumes: after the checkpoint of the current round, else
-/// where the round starts. Also reads the connector's totals so far.
+/// where the round starts; with the connector's totals so far and where the
+/// checkpoint stream is.
 async fn resume_point(
     repository: &ConnectorRepository,
     connector: &ConnectorState,
     status: &PipelineStatus,
     cancel: &CancellationToken,
-) -> Option<(SubscribeFrom, Option<Checkpoint>)> {
+) -> Option<(SubscribeFrom, Progress)> {
     let mut backoff = MIN_BACKOFF;
     loop {
         match repository.progress(&connector.id, connector.round).await {
-            Ok((checkpoint, totals)) => {
-                status.set_totals_before(totals);
-                let Some(checkpoint) = checkpoint else {
+            Ok(progress) => {
+                status.set_totals_before(progress.totals);
+                let Some(checkpoint) = progress.checkpoint else {
                     let from = match connector.round_start {
                         StartFrom::Start => SubscribeFrom::Start,
                         StartFrom::End => SubscribeFrom::End,
-                        StartFrom::After(p) => SubscribeFrom::After(p),
+                        StartFrom::After(p) => {
+                            status.set_position(p);
+                            SubscribeFrom::After(p)
+                        }
                     };
-                    return Some((from, None));
+                    return Some((from, progress));
                 };
                 status.set_checkpoint(checkpoint.position);
                 status.set_position(checkpoint.position);
-                return Some((SubscribeFrom::After(checkpoint.position), Some(checkpoint)));
+                return Some((SubscribeFrom::After(checkpoint.position), progress));
             }
             Err(e) => {
                 status.record_error(format!("could not read the checkpoint: {e}"));
@@ -78,9 +116,10 @@ async fn run_until_stopped(
     repository: &ConnectorRepository,
     stages: &dyn StageFactory,
     connector: &ConnectorState,
+    tenure: &Tenure,
     status: &Arc<PipelineStatus>,
     cancel: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), Ended> {
     let definition = &connector.definition;
     let filter = definition
         .filter
@@ -90,9 +129,9 @@ async fn run_until_stopped(
     for module in chain_modules(&chain) {
         status.add_stage_module(module);
     }
-    let mut sink = build_sink(stages, connector, status).await?;
+    let mut sink = build_sink(stages, connector, tenure, status).await?;
     let limits = sink.batch_limits();
-    let Some((mut from, resumed_from)) = resume_point(repository, connector, status, cancel).await
+    let Some((mut from, progress)) = resume_point(repository, connector, status, cancel).await
     else {
         return Ok(());
     };
@@ -104,7 +143,9 @@ async fn run_until_stopped(
         connector.id.clone(),
         connector.round,
         definition.checkpoint,
-        resumed_from,
+        progress.checkpoint,
+        tenure.clone(),
+        progress.revision,
     );
     let store = repository.store();
     let mut backoff = MIN_BACKOFF;
@@ -158,9 +199,15 @@ async fn run_until_stopped(
                 Screened::Cancelled => break 'subscribe,
             };
             if !batch.events.is_empty() {
+                if !tenure.holds() {
+                    return Err(Fenced::LeaseLost.into());
+                }
                 let delivered = tokio::select! {
                     // Abandon the in-flight batch; it is delivered again later.
                     _ = cancel.cancelled() => break 'subscribe,
+                    // Abandon it too when the member's lease runs out: the
+                    // member that takes over delivers it.
+                    _ = tenure.lost() => return Err(Fenced::LeaseLost.into()),
                     result = transform_and_deliver(repository, connector, &mut chain, sink.as_mut(), &batch.events, status, cancel) => result,
                 };
                 match delivered {
@@ -173,8 +220,8 @@ async fn run_until_stopped(
                         if let Some(position) = handled_up_to {
                             checkpointer.advance(position, 0);
                         }
-                        checkpointer.save(status).await;
-                        return Err(message);
+                        checkpointer.save(status).await?;
+                        return Err(message.into());
                     }
                 }
             }
@@ -184,14 +231,14 @@ async fn run_until_stopped(
                 from = SubscribeFrom::After(end);
             }
             if let Some(message) = refused {
-                checkpointer.save(status).await;
-                return Err(message);
+                checkpointer.save(status).await?;
+                return Err(message.into());
             }
-            checkpointer.save_if_due(status).await;
+            checkpointer.save_if_due(status).await?;
         }
     }
     status.set_state(RunState::Stopping);
-    checkpointer.save(status).await;
+    checkpointer.save(status).await?;
     Ok(())
 }
 
@@ -222,6 +269,7 @@ async fn build_chain(
 async fn build_sink(
     stages: &dyn StageFactory,
     connector: &ConnectorState,
+    tenure: &Tenure,
     status: &Arc<PipelineStatus>,
 ) -> Result<Box<dyn Sink>, String> {
     let retry_status = Arc::clone(status);
@@ -241,6 +289,7 @@ async fn build_sink(
         }),
         stop_at_first_rejection,
         destinations: stages.destinations(),
+        owner: tenure.owner().cloned(),
     };
     if let SinkConfig::Wasm(config) = &connector.definition.sink {
         let identity = GuestIdentity {

@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::module_stages::StageModule;
 use crate::connector::{Checkpoint, Counters};
@@ -19,7 +19,7 @@ use crate::secrets::redact_in;
 use crate::store::Position;
 
 /// What a pipeline is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunState {
     /// Not running because the connector is disabled.
@@ -32,6 +32,9 @@ pub enum RunState {
     Stopping,
     /// Stopped by an error; enable the connector again to restart it.
     Faulted,
+    /// Enabled, but no member that its affinity admits is alive: it waits
+    /// for one (the status says why).
+    Unassigned,
 }
 
 /// The live status of one connector's pipeline, shared between the pipeline
@@ -64,7 +67,7 @@ struct StatusInner {
 }
 
 /// The most recent error and when it happened.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LastError {
     pub message: String,
     pub at: DateTime<Utc>,
@@ -72,7 +75,7 @@ pub struct LastError {
 
 /// The counts of one run of a pipeline (since it was last started by an
 /// enable, a reset, a reconfiguration or a start of the node).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunCounts {
     pub started_at: DateTime<Utc>,
@@ -81,7 +84,7 @@ pub struct RunCounts {
 }
 
 /// A copy of the status at one moment, as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusSnapshot {
     pub state: RunState,
@@ -103,7 +106,7 @@ pub struct StatusSnapshot {
     pub run: Option<RunCounts>,
     pub last_error: Option<LastError>,
     /// The module version each WebAssembly stage runs, once started.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageModule>,
 }
 

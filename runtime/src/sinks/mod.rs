@@ -150,6 +150,17 @@ pub struct SinkContext {
     pub stop_at_first_rejection: bool,
     /// Where the sink may connect.
     pub destinations: Arc<DestinationPolicy>,
+    /// The member running the connector and its ownership epoch, sent with
+    /// every request so a destination can tell hand-overs apart.
+    pub owner: Option<OwnerTag>,
+}
+
+/// Which member delivers, under which ownership epoch (it grows with every
+/// hand-over of the connector).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerTag {
+    pub member: String,
+    pub epoch: u64,
 }
 
 impl SinkContext {
@@ -160,6 +171,7 @@ impl SinkContext {
             on_retry: Arc::new(|_| {}),
             stop_at_first_rejection: false,
             destinations: Arc::default(),
+            owner: None,
         }
     }
 }

@@ -188,6 +188,7 @@ pub fn context() -> (SinkContext, Arc<Mutex<Vec<RetryNotice>>>) {
         on_retry: Arc::new(move |notice| sink.lock().unwrap().push(notice)),
         stop_at_first_rejection: false,
         destinations: Arc::default(),
+        owner: None,
     };
     (ctx, notices)
 }

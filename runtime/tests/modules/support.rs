@@ -24,6 +24,10 @@ pub async fn start(dir: &Path, max_module_bytes: usize) -> Node {
         // Smaller than the real components: uploads have their own limit.
         max_body_bytes: 1 << 20,
         member: "test".into(),
+        role: None,
+        runs_connectors: true,
+        heartbeat: connectors::activation::DEFAULT_HEARTBEAT,
+        lease: connectors::activation::DEFAULT_LEASE,
         max_module_bytes,
         destinations: Default::default(),
         secrets: Default::default(),

@@ -2,7 +2,9 @@
 //! requests.
 //!
 //! Every request carries the extra `headers` of the settings, the
-//! `authorization` of `auth`, `user-agent` and `esdb-connector-id`.
+//! `authorization` of `auth`, `user-agent`, `esdb-connector-id` and, on a
+//! member of a cluster, `esdb-connector-member` and `esdb-connector-epoch`
+//! (who delivers, under which ownership epoch).
 //!
 //! A per-event request (compatible with KurrentDB's HTTP sink) has the
 //! event's data as its body, the event's content type, and `esdb-record-id`,
@@ -27,7 +29,7 @@ use serde_json::Value;
 use super::cloudevents;
 use super::config::{HttpAuth, HttpSinkConfig};
 use crate::sinks::envelope::{parse_json, timestamp, write_envelopes};
-use crate::sinks::ConfigError;
+use crate::sinks::{ConfigError, OwnerTag};
 use crate::store::RecordedEvent;
 
 /// One request, ready to be sent (and sent again).
@@ -39,7 +41,11 @@ pub struct PreparedRequest {
 }
 
 /// The headers of every request.
-pub fn base_headers(config: &HttpSinkConfig, connector_id: &str) -> Result<HeaderMap, ConfigError> {
+pub fn base_headers(
+    config: &HttpSinkConfig,
+    connector_id: &str,
+    owner: Option<&OwnerTag>,
+) -> Result<HeaderMap, ConfigError> {
     let mut headers = HeaderMap::new();
     for (name, setting) in &config.headers {
         let field = || format!("sink.headers.{name}");
@@ -82,6 +88,16 @@ pub fn base_headers(config: &HttpSinkConfig, connector_id: &str) -> Result<Heade
         )
     })?;
     headers.insert(HeaderName::from_static("esdb-connector-id"), connector);
+    if let Some(owner) = owner {
+        // Member names are checked to be header-safe when a node starts.
+        if let Ok(member) = HeaderValue::from_str(&owner.member) {
+            headers.insert(HeaderName::from_static("esdb-connector-member"), member);
+        }
+        headers.insert(
+            HeaderName::from_static("esdb-connector-epoch"),
+            HeaderValue::from(owner.epoch),
+        );
+    }
     Ok(headers)
 }
 
@@ -250,7 +266,7 @@ mod tests {
             password: "p".into(),
         });
         config.headers.insert("X-Source".into(), "orders".into());
-        let headers = base_headers(&config, "c1").unwrap();
+        let headers = base_headers(&config, "c1", None).unwrap();
         assert_eq!(headers["authorization"], "Basic dTpw");
         assert!(headers["authorization"].is_sensitive());
         assert_eq!(headers["x-source"], "orders");

@@ -55,7 +55,7 @@ impl HttpSink {
                 )
             })?)
         };
-        let headers = base_headers(&config, &ctx.connector_id)?;
+        let headers = base_headers(&config, &ctx.connector_id, ctx.owner.as_ref())?;
         let timeout = Duration::from_millis(config.timeout_ms);
         let client = crate::outbound::client::client_builder(&ctx.destinations)
             .timeout(timeout)

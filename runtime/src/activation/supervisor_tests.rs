@@ -90,6 +90,23 @@ fn state_of(supervisor: &Supervisor, id: &str) -> Option<RunState> {
     statuses.get(&id).map(|status| status.state())
 }
 
+fn key(revision: u64) -> RunKey {
+    RunKey {
+        revision,
+        epoch: 0,
+        term: 1,
+    }
+}
+
+async fn start(supervisor: &Supervisor, state: ConnectorState) {
+    let key = key(state.revision);
+    supervisor.start(&state, key, Tenure::unconditional()).await;
+}
+
+fn id(name: &str) -> ConnectorId {
+    ConnectorId::parse(name).expect("id")
+}
+
 async fn wait_until(what: &str, check: impl Fn() -> bool) {
     for _ in 0..1000 {
         if check() {
@@ -105,7 +122,7 @@ async fn a_connector_starts_while_another_is_stopping() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sinks = Arc::new(HangingSinks::default());
     let supervisor = Arc::new(supervisor(&dir, Arc::clone(&sinks)));
-    supervisor.apply(&hanging("stuck", true, 1)).await;
+    start(&supervisor, hanging("stuck", true, 1)).await;
     wait_until("the sink is starting", || {
         sinks.entered.load(Ordering::SeqCst)
     })
@@ -113,16 +130,18 @@ async fn a_connector_starts_while_another_is_stopping() {
 
     let stopping = tokio::spawn({
         let supervisor = Arc::clone(&supervisor);
-        async move { supervisor.apply(&hanging("stuck", false, 2)).await }
+        async move { supervisor.stop(&id("stuck"), None, false).await }
     });
     wait_until("the stuck connector is stopping", || {
         state_of(&supervisor, "stuck") == Some(RunState::Stopping)
     })
     .await;
 
-    supervisor
-        .apply(&connector("other", json!({ "type": "console" }), true, 1))
-        .await;
+    start(
+        &supervisor,
+        connector("other", json!({ "type": "console" }), true, 1),
+    )
+    .await;
     assert!(
         state_of(&supervisor, "other").is_some(),
         "the other connector has started"
@@ -141,13 +160,13 @@ async fn a_stopped_pipeline_has_ended() {
     let sinks = Arc::new(HangingSinks::default());
     let mut supervisor = supervisor(&dir, Arc::clone(&sinks));
     supervisor.stop_grace = Duration::from_millis(50);
-    supervisor.apply(&hanging("stuck", true, 1)).await;
+    start(&supervisor, hanging("stuck", true, 1)).await;
     wait_until("the sink is starting", || {
         sinks.entered.load(Ordering::SeqCst)
     })
     .await;
 
-    supervisor.apply(&hanging("stuck", false, 2)).await;
+    supervisor.stop(&id("stuck"), None, false).await;
     assert!(
         sinks.dropped.load(Ordering::SeqCst),
         "the pipeline's task had ended when its stop returned"
