@@ -128,11 +128,12 @@ impl Cluster {
 
     /// Where `ids` run when both views agree: each is `running` with
     /// `status.member` naming an alive member, and `GET /members` lists it
-    /// under that member and no other. `Err` says what does not agree yet.
+    /// under that member and no other alive one. `Err` says what does not agree yet.
     pub async fn placement(&self, ids: &[String]) -> Result<BTreeMap<String, String>, String> {
         let members = self.members().await;
         let mut listed: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for member in &members {
+        // A dead member's last heartbeat still lists what it ran.
+        for member in members.iter().filter(|m| m["alive"] == true) {
             let name = member["member"].as_str().expect("member name").to_owned();
             for id in member["connectors"].as_array().expect("connectors") {
                 let id = id.as_str().expect("connector id").to_owned();
