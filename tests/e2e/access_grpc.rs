@@ -35,6 +35,7 @@ async fn store_node(dir: &std::path::Path) -> (NodeProcess, u16) {
         &[
             "--grpc-listen".into(),
             format!("127.0.0.1:{grpc_port}"),
+            "--no-connectors".into(),
             "--grpc-credentials".into(),
             "admin:changeit".into(),
             "--grpc-user".into(),

@@ -448,7 +448,11 @@ async fn a_sidecar_without_the_key_refuses_to_start_over_sealed_definitions() {
     let store_data = dir.path().join("store");
     let store_node = NodeProcess::start_with_args(
         &store_data,
-        &["--grpc-listen".into(), format!("127.0.0.1:{grpc_port}")],
+        &[
+            "--grpc-listen".into(),
+            format!("127.0.0.1:{grpc_port}"),
+            "--no-connectors".into(),
+        ],
     )
     .await;
     let store = format!("kurrentdb://127.0.0.1:{grpc_port}?tls=false");

@@ -35,7 +35,12 @@ async fn append_orders(node: &NodeProcess, chunks: std::ops::Range<u64>) -> Vec<
 async fn start_store_node(data: &std::path::Path, grpc_port: u16) -> NodeProcess {
     NodeProcess::start_with_args(
         data,
-        &["--grpc-listen".into(), format!("127.0.0.1:{grpc_port}")],
+        &[
+            "--grpc-listen".into(),
+            format!("127.0.0.1:{grpc_port}"),
+            // It stands in for a KurrentDB server: the sidecar runs the connectors.
+            "--no-connectors".into(),
+        ],
     )
     .await
 }

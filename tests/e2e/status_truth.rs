@@ -325,7 +325,7 @@ async fn counters_are_totals_across_enable_reset_restart_and_sigkill() {
 async fn a_sidecar_tells_the_same_truth() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start().await;
-    let (store_node, connection) = grpc_node(&dir.path().join("store"), &[]).await;
+    let (store_node, connection) = grpc_node(&dir.path().join("store"), &["--no-connectors"]).await;
     let sidecar = NodeProcess::start_with_args(
         &dir.path().join("sidecar"),
         &["--store".to_owned(), connection],

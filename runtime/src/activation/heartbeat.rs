@@ -25,7 +25,10 @@ impl Cluster {
         tick.tick().await;
         let mut failing = false;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = self.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             match self.send_heartbeat(false).await {
                 Ok(()) if failing => {
                     failing = false;

@@ -127,6 +127,11 @@ impl Cluster {
         &self.config
     }
 
+    /// Completes once the member leaves.
+    pub(super) async fn cancelled(&self) {
+        self.cancel.cancelled().await;
+    }
+
     fn bump(&self) {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }

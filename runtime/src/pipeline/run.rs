@@ -203,6 +203,10 @@ async fn run_until_stopped(
                     return Err(Fenced::LeaseLost.into());
                 }
                 let delivered = tokio::select! {
+                    // A stop and a lost lease are seen before the delivery
+                    // makes any more progress (a process resumed after a
+                    // freeze sends nothing more).
+                    biased;
                     // Abandon the in-flight batch; it is delivered again later.
                     _ = cancel.cancelled() => break 'subscribe,
                     // Abandon it too when the member's lease runs out: the

@@ -5,6 +5,7 @@
 //! subscriptions across server restarts ([`subscriptions`]).
 
 mod access;
+mod gossip;
 mod reads;
 mod subscriptions;
 

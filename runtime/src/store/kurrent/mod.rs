@@ -13,7 +13,9 @@
 //!   `AppendSession` (KurrentDB 25.1 or later; older servers give
 //!   [`StoreError::Unsupported`]), on a channel of our own (`channel`,
 //!   leader found by gossip) with clients generated from our protos
-//!   (`protocol`), since the official client has no such call.
+//!   (`protocol`), since the official client has no such call;
+//! - `gossip`: the role of the node a sidecar is attached to, from the
+//!   cluster's gossip ([`attached_node_role`]).
 //!
 //! [`KurrentStore::connect`] does not contact the server: the first request
 //! does (the client waits its `discoveryInterval`, 500 ms by default, before
@@ -41,6 +43,7 @@ mod channel;
 mod connection;
 mod convert;
 mod errors;
+mod gossip;
 mod multi;
 mod protocol;
 mod subscribe;
@@ -57,6 +60,7 @@ use kurrentdb::{
 use self::channel::V2Channel;
 use self::connection::Connection;
 use self::errors::Context;
+pub use self::gossip::{attached_node_role, GossipError, NodeRole, GOSSIP_DEADLINE};
 use crate::store::{
     check_append, check_stream_appends, check_writable, AllStart, AppendResult, CurrentRevision,
     Direction, EventStore, ExpectedRevision, MultiAppendResult, NewEvent, Position, RecordedEvent,
