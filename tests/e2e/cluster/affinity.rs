@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::assert_in_order_with_bounded_replays;
-use crate::support::cluster::{assert_one_owner_at_a_time, deliveries, positions, until, Cluster};
+use crate::support::cluster::{
+    assert_one_owner_at_a_time, deliveries, epochs, positions, until, Cluster,
+};
 use crate::support::Receiver;
 
 use super::{append_numbered, connector_ids, http_connector, wait_delivered, MAX_REPLAY};
@@ -125,6 +127,7 @@ async fn cluster_follower_connectors_run_only_on_followers_and_wait_for_one() {
     for id in &leaders {
         let members = assert_one_owner_at_a_time(id, &got[id]);
         assert_eq!(members, [placed[id].clone()], "{id} stayed on its leader");
+        assert_eq!(epochs(&got[id]).len(), 1, "{id} was never claimed again");
         assert_in_order_with_bounded_replays(&positions(&got[id]), &expected[id], 0, 0);
     }
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::assert_in_order_with_bounded_replays;
 use crate::support::cluster::{
-    assert_one_owner_at_a_time, deliveries, positions, read_checkpoints, until, Checkpoints,
-    Cluster,
+    assert_one_owner_at_a_time, deliveries, epochs, positions, read_checkpoints, until,
+    Checkpoints, Cluster,
 };
 use crate::support::Receiver;
 
@@ -95,6 +95,13 @@ async fn cluster_member_killed_during_delivery_hands_its_connectors_over_losing_
             assert_in_order_with_bounded_replays(&received, &expected[id], 1, MAX_REPLAY);
         } else {
             assert_eq!(members, [owners[id].clone()], "{id} stayed where it was");
+            assert_eq!(
+                epochs(&got[id]).len(),
+                1,
+                "{id} stayed on {} but was claimed again; hand-overs:\n{}",
+                owners[id],
+                cluster.hand_overs()
+            );
             assert_in_order_with_bounded_replays(&received, &expected[id], 0, 0);
         }
     }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::support::assert_in_order_with_bounded_replays;
-use crate::support::cluster::{assert_one_owner_at_a_time, balanced, counts, positions, Cluster};
+use crate::support::cluster::{
+    assert_one_owner_at_a_time, balanced, counts, epochs, positions, Cluster,
+};
 use crate::support::Receiver;
 
 use super::{
@@ -49,6 +51,22 @@ async fn cluster_spreads_connectors_evenly_runs_each_once_and_a_joiner_takes_a_s
         .collect();
     balanced(&by_header, &FOUR).unwrap_or_else(|e| panic!("by the member header: {e}"));
     eprintln!("spread over four members: {:?}", counts(&before, &FOUR));
+    // Asked of m0, a connector running elsewhere shows the status its member
+    // last published, with its age; one running on m0 shows its own.
+    for id in &ids {
+        let status = cluster.store().status(id).await;
+        if before[id] == "m0" {
+            assert!(status.get("ageMs").is_none(), "{id} runs on m0: {status}");
+        } else {
+            let age = status["ageMs"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{id}: {status}"));
+            assert!(
+                age < 5_000,
+                "{id}'s published status is {age} ms old: {status}"
+            );
+        }
+    }
 
     // m4 joins while events keep coming.
     let mut next = 40;
@@ -82,19 +100,31 @@ async fn cluster_spreads_connectors_evenly_runs_each_once_and_a_joiner_takes_a_s
     // Where each connector ended up, once all is delivered.
     let after = cluster.wait_balanced(&ids, &FIVE).await;
     let moved: Vec<&String> = ids.iter().filter(|id| before[*id] != after[*id]).collect();
+    let moves: Vec<String> = moved
+        .iter()
+        .map(|id| format!("{id}: {} -> {}", before[*id], after[*id]))
+        .collect();
+    eprintln!("moved at the join: {moves:?}");
     assert!(!moved.is_empty(), "m4 took a share");
     for id in &ids {
         let members = assert_one_owner_at_a_time(id, &got[id]);
         let received = positions(&got[id]);
         if before[id] == after[id] {
             assert_eq!(members, [before[id].clone()], "{id} stayed on its member");
+            assert_eq!(
+                epochs(&got[id]).len(),
+                1,
+                "{id} stayed on {} but was claimed again; hand-overs:\n{}",
+                before[id],
+                cluster.hand_overs()
+            );
             // It was not restarted: no gap, no replay.
             assert_in_order_with_bounded_replays(&received, &expected[id], 0, 0);
         } else {
             assert_eq!(
                 after[id], "m4",
-                "{id} moved from {} to {}: only the joiner takes connectors",
-                before[id], after[id]
+                "{id} moved from {} to {}: only the joiner takes connectors; moves: {moves:?}; hand-overs:\n{}",
+                before[id], after[id], cluster.hand_overs()
             );
             assert_eq!(members, [before[id].clone(), after[id].clone()], "{id}");
             assert_in_order_with_bounded_replays(&received, &expected[id], 1, MAX_REPLAY);

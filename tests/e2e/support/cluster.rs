@@ -101,6 +101,25 @@ impl Cluster {
             .unwrap_or_else(|| panic!("member {name} is not running"))
     }
 
+    /// Every member's log lines about claiming and releasing connectors,
+    /// by time, each prefixed with the member's name: what to read when a
+    /// placement check fails.
+    pub fn hand_overs(&self) -> String {
+        let mut lines: Vec<String> = self
+            .members
+            .iter()
+            .flat_map(|(name, node)| {
+                strip_colours(&node.log())
+                    .lines()
+                    .filter(|line| line.contains("claimed the") || line.contains("released the"))
+                    .map(|line| format!("{line} [{name}]"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        lines.sort();
+        lines.join("\n")
+    }
+
     /// `GET /members`, asked of the store member.
     pub async fn members(&self) -> Vec<Value> {
         let (status, body) = self.store().get("/members").await;
@@ -208,6 +227,24 @@ pub async fn read_checkpoints(client: &reqwest::Client, base: &str, id: &str) ->
             (revision, (round, commit))
         })
         .collect()
+}
+
+/// `text` without ANSI colour codes.
+fn strip_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 fn member_args(name: &str) -> Vec<String> {
@@ -326,6 +363,15 @@ pub fn deliveries(receiver: &Receiver) -> BTreeMap<String, Vec<Delivery>> {
 /// The log positions of `deliveries`, in arrival order.
 pub fn positions(deliveries: &[Delivery]) -> Vec<u64> {
     deliveries.iter().map(|d| d.position).collect()
+}
+
+/// The ownership epochs of `deliveries`, each once, in arrival order: a
+/// connector that was never handed over (nor restarted by a new claim) has
+/// one.
+pub fn epochs(deliveries: &[Delivery]) -> Vec<u64> {
+    let mut epochs: Vec<u64> = deliveries.iter().map(|d| d.epoch).collect();
+    epochs.dedup();
+    epochs
 }
 
 /// Asserts that connector `id` ran on one member at a time: each ownership
