@@ -154,6 +154,7 @@ async fn cluster_commands_sent_to_any_member_are_carried_out_by_the_owner() {
     // Reset to the start through a member that does not run it: everything
     // is delivered again.
     let (owner, other) = owner_and_other(&cluster, id).await;
+    let before_reset = deliveries(&receiver)[id].len();
     let (status, body) = cluster
         .member(&other)
         .post(
@@ -163,14 +164,18 @@ async fn cluster_commands_sent_to_any_member_are_carried_out_by_the_owner() {
         .await;
     assert_eq!(status, 200, "{body}");
     let everything: Vec<u64> = first.iter().chain(&second).copied().collect();
-    let before_reset = deliveries(&receiver)[id].len();
     let started = Instant::now();
     until(ACT_DEADLINE * 2, "everything delivered again", || async {
         let got = positions(&deliveries(&receiver)[id]);
         if got[before_reset..] == everything[..] {
             Ok(())
         } else {
-            Err(format!("got after the reset {:?}", &got[before_reset..]))
+            Err(format!(
+                "expected {everything:?} after the reset, got {:?} (before it: {:?}); hand-overs:\n{}",
+                &got[before_reset..],
+                &got[..before_reset],
+                cluster.hand_overs()
+            ))
         }
     })
     .await;

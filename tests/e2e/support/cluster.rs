@@ -101,8 +101,8 @@ impl Cluster {
             .unwrap_or_else(|| panic!("member {name} is not running"))
     }
 
-    /// Every member's log lines about claiming and releasing connectors,
-    /// by time, each prefixed with the member's name: what to read when a
+    /// Every member's log lines about claiming, releasing, starting and
+    /// stopping connectors, by time, each prefixed with the member's name: what to read when a
     /// placement check fails.
     pub fn hand_overs(&self) -> String {
         let mut lines: Vec<String> = self
@@ -111,7 +111,16 @@ impl Cluster {
             .flat_map(|(name, node)| {
                 strip_colours(&node.log())
                     .lines()
-                    .filter(|line| line.contains("claimed the") || line.contains("released the"))
+                    .filter(|line| {
+                        [
+                            "claimed the",
+                            "released the",
+                            "connector started",
+                            "connector stopped",
+                        ]
+                        .iter()
+                        .any(|what| line.contains(what))
+                    })
                     .map(|line| format!("{line} [{name}]"))
                     .collect::<Vec<_>>()
             })
