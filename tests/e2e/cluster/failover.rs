@@ -54,7 +54,7 @@ async fn cluster_member_killed_during_delivery_hands_its_connectors_over_losing_
     for id in &ids {
         expected.insert(
             id.clone(),
-            append_numbered(cluster.store(), id, 0..600).await,
+            append_numbered(cluster.store(), id, 0..1000).await,
         );
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::assert_in_order_with_bounded_replays;
 use crate::support::cluster::{
-    assert_one_owner_at_a_time, balanced, counts, epochs, positions, Cluster,
+    assert_one_owner_at_a_time, balanced, counts, epochs, positions, Cluster, Delivery,
 };
 use crate::support::Receiver;
 
@@ -18,14 +18,31 @@ use super::{
 const FOUR: [&str; 4] = ["m0", "m1", "m2", "m3"];
 const FIVE: [&str; 5] = ["m0", "m1", "m2", "m3", "m4"];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_spreads_connectors_evenly_runs_each_once_and_a_joiner_takes_a_share() {
+/// Four members running 32 connectors, each of which delivered its first 40
+/// events.
+struct Spread {
+    receiver: Receiver,
+    cluster: Cluster,
+    ids: Vec<String>,
+    /// Connector -> the member running it.
+    owners: BTreeMap<String, String>,
+    /// Connector -> the positions appended for it.
+    expected: BTreeMap<String, Vec<u64>>,
+    got: BTreeMap<String, Vec<Delivery>>,
+}
+
+/// Starts four members, creates 32 connectors through all of them, waits
+/// for an even placement and delivers 40 events to each connector; checks
+/// that each connector's events came from the member its status names,
+/// exactly once, in order.
+async fn spread_over_four() -> Spread {
     let receiver = Receiver::start().await;
-    let mut cluster = Cluster::start(&["m1", "m2", "m3"]).await;
+    let cluster = Cluster::start(&["m1", "m2", "m3"]).await;
     cluster.wait_alive(&FOUR).await;
     let ids = connector_ids("c", 32);
     create_through_every_member(&cluster, &receiver, &ids).await;
-    let before = cluster.wait_balanced(&ids, &FOUR).await;
+    let owners = cluster.wait_balanced(&ids, &FOUR).await;
+    eprintln!("spread over four members: {:?}", counts(&owners, &FOUR));
 
     let mut expected = BTreeMap::new();
     for id in &ids {
@@ -39,23 +56,41 @@ async fn cluster_spreads_connectors_evenly_runs_each_once_and_a_joiner_takes_a_s
         let members = assert_one_owner_at_a_time(id, &got[id]);
         assert_eq!(
             members,
-            [before[id].clone()],
+            [owners[id].clone()],
             "{id} is delivered by the member its status names"
         );
         assert_in_order_with_bounded_replays(&positions(&got[id]), &expected[id], 0, 0);
     }
+    Spread {
+        receiver,
+        cluster,
+        ids,
+        owners,
+        expected,
+        got,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_spreads_connectors_evenly_and_runs_each_on_one_member() {
+    let Spread {
+        cluster,
+        ids,
+        owners,
+        got,
+        ..
+    } = spread_over_four().await;
     // The receivers see the same spread.
     let by_header: BTreeMap<String, String> = got
         .iter()
         .map(|(id, d)| (id.clone(), d[0].member.clone()))
         .collect();
     balanced(&by_header, &FOUR).unwrap_or_else(|e| panic!("by the member header: {e}"));
-    eprintln!("spread over four members: {:?}", counts(&before, &FOUR));
     // Asked of m0, a connector running elsewhere shows the status its member
     // last published, with its age; one running on m0 shows its own.
     for id in &ids {
         let status = cluster.store().status(id).await;
-        if before[id] == "m0" {
+        if owners[id] == "m0" {
             assert!(status.get("ageMs").is_none(), "{id} runs on m0: {status}");
         } else {
             let age = status["ageMs"]
@@ -67,6 +102,18 @@ async fn cluster_spreads_connectors_evenly_runs_each_once_and_a_joiner_takes_a_s
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_joiner_takes_a_share_and_only_the_connectors_that_move_restart() {
+    let Spread {
+        receiver,
+        mut cluster,
+        ids,
+        owners: before,
+        mut expected,
+        ..
+    } = spread_over_four().await;
 
     // m4 joins while events keep coming.
     let mut next = 40;
