@@ -208,6 +208,28 @@ impl Cluster {
     }
 }
 
+impl Drop for Cluster {
+    /// When a test fails, says which members had exited and shows the end
+    /// of every member's log.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for (name, node) in &mut self.members {
+            let exited = node
+                .exited()
+                .map_or("running".to_owned(), |status| format!("exited: {status}"));
+            let log = strip_colours(&node.log());
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].join("\n");
+            eprintln!("--- member {name} ({exited}), last lines of its log:\n{tail}");
+        }
+    }
+}
+
+/// How many lines of each member's log a failed test shows.
+const LOG_TAIL: usize = 40;
+
 /// A connector's checkpoints by revision: `(round, commit position)`.
 pub type Checkpoints = BTreeMap<u64, (u64, u64)>;
 

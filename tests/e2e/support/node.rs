@@ -114,6 +114,11 @@ impl NodeProcess {
         std::fs::read_to_string(self.data.join("node.log")).unwrap_or_default()
     }
 
+    /// How the process ended, if it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// SIGKILL, no chance to checkpoint.
     pub fn kill(mut self) {
         let _ = self.child.kill();
