@@ -8,7 +8,7 @@
 //!   joins takes a share and only the connectors that move restart;
 //! - [`failover`]: a SIGKILLed member's connectors move and lose nothing; a
 //!   member frozen past its lease sends nothing once replaced and no
-//!   checkpoint goes back;
+//!   checkpoint goes back; a short stall loses nothing either;
 //! - [`commands`]: commands sent to any member are carried out by the owner;
 //! - [`affinity`]: follower connectors run only on followers and wait,
 //!   unassigned, while there is none;

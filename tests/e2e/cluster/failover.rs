@@ -1,7 +1,8 @@
 //! Failover: a member SIGKILLed during delivery hands its connectors to the
 //! survivors, which lose nothing; a member frozen (SIGSTOP) past its lease
 //! sends nothing more once replaced, even after it wakes (SIGCONT), and no
-//! checkpoint ever goes back.
+//! checkpoint ever goes back; a member stalled past its own fence but within
+//! its lease claims its connectors again and loses nothing.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -217,4 +218,47 @@ async fn cluster_member_frozen_past_its_lease_sends_nothing_once_replaced() {
             );
         }
     }
+}
+
+/// A stall longer than the member's fence (the lease less two heartbeats)
+/// but shorter than the lease: its own lease lapses, so it stops delivering
+/// and must claim its connectors again, while the others may not yet count
+/// it dead. However that race ends, every connector delivers everything.
+const STALL: Duration = Duration::from_millis(1600);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_member_stalled_past_its_fence_but_within_its_lease_resumes_delivery() {
+    let receiver = Receiver::start().await;
+    receiver.set_delay(RECEIVER_DELAY);
+    let cluster = Cluster::start(&["m1", "m2"]).await;
+    cluster.wait_alive(&THREE).await;
+    let ids = connector_ids("s", 6);
+    create_through_every_member(&cluster, &receiver, &ids).await;
+    let owners = cluster.wait_balanced(&ids, &THREE).await;
+    let mut expected = BTreeMap::new();
+    for id in &ids {
+        expected.insert(
+            id.clone(),
+            append_numbered(cluster.store(), id, 0..800).await,
+        );
+    }
+    let stalled = "m2";
+    let stalling: Vec<String> = ids
+        .iter()
+        .filter(|id| owners[*id] == stalled)
+        .cloned()
+        .collect();
+    wait_delivering(&receiver, &stalling, 30).await;
+    cluster.member(stalled).signal("STOP");
+    tokio::time::sleep(STALL).await;
+    cluster.member(stalled).signal("CONT");
+
+    let got = wait_delivered(&receiver, &expected, Duration::from_secs(60)).await;
+    for id in &ids {
+        let members = assert_one_owner_at_a_time(id, &got[id]);
+        eprintln!("{id}: owners {members:?}, epochs {:?}", epochs(&got[id]));
+        assert_in_order_with_bounded_replays(&positions(&got[id]), &expected[id], 2, MAX_REPLAY);
+    }
+    cluster.wait_alive(&THREE).await;
+    cluster.wait_balanced(&ids, &THREE).await;
 }
