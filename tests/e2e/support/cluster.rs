@@ -26,9 +26,10 @@ pub const MEMBERS_STREAM: &str = "$connectors-members";
 
 /// The members of one cluster, by name; each is SIGKILLed when dropped.
 pub struct Cluster {
-    dir: tempfile::TempDir,
-    grpc_port: u16,
     members: BTreeMap<String, NodeProcess>,
+    /// Every member's data and log; kept when a test fails.
+    dir: Option<tempfile::TempDir>,
+    grpc_port: u16,
 }
 
 impl Cluster {
@@ -40,10 +41,11 @@ impl Cluster {
         let mut args = vec!["--grpc-listen".to_owned(), format!("127.0.0.1:{grpc_port}")];
         args.extend(member_args(STORE_MEMBER));
         let store = NodeProcess::start_with_args(&dir.path().join(STORE_MEMBER), &args).await;
+        assert_sees(&store, &[(STORE_MEMBER, &store.base)]).await;
         let mut cluster = Self {
-            dir,
-            grpc_port,
             members: BTreeMap::from([(STORE_MEMBER.to_owned(), store)]),
+            dir: Some(dir),
+            grpc_port,
         };
         let started = join_all(
             sidecars
@@ -74,7 +76,11 @@ impl Cluster {
         ];
         args.extend(member_args(name));
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
-        NodeProcess::start_with_args(&self.dir.path().join(name), &args).await
+        let dir = self.dir.as_ref().expect("the cluster's directory").path();
+        let node = NodeProcess::start_with_args(&dir.join(name), &args).await;
+        let store = &self.store().base;
+        assert_sees(&node, &[(name, &node.base), (STORE_MEMBER, store)]).await;
+        node
     }
 
     /// A running member.
@@ -208,9 +214,35 @@ impl Cluster {
     }
 }
 
+/// Waits until `node`'s `GET /members` lists each `(name, address)`: the
+/// port it answers on is its own (not another test's node that took a port
+/// this one could not bind) and it found the cluster's store.
+async fn assert_sees(node: &NodeProcess, expected: &[(&str, &str)]) {
+    until(
+        Duration::from_secs(10),
+        &format!("{} to list {expected:?} among the members", node.base),
+        || async {
+            let (status, body) = node.get("/members").await;
+            let listed = |(name, address): &(&str, &str)| {
+                body.as_array().is_some_and(|members| {
+                    members
+                        .iter()
+                        .any(|m| m["member"] == *name && m["address"] == *address)
+                })
+            };
+            if status == 200 && expected.iter().all(listed) {
+                Ok(())
+            } else {
+                Err(format!("{status} {body}"))
+            }
+        },
+    )
+    .await;
+}
+
 impl Drop for Cluster {
-    /// When a test fails, says which members had exited and shows the end
-    /// of every member's log.
+    /// When a test fails, says which members had exited, shows the end of
+    /// every member's log and keeps their directories.
     fn drop(&mut self) {
         if !std::thread::panicking() {
             return;
@@ -223,6 +255,13 @@ impl Drop for Cluster {
             let lines: Vec<&str> = log.lines().collect();
             let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].join("\n");
             eprintln!("--- member {name} ({exited}), last lines of its log:\n{tail}");
+        }
+        self.members.clear();
+        if let Some(dir) = self.dir.take() {
+            eprintln!(
+                "--- the members' data and logs are kept in {}",
+                dir.keep().display()
+            );
         }
     }
 }
