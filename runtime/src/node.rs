@@ -19,7 +19,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::access::{AccessConfig, PreparedAccess};
-use crate::activation::{Cluster, ClusterConfig, Supervisor};
+use crate::activation::{Cluster, ClusterConfig, RoleSource, Supervisor, ROLE_REFRESH};
 use crate::api::{self, AppState};
 use crate::connector::{
     Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState, MemberRole,
@@ -349,21 +349,21 @@ impl Node {
 
 /// This member's part in the cluster. Its role: as given, else the leader
 /// for an embedded node, else the role gossip reports for the node a sidecar
-/// is attached to.
+/// is attached to (read when it joins, and followed).
 async fn cluster_config(
     config: &NodeConfig,
     api_addr: SocketAddr,
     tls: bool,
 ) -> anyhow::Result<ClusterConfig> {
-    let role = match (config.role, &config.store) {
-        (Some(role), _) => role,
-        (None, StoreLocation::Embedded) => MemberRole::Leader,
-        (None, StoreLocation::Kurrent(_)) => MemberRole::Leader,
+    let role_source = match (config.role, &config.store) {
+        (None, StoreLocation::Kurrent(connection)) => Some(RoleSource::gossip(connection.clone())),
+        _ => None,
     };
     let scheme = if tls { "https" } else { "http" };
     let cluster = ClusterConfig {
         member: config.member.clone(),
-        role,
+        role: config.role.unwrap_or(MemberRole::Leader),
+        role_source,
         runs_connectors: config.runs_connectors,
         heartbeat: config.heartbeat,
         lease: config.lease,
@@ -384,9 +384,28 @@ async fn join_cluster(
     remote: bool,
 ) -> anyhow::Result<Arc<Cluster>> {
     let mut pause = std::time::Duration::from_millis(500);
+    let mut config = config;
     loop {
+        // A sidecar whose node cannot tell its role yet (that node is down,
+        // the store is reached through another seed) runs as a follower,
+        // taking no leader-affinity connectors, until the node answers.
+        let mut role_unknown = None;
+        if let Some(source) = &config.role_source {
+            match source.lookup().await {
+                Ok(role) => config.role = role,
+                Err(reason) => {
+                    config.role = MemberRole::Follower;
+                    role_unknown = Some(reason);
+                }
+            }
+        }
         match Cluster::start(config.clone(), repository.clone(), Arc::clone(&supervisor)).await {
-            Ok(cluster) => return Ok(cluster),
+            Ok(cluster) => {
+                if let Some(reason) = role_unknown {
+                    tracing::warn!(%reason, every_s = ROLE_REFRESH.as_secs(), "cannot read this member's role from its node; it runs as a follower until the node answers");
+                }
+                return Ok(cluster);
+            }
             Err(CommandError::Store(StoreError::Unavailable(reason))) if remote => {
                 tracing::warn!(%reason, retry_in = ?pause, "the event store cannot be reached; waiting for it");
                 tokio::time::sleep(pause).await;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::role::RoleSource;
 use crate::connector::MemberRole;
 
 /// The default time between two heartbeats.
@@ -15,7 +16,11 @@ pub const DEFAULT_LEASE: Duration = Duration::from_millis(5000);
 pub struct ClusterConfig {
     /// Its name, unique in the cluster.
     pub member: String,
+    /// Its role at start.
     pub role: MemberRole,
+    /// Where to ask for its role again (a sidecar's node may be elected
+    /// or step down); `None` when it is fixed.
+    pub role_source: Option<RoleSource>,
     /// Whether it takes connectors.
     pub runs_connectors: bool,
     pub heartbeat: Duration,
@@ -48,6 +53,7 @@ impl ClusterConfig {
         Self {
             member: member.into(),
             role,
+            role_source: None,
             runs_connectors: true,
             heartbeat: DEFAULT_HEARTBEAT,
             lease: DEFAULT_LEASE,

@@ -7,7 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
-use crate::activation::members::Heartbeat;
+use crate::activation::members::{self, Heartbeat};
 use crate::activation::supervisor::RunKey;
 use crate::connector::{ConnectorId, MemberRole, StartFrom};
 
@@ -49,17 +49,7 @@ fn owner(member: &str, incarnation: u128, revision: u64) -> Owner {
 }
 
 fn heartbeat(member: &str, incarnation: u128) -> Heartbeat {
-    Heartbeat {
-        member: member.into(),
-        incarnation: Uuid::from_u128(incarnation),
-        role: MemberRole::Leader,
-        address: "http://127.0.0.1:1".into(),
-        runs_connectors: true,
-        leaving: false,
-        at: Utc::now(),
-        connectors: Vec::new(),
-        statuses: None,
-    }
+    members::heartbeat(member, Uuid::from_u128(incarnation))
 }
 
 fn view_with(connectors: &[ConnectorState]) -> View {

@@ -1,8 +1,10 @@
-//! This member's heartbeats: one every heartbeat interval into
-//! `$connectors-members`, each renewing the lease once stored. Every
-//! [`STATUS_EVERY`]th heartbeat also carries the statuses of the connectors
-//! running here, so other members can show them (with their age) without
-//! the stream growing by a status per connector per second.
+//! This member's periodic work. Its heartbeats: one every heartbeat
+//! interval into `$connectors-members`, each renewing the lease once
+//! stored. Every [`STATUS_EVERY`]th heartbeat also carries the statuses of
+//! the connectors running here, so other members can show them (with their
+//! age) without the stream growing by a status per connector per second.
+//! And, for a member whose role can change, asking for it again every
+//! [`ROLE_REFRESH`].
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use tokio::time::Instant;
 
 use super::members::{Heartbeat, MEMBERS_STREAM};
 use super::reconciler::Cluster;
+use super::role::{RoleSource, ROLE_REFRESH};
 use crate::store::{ExpectedRevision, StoreError};
 
 /// One heartbeat in this many carries the statuses.
@@ -53,7 +56,7 @@ impl Cluster {
         let heartbeat = Heartbeat {
             member: self.me.name.clone(),
             incarnation: self.me.incarnation,
-            role: self.me.role,
+            role: self.role(),
             address: self.config.address.clone(),
             runs_connectors: self.me.runs_connectors,
             leaving,
@@ -82,5 +85,32 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    /// Asks `source` for this member's role every [`ROLE_REFRESH`] until
+    /// the member leaves; a failed look-up keeps the role it had.
+    pub(super) async fn follow_role(self: Arc<Self>, source: RoleSource) {
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                _ = self.cancelled() => return,
+                _ = tokio::time::sleep(ROLE_REFRESH) => {}
+            }
+            match source.lookup().await {
+                Ok(role) => {
+                    failing = false;
+                    let previous = self.set_role(role);
+                    if previous != role {
+                        tracing::info!(from = %previous, to = %role, "this member's role changed");
+                        self.wake();
+                    }
+                }
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "cannot read this member's role; keeping the one it has");
+                }
+                Err(_) => {}
+            }
+        }
     }
 }

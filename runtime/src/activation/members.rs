@@ -190,23 +190,25 @@ impl MemberEntry {
     }
 }
 
+/// A leader's heartbeat with no connectors, for tests.
+#[cfg(test)]
+pub(super) fn heartbeat(member: &str, incarnation: Uuid) -> Heartbeat {
+    Heartbeat {
+        member: member.into(),
+        incarnation,
+        role: MemberRole::Leader,
+        address: "http://127.0.0.1:1".into(),
+        runs_connectors: true,
+        leaving: false,
+        at: Utc::now(),
+        connectors: Vec::new(),
+        statuses: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn heartbeat(member: &str, incarnation: Uuid) -> Heartbeat {
-        Heartbeat {
-            member: member.into(),
-            incarnation,
-            role: MemberRole::Leader,
-            address: "http://127.0.0.1:1".into(),
-            runs_connectors: true,
-            leaving: false,
-            at: Utc::now(),
-            connectors: Vec::new(),
-            statuses: None,
-        }
-    }
 
     #[tokio::test(start_paused = true)]
     async fn a_member_is_alive_for_a_lease_after_its_last_heartbeat() {

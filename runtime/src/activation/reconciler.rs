@@ -8,7 +8,6 @@
 //! time alone changes: a member whose lease ran out, this member's own
 //! lease lapsing.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,15 +21,17 @@ use uuid::Uuid;
 use super::config::ClusterConfig;
 use super::decide::{decide, Action};
 use super::lease::Lease;
-use super::members::{Heartbeat, Members};
-use super::ownership::{owned_connector, Owner, Ownership};
+use super::members::Members;
+use super::ownership::{Owner, Ownership};
 use super::supervisor::{RunKey, Supervisor};
 use super::view::{Known, Me, View};
 use super::watch;
-use crate::connector::{CommandError, ConnectorId, ConnectorRepository, ConnectorState};
+use crate::connector::{
+    CommandError, ConnectorId, ConnectorRepository, ConnectorState, MemberRole,
+};
 use crate::pipeline::Tenure;
 use crate::sinks::OwnerTag;
-use crate::store::{EventStore, RecordedEvent, StoreError, SubscribeFrom};
+use crate::store::{RecordedEvent, StoreError, SubscribeFrom};
 
 /// How long a pipeline that may no longer deliver gets to end.
 const FENCED_STOP_GRACE: Duration = Duration::from_millis(200);
@@ -40,7 +41,9 @@ const LEAVE_WAIT: Duration = Duration::from_secs(5);
 /// This member of the cluster.
 pub struct Cluster {
     pub(super) config: ClusterConfig,
+    /// Who this member is; its role is in `role`, which can change.
     pub(super) me: Me,
+    role: Mutex<MemberRole>,
     pub(super) repository: ConnectorRepository,
     pub(super) supervisor: Arc<Supervisor>,
     pub(super) lease: Arc<Lease>,
@@ -69,7 +72,7 @@ impl Cluster {
             Some(head) => SubscribeFrom::After(head),
             None => SubscribeFrom::Start,
         };
-        let view = load_view(&repository, config.lease).await?;
+        let view = View::load(&repository, config.lease).await?;
         let me = Me {
             name: config.member.clone(),
             incarnation: Uuid::new_v4(),
@@ -79,6 +82,7 @@ impl Cluster {
         };
         let cluster = Arc::new(Self {
             lease: Lease::new(config.fence_after()),
+            role: Mutex::new(config.role),
             config,
             me,
             repository,
@@ -92,7 +96,7 @@ impl Cluster {
         });
         cluster.send_heartbeat(false).await?;
         let (events_tx, events_rx) = mpsc::channel(1024);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(watch::follow(
                 store,
                 from,
@@ -102,10 +106,13 @@ impl Cluster {
             tokio::spawn(Arc::clone(&cluster).heartbeats()),
             tokio::spawn(Arc::clone(&cluster).run(events_rx)),
         ];
+        if let Some(source) = cluster.config.role_source.clone() {
+            tasks.push(tokio::spawn(Arc::clone(&cluster).follow_role(source)));
+        }
         *cluster.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
         tracing::info!(
             member = %cluster.me.name,
-            role = %cluster.me.role,
+            role = %cluster.role(),
             incarnation = %cluster.me.incarnation,
             runs_connectors = cluster.me.runs_connectors,
             heartbeat_ms = cluster.config.heartbeat.as_millis() as u64,
@@ -113,6 +120,27 @@ impl Cluster {
             "joined the cluster"
         );
         Ok(cluster)
+    }
+
+    /// This member's role now.
+    pub fn role(&self) -> MemberRole {
+        *self.role.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the role; returns the previous one.
+    pub(super) fn set_role(&self, role: MemberRole) -> MemberRole {
+        std::mem::replace(
+            &mut *self.role.lock().unwrap_or_else(|p| p.into_inner()),
+            role,
+        )
+    }
+
+    /// This member as the view needs it, with its role now.
+    pub(super) fn me(&self) -> Me {
+        Me {
+            role: self.role(),
+            ..self.me.clone()
+        }
     }
 
     pub(super) fn view(&self) -> std::sync::MutexGuard<'_, View> {
@@ -194,7 +222,7 @@ impl Cluster {
         let runs = self.supervisor.run_infos();
         let actions = {
             let mut view = self.view();
-            let actions = decide(&view, &self.me, term, &runs, Instant::now());
+            let actions = decide(&view, &self.me(), term, &runs, Instant::now());
             for action in &actions {
                 view.busy.insert(action.connector().clone());
             }
@@ -317,64 +345,6 @@ impl Cluster {
         self.supervisor.start(state, key, tenure).await;
     }
 
-    /// Takes one coordination event into the view.
-    async fn take_in(&self, event: RecordedEvent) {
-        if let Some(heartbeat) = Heartbeat::from_recorded(&event) {
-            self.view().members.record(heartbeat, Instant::now());
-            return;
-        }
-        if let Some(id) = owned_connector(&event.stream) {
-            if let Some(owner) = Owner::from_recorded(&event) {
-                self.view().take_owner(id, owner);
-            }
-            return;
-        }
-        let id = if event.stream == "$connectors" {
-            serde_json::from_slice::<serde_json::Value>(&event.data)
-                .ok()
-                .and_then(|v| v.get("id")?.as_str().map(str::to_owned))
-                .and_then(|id| ConnectorId::parse(&id).ok())
-        } else {
-            event
-                .stream
-                .strip_prefix("$connectors/")
-                .and_then(|id| ConnectorId::parse(id).ok())
-        };
-        if let Some(id) = id {
-            self.reload(id).await;
-        }
-    }
-
-    /// Reads the connector's state again.
-    async fn reload(&self, id: ConnectorId) {
-        let loaded = self.repository.load(&id).await;
-        let mut view = self.view();
-        view.stale.remove(&id);
-        match loaded {
-            Ok(Some(state)) => {
-                view.connectors.insert(id, Known::Readable(Box::new(state)));
-            }
-            Ok(None) => {
-                view.connectors.remove(&id);
-            }
-            Err(e @ CommandError::Corrupt { .. }) => {
-                tracing::error!(connector = %id, reason = %e, "connector cannot be read and does not run");
-                view.connectors.insert(id, Known::Unreadable);
-            }
-            Err(e) => {
-                tracing::warn!(connector = %id, error = %e, "could not read the connector; trying again");
-                view.stale.insert(id);
-            }
-        }
-    }
-
-    async fn reload_stale(&self) {
-        let stale: Vec<ConnectorId> = self.view().stale.iter().cloned().collect();
-        for id in stale {
-            self.reload(id).await;
-        }
-    }
-
     /// Stops every pipeline (each checkpoints what it delivered), releases
     /// every connector held here and stores a last heartbeat saying this
     /// member leaves, so others take over at once.
@@ -409,34 +379,4 @@ impl Cluster {
         }
         tracing::info!(member = %self.me.name, released = held.len(), "left the cluster");
     }
-}
-
-/// Everything the member needs to know at start: who is alive, every
-/// connector and its owner.
-async fn load_view(
-    repository: &ConnectorRepository,
-    lease: Duration,
-) -> Result<View, CommandError> {
-    let store: &dyn EventStore = repository.store().as_ref();
-    let (members, _) = Members::load(store, lease).await?;
-    let listing = repository.list().await?;
-    let ownership = Ownership { store };
-    let mut owners = HashMap::new();
-    let mut view = View {
-        members,
-        ..View::default()
-    };
-    for connector in listing.connectors {
-        if let Some(owner) = ownership.current(&connector.id).await? {
-            owners.insert(connector.id.clone(), owner);
-        }
-        view.connectors
-            .insert(connector.id.clone(), Known::Readable(Box::new(connector)));
-    }
-    for unreadable in listing.unreadable {
-        tracing::error!(connector = %unreadable.id, reason = %unreadable.reason, "connector cannot be read and does not run");
-        view.connectors.insert(unreadable.id, Known::Unreadable);
-    }
-    view.owners = owners;
-    Ok(view)
 }

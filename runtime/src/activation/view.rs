@@ -9,8 +9,11 @@ use uuid::Uuid;
 
 use super::assignment::{assign, Candidate, Placement};
 use super::members::Members;
-use super::ownership::Owner;
-use crate::connector::{ConnectorId, ConnectorState, MemberRole};
+use super::ownership::{Owner, Ownership};
+use crate::connector::{
+    CommandError, ConnectorId, ConnectorRepository, ConnectorState, MemberRole,
+};
+use crate::store::EventStore;
 
 /// A connector as the member knows it.
 #[derive(Debug, Clone)]
@@ -114,5 +117,35 @@ impl View {
             })
             .collect();
         assign(&placements, &self.candidates(me, alive_here, now))
+    }
+}
+
+impl View {
+    /// Everything the member needs to know when it joins: who is alive,
+    /// every connector and its owner.
+    pub async fn load(
+        repository: &ConnectorRepository,
+        lease: Duration,
+    ) -> Result<Self, CommandError> {
+        let store: &dyn EventStore = repository.store().as_ref();
+        let (members, _) = Members::load(store, lease).await?;
+        let listing = repository.list().await?;
+        let ownership = Ownership { store };
+        let mut view = View {
+            members,
+            ..View::default()
+        };
+        for connector in listing.connectors {
+            if let Some(owner) = ownership.current(&connector.id).await? {
+                view.owners.insert(connector.id.clone(), owner);
+            }
+            view.connectors
+                .insert(connector.id.clone(), Known::Readable(Box::new(connector)));
+        }
+        for unreadable in listing.unreadable {
+            tracing::error!(connector = %unreadable.id, reason = %unreadable.reason, "connector cannot be read and does not run");
+            view.connectors.insert(unreadable.id, Known::Unreadable);
+        }
+        Ok(view)
     }
 }

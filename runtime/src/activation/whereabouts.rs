@@ -64,10 +64,11 @@ impl Cluster {
         }
         let now = Instant::now();
         let alive_here = self.lease.term().is_some();
+        let me = self.me();
         let view = self.view();
         if let Some(owner) = view.owners.get(&connector.id) {
             if let Some((name, _)) = owner.holder() {
-                if name != self.me.name && view.holder_alive(&self.me, alive_here, owner, now) {
+                if name != self.me.name && view.holder_alive(&me, alive_here, owner, now) {
                     let status = view.members.get(name).and_then(|entry| {
                         let published = entry.statuses.get(&connector.id)?.clone();
                         let age = now.saturating_duration_since(entry.statuses_seen?);
@@ -89,7 +90,7 @@ impl Cluster {
                 }
             }
         }
-        let candidates = view.candidates(&self.me, alive_here, now);
+        let candidates = view.candidates(&me, alive_here, now);
         let affinity = connector.definition.affinity;
         if candidates.iter().any(|c| affinity.admits(c.role)) {
             return Whereabouts::Unassigned {

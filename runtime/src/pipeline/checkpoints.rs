@@ -319,20 +319,29 @@ mod tests {
         stale.advance(Position::new(5, 5), 1);
         stale.save(&status).await.expect("the first save");
 
+        // A pipeline resuming from what the checkpoint stream says now.
+        let resumed = |tenure: Tenure| {
+            let (repository, id) = (repository.clone(), id.clone());
+            async move {
+                let progress = repository.progress(&id, 0).await.expect("progress");
+                let every = CheckpointConfig {
+                    every_events: 1,
+                    every_ms: 10,
+                };
+                Checkpointer::new(
+                    repository,
+                    id,
+                    0,
+                    every,
+                    progress.checkpoint,
+                    tenure,
+                    progress.revision,
+                )
+            }
+        };
+
         // Another member takes over and saves from where it resumed.
-        let progress = repository.progress(&id, 0).await.expect("progress");
-        let mut owner = Checkpointer::new(
-            repository.clone(),
-            id.clone(),
-            0,
-            CheckpointConfig {
-                every_events: 1,
-                every_ms: 10,
-            },
-            progress.checkpoint,
-            Tenure::unconditional(),
-            progress.revision,
-        );
+        let mut owner = resumed(Tenure::unconditional()).await;
         owner.advance(Position::new(6, 6), 1);
         owner.save(&status).await.expect("the new owner saves");
 
@@ -349,22 +358,11 @@ mod tests {
             member: "m1".into(),
             epoch: 3,
         };
-        let progress = repository.progress(&id, 0).await.expect("progress");
-        let mut leased = Checkpointer::new(
-            repository.clone(),
-            id.clone(),
-            0,
-            CheckpointConfig {
-                every_events: 1,
-                every_ms: 10,
-            },
-            progress.checkpoint,
-            Tenure::new(tag, move || {
-                flag.load(std::sync::atomic::Ordering::SeqCst)
-                    .then(|| Instant::now() + Duration::from_secs(60))
-            }),
-            progress.revision,
-        );
+        let mut leased = resumed(Tenure::new(tag, move || {
+            flag.load(std::sync::atomic::Ordering::SeqCst)
+                .then(|| Instant::now() + Duration::from_secs(60))
+        }))
+        .await;
         held.store(false, std::sync::atomic::Ordering::SeqCst);
         leased.advance(Position::new(7, 7), 1);
         assert_eq!(leased.save(&status).await, Err(Fenced::LeaseLost));

@@ -4,16 +4,17 @@
 //! fits its node.
 //!
 //! The attached node is the first host of the connection string (one
-//! sidecar per node, its own node named first). Only that host is asked:
-//! another node's view of it says nothing more useful when it cannot be
-//! reached. The call goes out cleartext or over TLS as the string says
+//! sidecar per node, its own node named first). That host is asked first;
+//! when it cannot be reached, the other seeds are asked in turn what they
+//! know of it (a dead node is listed in a state that maps to a follower). The call goes out cleartext or over TLS as the string says
 //! (`tls=false`; `tlsCaFile` trusted when given, else the system's roots;
 //! `tlsVerifyCert=false` accepts any certificate), with the string's
 //! `user:password` as basic credentials. The node's own entry in the answer
 //! is the member whose HTTP endpoint is that host and port (names compared
 //! without regard to case, else both sides resolved to addresses); an
 //! answer of a single member is that member, whatever address it
-//! advertises. The whole look-up takes at most [`GOSSIP_DEADLINE`].
+//! advertises. The whole look-up takes about [`GOSSIP_DEADLINE`] (at
+//! least a second per host asked).
 //!
 //! States to roles ([`NodeRole::of_state`]): `Leader` is the leader;
 //! `ReadOnlyReplica`, `PreReadOnlyReplica` and `ReadOnlyLeaderless` are
@@ -135,21 +136,50 @@ pub async fn attached_node_role(connection: &str) -> Result<NodeRole, GossipErro
     let settings = connection::parse_settings(connection).map_err(invalid_connection)?;
     let node = first_host(&settings)?;
     let authorization = authorization(connection)?;
-    let asked = tokio::time::timeout(GOSSIP_DEADLINE, async {
-        let members = read_gossip(&settings, &node, authorization).await?;
-        match attached_member(&members, &node).await {
+    // The attached node first; when it cannot be reached, the other seeds
+    // say what they know of it.
+    let hosts = settings.hosts().to_vec();
+    let per_host = (GOSSIP_DEADLINE / u32::try_from(hosts.len()).unwrap_or(1).max(1))
+        .max(Duration::from_secs(1));
+    let mut first_error = None;
+    for asked in &hosts {
+        match role_from(&settings, asked, &node, authorization.clone(), per_host).await {
+            Ok(role) => return Ok(role),
+            Err(e @ (GossipError::Unreachable { .. } | GossipError::TimedOut { .. })) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(first_error.unwrap_or_else(|| GossipError::TimedOut {
+        node: display(&node),
+        after: GOSSIP_DEADLINE,
+    }))
+}
+
+/// The role of `node` in the gossip of `asked`, within `deadline`.
+async fn role_from(
+    settings: &ClientSettings,
+    asked: &Endpoint,
+    node: &Endpoint,
+    authorization: Option<MetadataValue<Ascii>>,
+    deadline: Duration,
+) -> Result<NodeRole, GossipError> {
+    let answer = tokio::time::timeout(deadline, async {
+        let members = read_gossip(settings, asked, authorization).await?;
+        match attached_member(&members, node).await {
             Some(member) => Ok(NodeRole::of_state(member.state)),
             None => Err(GossipError::NotListed {
-                node: display(&node),
+                node: display(node),
                 listed: listed(&members),
             }),
         }
     })
     .await;
-    asked.unwrap_or_else(|_| {
+    answer.unwrap_or_else(|_| {
         Err(GossipError::TimedOut {
-            node: display(&node),
-            after: GOSSIP_DEADLINE,
+            node: display(asked),
+            after: deadline,
         })
     })
 }
