@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::cluster::{deliveries, until, Cluster, Delivery};
+use crate::support::cluster::{until, Cluster};
+use crate::support::deliveries::{deliveries, Delivery};
 use crate::support::{event, NodeProcess, Receiver};
 
 /// Checkpoint after this many events.

@@ -9,9 +9,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::assert_in_order_with_bounded_replays;
-use crate::support::cluster::{
-    assert_one_owner_at_a_time, deliveries, epochs, positions, until, Cluster,
-};
+use crate::support::cluster::{until, Cluster};
+use crate::support::deliveries::{assert_one_owner_at_a_time, deliveries, epochs, positions};
 use crate::support::Receiver;
 
 use super::{append_numbered, connector_ids, http_connector, wait_delivered, MAX_REPLAY};

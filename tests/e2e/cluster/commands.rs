@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::cluster::{deliveries, positions, until, Cluster};
+use crate::support::cluster::{until, Cluster};
+use crate::support::deliveries::{deliveries, positions};
 use crate::support::{NodeProcess, Receiver};
 
 use super::{append_numbered, http_connector};

@@ -10,10 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::assert_in_order_with_bounded_replays;
-use crate::support::cluster::{
-    assert_one_owner_at_a_time, deliveries, epochs, positions, read_checkpoints, until,
-    Checkpoints, Cluster,
-};
+use crate::support::cluster::{read_checkpoints, until, Checkpoints, Cluster};
+use crate::support::deliveries::{assert_one_owner_at_a_time, deliveries, epochs, positions};
 use crate::support::Receiver;
 
 use super::{

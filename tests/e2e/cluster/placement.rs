@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::support::assert_in_order_with_bounded_replays;
-use crate::support::cluster::{
-    assert_one_owner_at_a_time, balanced, counts, epochs, positions, Cluster, Delivery,
-};
+use crate::support::cluster::{balanced, counts, Cluster};
+use crate::support::deliveries::{assert_one_owner_at_a_time, epochs, positions, Delivery};
 use crate::support::Receiver;
 
 use super::{

@@ -2,6 +2,7 @@
 
 mod clients;
 pub mod cluster;
+pub mod deliveries;
 mod node;
 mod ordering;
 mod receiver;
