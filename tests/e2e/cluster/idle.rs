@@ -1,5 +1,6 @@
 //! Idle cost: a cluster whose connectors have nothing to deliver appends
-//! nothing to the store but the members' heartbeats.
+//! nothing to the store but the members' heartbeats. One member runs with
+//! `--no-connectors`: it takes commands and runs nothing.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -45,10 +46,18 @@ async fn events_after(cluster: &Cluster, position: u64) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_at_rest_appends_only_heartbeats() {
     let receiver = Receiver::start().await;
-    let cluster = Cluster::start(&["m1", "m2"]).await;
-    cluster.wait_alive(&THREE).await;
+    let mut cluster = Cluster::start(&["m1", "m2"]).await;
+    // A member that serves the API and runs no connectors.
+    cluster.start_sidecar("a1", &["--no-connectors"]).await;
+    let members = cluster.wait_alive(&["a1", "m0", "m1", "m2"]).await;
+    for member in &members {
+        let runs = member["member"] != "a1";
+        assert_eq!(member["runsConnectors"], runs, "{member}");
+    }
     let ids = connector_ids("idle", 6);
+    // Creates go through every member, a1 included.
     create_through_every_member(&cluster, &receiver, &ids).await;
+    // Balanced over the three that run connectors: none on a1.
     cluster.wait_balanced(&ids, &THREE).await;
     // Let the start of each connector settle (its first checkpoint).
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -73,10 +82,10 @@ async fn cluster_at_rest_appends_only_heartbeats() {
         others.is_empty(),
         "an idle cluster appends only heartbeats: {others:#?}"
     );
-    // Three members, each heartbeating every HEARTBEAT_MS; at least a
+    // Four members, each heartbeating every HEARTBEAT_MS; at least a
     // third of the expected number shows the reading sees them.
     let heartbeats = by_stream.get(MEMBERS_STREAM).map_or(0, |(n, _)| *n) as u64;
-    let floor = 3 * WINDOW.as_millis() as u64 / HEARTBEAT_MS / 3;
+    let floor = 4 * WINDOW.as_millis() as u64 / HEARTBEAT_MS / 3;
     assert!(
         heartbeats >= floor,
         "{heartbeats} heartbeats in {WINDOW:?}, at least {floor} expected"
