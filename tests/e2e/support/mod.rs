@@ -1,6 +1,8 @@
-//! Test harness: the real binary and a real receiver.
+//! Test harness: the real binary, a real receiver, and clusters of members.
 
 mod clients;
+pub mod cluster;
+pub mod deliveries;
 mod node;
 mod ordering;
 mod receiver;

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -17,6 +17,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When the receiver recorded it.
+    pub arrived: Instant,
 }
 
 impl Received {
@@ -164,6 +166,7 @@ async fn handle(
         path: uri.path().to_owned(),
         headers,
         body,
+        arrived: Instant::now(),
     });
     StatusCode::OK
 }
