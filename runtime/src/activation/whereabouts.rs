@@ -45,6 +45,7 @@ pub struct MemberView {
     pub last_heartbeat: DateTime<Utc>,
     /// How long ago its last heartbeat arrived here.
     pub age_ms: u64,
+    /// What it runs, as its last heartbeat said; none once it is dead.
     pub connectors: Vec<ConnectorId>,
 }
 
@@ -129,17 +130,23 @@ impl Cluster {
             .entries()
             .map(|entry| {
                 let heartbeat = &entry.heartbeat;
+                let alive = entry.is_alive(now, self.config.lease);
                 MemberView {
                     member: heartbeat.member.clone(),
                     role: heartbeat.role,
                     address: heartbeat.address.clone(),
                     incarnation: heartbeat.incarnation,
                     runs_connectors: heartbeat.runs_connectors,
-                    alive: entry.is_alive(now, self.config.lease),
+                    alive,
                     leaving: heartbeat.leaving,
                     last_heartbeat: heartbeat.at,
                     age_ms: now.saturating_duration_since(entry.seen).as_millis() as u64,
-                    connectors: heartbeat.connectors.clone(),
+                    // A dead member runs nothing, whatever it said last.
+                    connectors: if alive {
+                        heartbeat.connectors.clone()
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect()

@@ -20,7 +20,7 @@ use super::{
 
 const THREE: [&str; 3] = ["m0", "m1", "m2"];
 /// The slowest a moved connector may be to deliver again after its member
-/// dies: the lease (2 s) plus a generous margin.
+/// dies: the lease (3 s) plus a generous margin.
 const MOVE_DEADLINE: Duration = Duration::from_secs(10);
 /// Each request takes this long at the receiver, so delivery lasts seconds.
 const RECEIVER_DELAY: Duration = Duration::from_millis(3);
@@ -222,7 +222,7 @@ async fn cluster_member_frozen_past_its_lease_sends_nothing_once_replaced() {
 /// but shorter than the lease: its own lease lapses, so it stops delivering
 /// and must claim its connectors again, while the others may not yet count
 /// it dead. However that race ends, every connector delivers everything.
-const STALL: Duration = Duration::from_millis(1600);
+const STALL: Duration = Duration::from_millis(2500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_member_stalled_past_its_fence_but_within_its_lease_resumes_delivery() {

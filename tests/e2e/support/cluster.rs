@@ -16,9 +16,9 @@ use serde_json::Value;
 use super::{free_port, NodeProcess};
 
 /// Every member heartbeats this often...
-pub const HEARTBEAT_MS: u64 = 300;
+pub const HEARTBEAT_MS: u64 = 500;
 /// ...and is dead once not heard from for this long.
-pub const LEASE_MS: u64 = 2000;
+pub const LEASE_MS: u64 = 3000;
 /// The embedded node that holds the store.
 pub const STORE_MEMBER: &str = "m0";
 /// The stream members heartbeat into.
