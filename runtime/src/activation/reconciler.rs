@@ -301,7 +301,7 @@ impl Cluster {
             .await
         {
             Ok(released) => {
-                tracing::info!(connector = %id, "released the connector to another member");
+                tracing::info!(connector = %id, "released the connector for another member to run");
                 let mut view = self.view();
                 view.take_owner(id.clone(), released);
                 view.claims.remove(id);
