@@ -4,6 +4,8 @@
 //! and by which stage. Inline events go through the same built-in filter a
 //! connector applies (streams, event types, system events, JSONPath); an
 //! event it drops names the setting (`filter.streams`, ...) as its stage.
+//! A stage that cannot be built is the module's fault (`400
+//! invalid-module`) unless the store could not be read (`503 unavailable`).
 
 use axum::extract::State;
 use axum::response::IntoResponse;
