@@ -10,6 +10,7 @@ use serde_json::json;
 use super::*;
 use crate::connector::{ConnectorId, StartFrom, TransformConfig};
 use crate::outbound::DestinationPolicy;
+use crate::pipeline::StageBuildError;
 use crate::sinks::wasm::WasmSinkConfig;
 use crate::store::embedded::SqliteStore;
 use crate::wasm::{GuestIdentity, SinkStage, TransformStage};
@@ -36,15 +37,17 @@ impl StageFactory for HangingSinks {
         &self,
         _identity: GuestIdentity,
         _config: &TransformConfig,
-    ) -> Result<TransformStage, String> {
-        Err("no transforms in these tests".to_owned())
+    ) -> Result<TransformStage, StageBuildError> {
+        Err(StageBuildError::Other(
+            "no transforms in these tests".to_owned(),
+        ))
     }
 
     async fn sink(
         &self,
         _identity: GuestIdentity,
         _config: &WasmSinkConfig,
-    ) -> Result<SinkStage, String> {
+    ) -> Result<SinkStage, StageBuildError> {
         let _flag = DropFlag(Arc::clone(&self.dropped));
         self.entered.store(true, Ordering::SeqCst);
         std::future::pending().await

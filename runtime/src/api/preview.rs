@@ -4,6 +4,8 @@
 //! and by which stage. Inline events go through the same built-in filter a
 //! connector applies (streams, event types, system events, JSONPath); an
 //! event it drops names the setting (`filter.streams`, ...) as its stage.
+//! A stage that cannot be built is the module's fault (`400
+//! invalid-module`) unless the store could not be read (`503 unavailable`).
 
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -16,10 +18,14 @@ use super::error::ApiError;
 use super::json::StrictJson;
 use super::AppState;
 use crate::connector::{json_path, CompiledFilter, FilterConfig, TransformConfig, Verdict};
-use crate::pipeline::{Chain, ChainError, InputResult, NamedStage, StageConfigError, StageFactory};
+use crate::modules::ModuleError;
+use crate::pipeline::{
+    Chain, InputResult, NamedStage, StageBuildError, StageConfigError, StageFactory,
+};
 use crate::sinks::envelope::envelope;
 use crate::store::{
-    event_bytes, AllStart, ContentType, Direction, Position, RecordedEvent, SubscriptionFilter,
+    event_bytes, AllStart, ContentType, Direction, Position, RecordedEvent, StoreError,
+    SubscriptionFilter,
 };
 use crate::wasm::{GuestError, GuestErrorKind, GuestIdentity};
 
@@ -170,7 +176,7 @@ pub async fn preview(
         };
         let mut stage = StageFactory::transform(&state.modules, identity, config)
             .await
-            .map_err(|e| ApiError::bad_request("invalid-module", format!("{name}: {e}")))?;
+            .map_err(|e| stage_build_error(&name, e))?;
         // A config `init` refuses is answered as connector creation answers it.
         stage.init().await.map_err(|e| {
             let refused =
@@ -184,11 +190,10 @@ pub async fn preview(
         stages.push(NamedStage { name, stage });
     }
     let outcomes = Chain::new(stages).run(&runnable).await.map_err(|e| {
-        let (ChainError::Retry(message) | ChainError::Fault(message)) = e;
         ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             "stage-failed",
-            message,
+            e.to_string(),
         )
     })?;
 
@@ -249,6 +254,18 @@ pub async fn preview(
     Ok(Json(
         serde_json::json!({ "results": results, "summary": summary }),
     ))
+}
+
+/// The answer when stage `name` cannot be built: a store outage is the
+/// node's trouble (`503 unavailable`, retry later), anything else is the
+/// module's (`400 invalid-module`).
+fn stage_build_error(name: &str, error: StageBuildError) -> ApiError {
+    match error {
+        StageBuildError::Module(ModuleError::Store(outage @ StoreError::Unavailable(_))) => {
+            outage.into()
+        }
+        other => ApiError::bad_request("invalid-module", format!("{name}: {other}")),
+    }
 }
 
 /// What the built-in filter made of an event.
@@ -392,6 +409,8 @@ async fn json_path_verdicts(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::connector::{FilterConfig, MatcherConfig};
 
@@ -405,6 +424,57 @@ mod tests {
                 metadata: None,
             },
         )
+    }
+
+    /// A transform of module `redact` built from a registry over `store`,
+    /// answered as `/preview` answers it.
+    async fn building_redact(
+        store: Arc<dyn crate::store::EventStore>,
+        dir: &std::path::Path,
+    ) -> ApiError {
+        let host = crate::wasm::WasmHost::new(crate::wasm::WasmConfig {
+            cache_dir: dir.join("cache"),
+            destinations: Default::default(),
+        })
+        .expect("host");
+        let registry = crate::modules::ModuleRegistry::new(store, host, 1024 * 1024);
+        let config: TransformConfig =
+            serde_json::from_value(serde_json::json!({ "module": "redact" })).expect("config");
+        let identity = GuestIdentity {
+            connector: "preview".into(),
+            stage: "transforms[0] (redact)".into(),
+            secrets: Vec::new(),
+        };
+        let Err(error) = StageFactory::transform(&registry, identity, &config).await else {
+            panic!("no module `redact` was uploaded");
+        };
+        stage_build_error("transforms[0] (redact)", error)
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_is_unavailable_and_a_missing_module_invalid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.db");
+        let store: Arc<dyn crate::store::EventStore> =
+            Arc::new(crate::store::embedded::SqliteStore::open(&path).expect("store"));
+
+        let missing = building_redact(Arc::clone(&store), dir.path()).await;
+        assert_eq!(missing.status, axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(missing.code, "invalid-module");
+        assert!(
+            missing.message.contains("module `redact` not found"),
+            "{}",
+            missing.message
+        );
+
+        // The store's tables are gone from under it: reads fail as an outage.
+        let damage = rusqlite::Connection::open(&path).expect("open");
+        damage
+            .execute_batch("DROP TABLE events; DROP TABLE streams;")
+            .expect("drop");
+        let outage = building_redact(store, dir.path()).await;
+        assert_eq!(outage.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(outage.code, "unavailable");
     }
 
     #[test]

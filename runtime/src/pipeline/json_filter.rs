@@ -5,24 +5,21 @@
 //! or, with `onFailure: fault`, stops the connector after the events before
 //! it were delivered. Nothing is dropped silently.
 
-use tokio_util::sync::CancellationToken;
-
-use crate::connector::{
-    json_path, ConnectorRepository, ConnectorState, DeadLetter, JsonPathFilter, OnFailure, Verdict,
-};
+use crate::connector::{json_path, DeadLetter, JsonPathFilter, OnFailure, Verdict};
 use crate::store::RecordedEvent;
 
 use super::batch::Collected;
+use super::context::RunContext;
 use super::dead_letters::{write_dead_letter, DeadLetterWrite};
-use super::status::PipelineStatus;
+use super::fault::Fault;
 
 /// What became of a batch after the JSONPath filter.
 pub(super) enum Screened {
     /// `batch` now holds only the events that pass.
     Continue,
-    /// Deliver what `batch` holds, then stop the connector with `message`:
+    /// Deliver what `batch` holds, then stop the connector with this fault:
     /// the batch was cut before the refused event.
-    FaultAfter(String),
+    FaultAfter(Fault),
     Cancelled,
 }
 
@@ -31,11 +28,10 @@ pub(super) enum Screened {
 pub(super) async fn screen(
     batch: &mut Collected,
     filter: Option<&JsonPathFilter>,
-    repository: &ConnectorRepository,
-    connector: &ConnectorState,
-    status: &PipelineStatus,
-    cancel: &CancellationToken,
+    ctx: &RunContext,
 ) -> Screened {
+    let (repository, connector, status, cancel) =
+        (&ctx.repository, &ctx.connector, &*ctx.status, &ctx.cancel);
     let Some(filter) = filter else {
         return Screened::Continue;
     };
@@ -49,7 +45,7 @@ pub(super) async fn screen(
             // Nothing of the batch was handled.
             batch.end = None;
             batch.considered = 0;
-            return Screened::FaultAfter(message);
+            return Screened::FaultAfter(Fault::FilterEvaluation(message));
         }
     };
     let mut kept = Vec::new();
@@ -75,7 +71,7 @@ pub(super) async fn screen(
                     batch.end = last_before;
                     batch.considered = considered_before;
                     batch.events = kept;
-                    return Screened::FaultAfter(message);
+                    return Screened::FaultAfter(Fault::EventRefused(message));
                 }
                 status.record_error(message);
                 let letter = DeadLetter {
@@ -93,7 +89,7 @@ pub(super) async fn screen(
                         batch.end = last_before;
                         batch.considered = considered_before;
                         batch.events = kept;
-                        return Screened::FaultAfter(message);
+                        return Screened::FaultAfter(Fault::DeadLetter(message));
                     }
                 }
             }

@@ -1,5 +1,5 @@
-//! The pipeline of one connector: subscription -> built-in filter -> sink ->
-//! ordered acknowledgements -> checkpoint.
+//! The pipeline of one connector: subscription -> built-in filter ->
+//! transform stages -> sink -> ordered acknowledgements -> checkpoint.
 //!
 //! A pipeline subscribes to `$all` from its checkpoint (else from where its
 //! round starts), collects batches shaped by the sink's [`BatchLimits`],
@@ -8,6 +8,15 @@
 //! position it checkpoints names an event that, with all events before it,
 //! was delivered (or dead-lettered). Store errors resubscribe from the last
 //! handled position with back-off; sink errors fault the connector.
+//!
+//! The files, in the order a batch meets them: `context` (what every step
+//! works with: the connector, its repository, tenure, status and stop
+//! token), `build` (the transform chain and the sink, made at the start),
+//! `run` (the loop: resume point, subscribe, collect, checkpoint),
+//! [`json_filter`], `transform_step` (the chain over a batch, settling what
+//! a stage failed), `delivery` (the sink, settling what it refused) and
+//! [`dead_letters`]. Why a pipeline ended is typed (`fault`): a bad setting,
+//! a refused event, a failing sink or dead-letter stream, or a lost tenure.
 //!
 //! A pipeline runs under a [`Tenure`]: it delivers and checkpoints only
 //! while its member holds the connector, and its checkpoints expect the
@@ -18,24 +27,38 @@
 //! starts, so a config their component refuses faults the connector at once;
 //! the API runs the same `init` on create and `PUT` ([`check_stage_configs`])
 //! so such a config is refused before it is stored. The status lists the
-//! module version each stage runs ([`StageModule`]).
+//! module version each stage runs ([`StageModule`]). A stage that cannot be
+//! built says why ([`StageBuildError`]), so a store outage is told apart from
+//! a bad module.
 //!
 //! The built-in filter's JSONPath part runs off the async threads, bounded
 //! ([`json_filter`]); refused events are dead-lettered ([`dead_letters`]) or
 //! fault the connector, as its `onFailure` says.
 //!
+//! In tests, `testing` has a mock sink (accepts, fails retryably, stalls,
+//! refuses chosen events) that the real pipeline delivers to in-process.
+//!
 //! [`BatchLimits`]: crate::sinks::BatchLimits
 
 mod backoff;
 mod batch;
+mod build;
 mod checkpoints;
+mod context;
 mod dead_letters;
+mod delivery;
+mod fault;
 mod json_filter;
 mod module_stages;
 mod run;
 mod stages;
 mod status;
 mod tenure;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+mod transform_step;
 mod transforms;
 
 use std::sync::Arc;
@@ -45,9 +68,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::connector::{ConnectorRepository, ConnectorState};
+use build::SinkSource;
+use context::RunContext;
 
 pub use module_stages::{check_stage_configs, mark_outdated, StageConfigError, StageModule};
-pub use stages::StageFactory;
+pub use stages::{StageBuildError, StageFactory};
 pub use status::{LastError, PipelineStatus, RunCounts, RunState, StatusSnapshot};
 pub use tenure::Tenure;
 pub use transforms::{derive, Chain, ChainError, InputResult, NamedStage};
@@ -68,16 +93,48 @@ impl PipelineHandle {
         connector: ConnectorState,
         tenure: Tenure,
     ) -> Self {
-        let cancel = CancellationToken::new();
-        let status = Arc::new(PipelineStatus::new(RunState::Starting));
-        let task = tokio::spawn(run::run(
+        Self::spawn_from(
             repository,
             stages,
             connector,
             tenure,
-            Arc::clone(&status),
-            cancel.clone(),
-        ));
+            SinkSource::Definition,
+        )
+    }
+
+    /// Starts the pipeline of `connector` with the sink `make_sink` makes
+    /// from the context a built sink would get (a mock sink, in tests).
+    #[cfg(test)]
+    pub(crate) fn spawn_with_sink(
+        repository: ConnectorRepository,
+        stages: Arc<dyn StageFactory>,
+        connector: ConnectorState,
+        tenure: Tenure,
+        make_sink: impl FnOnce(crate::sinks::SinkContext) -> Box<dyn crate::sinks::Sink>
+            + Send
+            + 'static,
+    ) -> Self {
+        let source = SinkSource::Given(Box::new(make_sink));
+        Self::spawn_from(repository, stages, connector, tenure, source)
+    }
+
+    fn spawn_from(
+        repository: ConnectorRepository,
+        stages: Arc<dyn StageFactory>,
+        connector: ConnectorState,
+        tenure: Tenure,
+        sink: SinkSource,
+    ) -> Self {
+        let cancel = CancellationToken::new();
+        let status = Arc::new(PipelineStatus::new(RunState::Starting));
+        let ctx = RunContext {
+            repository,
+            connector,
+            tenure,
+            status: Arc::clone(&status),
+            cancel: cancel.clone(),
+        };
+        let task = tokio::spawn(run::run(ctx, stages, sink));
         Self {
             cancel,
             task,

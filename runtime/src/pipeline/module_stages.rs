@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use wasmtime::component::Component;
 
+use super::stages::StageBuildError;
 use super::StageFactory;
 use crate::connector::{ConnectorDefinition, TransformConfig};
 use crate::modules::{ModuleRef, ModuleRegistry, ModuleVersion};
@@ -30,11 +31,8 @@ async fn component(
     registry: &ModuleRegistry,
     reference: &ModuleRef,
     world: World,
-) -> Result<(Component, ModuleOrigin), String> {
-    let version = registry
-        .resolve(reference)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<(Component, ModuleOrigin), StageBuildError> {
+    let version = registry.resolve(reference).await?;
     let origin = ModuleOrigin {
         module: version.name.clone(),
         digest: version.digest.clone(),
@@ -47,28 +45,25 @@ async fn compiled(
     registry: &ModuleRegistry,
     version: ModuleVersion,
     world: World,
-) -> Result<Component, String> {
+) -> Result<Component, StageBuildError> {
     if !version.has_world(world) {
         let worlds: Vec<String> = version.worlds.iter().map(World::to_string).collect();
-        return Err(format!(
-            "module `{}` cannot be used as a {world}: it is a {}",
-            version.reference(),
-            worlds.join(" and ")
-        ));
+        return Err(StageBuildError::WrongWorld {
+            module: version.reference(),
+            expected: world,
+            found: worlds.join(" and "),
+        });
     }
     if let Some(component) = registry.host().cached(&version.digest) {
         return Ok(component);
     }
-    let bytes = registry
-        .bytes(&version.digest)
-        .await
-        .map_err(|e| e.to_string())?;
+    let bytes = registry.bytes(&version.digest).await?;
     let host = registry.host().clone();
     let digest = version.digest.clone();
     tokio::task::spawn_blocking(move || host.component(&digest, || bytes))
         .await
-        .map_err(|e| format!("compiling the component failed: {e}"))?
-        .map_err(|e| e.to_string())
+        .map_err(|e| StageBuildError::Compile(e.to_string()))?
+        .map_err(StageBuildError::from)
 }
 
 #[async_trait]
@@ -77,20 +72,20 @@ impl StageFactory for ModuleRegistry {
         &self,
         identity: GuestIdentity,
         config: &TransformConfig,
-    ) -> Result<TransformStage, String> {
+    ) -> Result<TransformStage, StageBuildError> {
         let (component, origin) = component(self, &config.module, World::Transform).await?;
         let settings = init_settings(&config.config, &config.secrets);
         self.host()
             .transform(&component, identity, settings, config.limits.stage_limits())
             .map(|stage| stage.with_origin(origin))
-            .map_err(|e| e.to_string())
+            .map_err(StageBuildError::from)
     }
 
     async fn sink(
         &self,
         identity: GuestIdentity,
         config: &WasmSinkConfig,
-    ) -> Result<SinkStage, String> {
+    ) -> Result<SinkStage, StageBuildError> {
         let (component, origin) = component(self, &config.module, World::Sink).await?;
         let settings = init_settings(&config.config, &config.secrets);
         self.host()
@@ -102,7 +97,7 @@ impl StageFactory for ModuleRegistry {
                 config.allow_hosts.clone(),
             )
             .map(|stage| stage.with_origin(origin))
-            .map_err(|e| e.to_string())
+            .map_err(StageBuildError::from)
     }
 
     fn destinations(&self) -> Arc<DestinationPolicy> {
@@ -154,9 +149,9 @@ pub async fn check_stage_configs(
         };
         let mut built = StageFactory::transform(registry, identity, config)
             .await
-            .map_err(|message| StageConfigError {
+            .map_err(|error| StageConfigError {
                 path: format!("{stage}.module"),
-                message,
+                message: error.to_string(),
             })?;
         built
             .init()
@@ -171,9 +166,9 @@ pub async fn check_stage_configs(
         };
         let mut built = StageFactory::sink(registry, identity, config)
             .await
-            .map_err(|message| StageConfigError {
+            .map_err(|error| StageConfigError {
                 path: "sink.module".into(),
-                message,
+                message: error.to_string(),
             })?;
         built
             .init()

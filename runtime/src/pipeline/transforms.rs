@@ -25,12 +25,15 @@ pub enum InputResult {
 }
 
 /// Why a batch could not go through the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
-    /// Try the batch again later.
-    Retry(String),
-    /// The connector must stop.
-    Fault(String),
+    /// Try the batch again later: `stage` said it failed for now.
+    #[error("{stage}: {}", .error.message)]
+    Retry { stage: String, error: GuestError },
+    /// The connector must stop: `stage` failed fatally, trapped or broke
+    /// a limit.
+    #[error("{stage}: {error}")]
+    Fault { stage: String, error: StageError },
 }
 
 /// The connector's transform stages, in order.
@@ -115,16 +118,16 @@ impl Chain {
                             }
                         }
                         GuestErrorKind::Retryable => {
-                            return Err(ChainError::Retry(format!(
-                                "{}: {}",
-                                named.name, error.message
-                            )))
+                            return Err(ChainError::Retry {
+                                stage: named.name.clone(),
+                                error,
+                            })
                         }
                         GuestErrorKind::Fatal => {
-                            return Err(ChainError::Fault(format!(
-                                "{}: {}",
-                                named.name, error.message
-                            )))
+                            return Err(ChainError::Fault {
+                                stage: named.name.clone(),
+                                error: StageError::Batch(error),
+                            })
                         }
                     },
                 }
@@ -143,12 +146,12 @@ impl Chain {
 }
 
 fn classify(stage: &str, error: StageError) -> ChainError {
+    let stage = stage.to_owned();
     match error {
-        StageError::Batch(GuestError {
-            kind: GuestErrorKind::Retryable,
-            message,
-        }) => ChainError::Retry(format!("{stage}: {message}")),
-        other => ChainError::Fault(format!("{stage}: {other}")),
+        StageError::Batch(error) if error.kind == GuestErrorKind::Retryable => {
+            ChainError::Retry { stage, error }
+        }
+        error => ChainError::Fault { stage, error },
     }
 }
 

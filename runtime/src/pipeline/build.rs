@@ -1,0 +1,115 @@
+//! What a pipeline builds before it reads: its transform chain (each stage
+//! `init`ed at once, so a config its component refuses faults the
+//! connector at its start rather than at its first event) and its sink,
+//! whose retry notices show in the connector's status.
+
+use std::sync::Arc;
+
+use crate::sinks::wasm::WasmSink;
+use crate::sinks::{RetryNotice, Sink, SinkConfig, SinkContext};
+use crate::wasm::GuestIdentity;
+
+use super::context::RunContext;
+use super::fault::Fault;
+use super::module_stages::StageModule;
+use super::stages::StageFactory;
+use super::transforms::{Chain, NamedStage};
+
+/// Where a pipeline's sink comes from.
+pub(super) enum SinkSource {
+    /// Built from the connector's definition.
+    Definition,
+    /// Made by the caller, given the context a built sink would get (tests
+    /// run the real pipeline against a mock sink this way).
+    #[cfg(test)]
+    Given(Box<dyn FnOnce(SinkContext) -> Box<dyn Sink> + Send>),
+}
+
+/// The connector's transform stages, built and initialised, in order.
+pub(super) async fn build_chain(
+    ctx: &RunContext,
+    stages: &dyn StageFactory,
+) -> Result<Chain, Fault> {
+    let connector = &ctx.connector;
+    let mut named = Vec::new();
+    for (i, config) in connector.definition.transforms.iter().enumerate() {
+        let name = format!("transforms[{i}] ({})", config.module);
+        let identity = GuestIdentity {
+            connector: connector.id.to_string(),
+            stage: name.clone(),
+            secrets: config.secrets.values().cloned().collect(),
+        };
+        let mut stage = match stages.transform(identity, config).await {
+            Ok(stage) => stage,
+            Err(error) => return Err(Fault::StageBuild { stage: name, error }),
+        };
+        if let Err(error) = stage.init().await {
+            return Err(Fault::StageInit { stage: name, error });
+        }
+        named.push(NamedStage { name, stage });
+    }
+    Ok(Chain::new(named))
+}
+
+/// The connector's sink, from `source`.
+pub(super) async fn build_sink(
+    ctx: &RunContext,
+    stages: &dyn StageFactory,
+    source: SinkSource,
+) -> Result<Box<dyn Sink>, Fault> {
+    let sink_ctx = sink_context(ctx, stages);
+    match source {
+        SinkSource::Definition => {}
+        #[cfg(test)]
+        SinkSource::Given(make) => return Ok(make(sink_ctx)),
+    }
+    let SinkConfig::Wasm(config) = &ctx.connector.definition.sink else {
+        return ctx
+            .connector
+            .definition
+            .sink
+            .build(sink_ctx)
+            .map_err(Fault::InvalidSink);
+    };
+    let name = format!("sink ({})", config.module);
+    let identity = GuestIdentity {
+        connector: ctx.connector.id.to_string(),
+        stage: name.clone(),
+        secrets: config.secrets.values().cloned().collect(),
+    };
+    let mut stage = match stages.sink(identity, config).await {
+        Ok(stage) => stage,
+        Err(error) => return Err(Fault::StageBuild { stage: name, error }),
+    };
+    if let Err(error) = stage.init().await {
+        return Err(Fault::StageInit { stage: name, error });
+    }
+    if let Some(origin) = stage.origin() {
+        ctx.status
+            .add_stage_module(StageModule::new("sink", origin));
+    }
+    Ok(Box::new(WasmSink::new(stage, config, sink_ctx)))
+}
+
+/// What the sink is told: where it may connect, who delivers, whether to
+/// stop at the first refused event, and where its retries are reported.
+fn sink_context(ctx: &RunContext, stages: &dyn StageFactory) -> SinkContext {
+    let retry_status = Arc::clone(&ctx.status);
+    let id = ctx.connector.id.clone();
+    SinkContext {
+        connector_id: ctx.connector.id.to_string(),
+        on_retry: Arc::new(move |notice: RetryNotice| {
+            tracing::warn!(connector = %id, attempt = notice.attempt, wait_ms = notice.wait.as_millis() as u64, error = %retry_status.redact(&notice.error), "delivery failed, retrying");
+            retry_status.set_retrying(true);
+            retry_status.record_error(format!(
+                "{} (retry {} in {} ms)",
+                notice.error,
+                notice.attempt,
+                notice.wait.as_millis()
+            ));
+        }),
+        stop_at_first_rejection: ctx.faults_on_failure(),
+        destinations: stages.destinations(),
+        owner: ctx.tenure.owner().cloned(),
+    }
+}

@@ -1,0 +1,334 @@
+//! The real pipeline, in-process, against the embedded store in a tempdir
+//! and a [`MockSink`]: order, dead letters, faults, stops and tenure, each
+//! asserted through what the sink received and what the store holds.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::context::RunContext;
+use super::delivery::{deliver, Delivery};
+use super::fault::Fault;
+use super::testing::{MockSink, NoStages, SinkProbe, Step, WAIT_BOUND};
+use super::*;
+use crate::connector::{Command, ConnectorId};
+use crate::sinks::{OwnerTag, SinkContext};
+use crate::store::embedded::SqliteStore;
+use crate::store::{
+    Direction, EventStore, ExpectedRevision, NewEvent, Position, RecordedEvent, StreamStart,
+};
+
+/// A store in a tempdir with one connector, created enabled.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn EventStore>,
+    repository: ConnectorRepository,
+    connector: ConnectorState,
+}
+
+impl Fixture {
+    /// A connector of the `orders` stream with `settings` added to its
+    /// definition; a checkpoint after every event.
+    async fn new(settings: serde_json::Value) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn EventStore> =
+            Arc::new(SqliteStore::open(&dir.path().join("events.db")).expect("store"));
+        let repository = ConnectorRepository::new(Arc::clone(&store));
+        let mut definition = json!({
+            "sink": { "type": "console" },
+            "filter": { "streams": { "prefixes": ["orders"] } },
+            "checkpoint": { "everyEvents": 1 },
+        });
+        if let (Some(definition), Some(settings)) =
+            (definition.as_object_mut(), settings.as_object())
+        {
+            definition.extend(settings.clone());
+        }
+        let connector = repository
+            .execute(
+                &ConnectorId::parse("c").expect("id"),
+                Command::Create {
+                    definition: serde_json::from_value(definition).expect("definition"),
+                    enable: true,
+                },
+            )
+            .await
+            .expect("create");
+        Self {
+            _dir: dir,
+            store,
+            repository,
+            connector,
+        }
+    }
+
+    /// Appends `count` events to `orders` (revisions 0..count), one append
+    /// each, with another stream's event between them; their positions.
+    async fn append(&self, count: u64) -> Vec<Position> {
+        let mut positions = Vec::new();
+        for n in 0..count {
+            let written = self
+                .store
+                .append(
+                    "orders",
+                    ExpectedRevision::Any,
+                    vec![NewEvent::json("Placed", &json!({ "n": n }))],
+                )
+                .await
+                .expect("append");
+            positions.push(written.position);
+            self.store
+                .append(
+                    "other",
+                    ExpectedRevision::Any,
+                    vec![NewEvent::json("Noise", &json!({}))],
+                )
+                .await
+                .expect("append");
+        }
+        positions
+    }
+
+    /// Runs the pipeline with a mock sink of batches of one event.
+    async fn spawn(
+        &self,
+        tenure: Tenure,
+        script: Vec<Step>,
+        refused: Vec<u64>,
+    ) -> (PipelineHandle, SinkProbe) {
+        // The pipeline builds its sink on its own task.
+        let (probe_tx, probe_rx) = tokio::sync::oneshot::channel();
+        let handle = PipelineHandle::spawn_with_sink(
+            self.repository.clone(),
+            Arc::new(NoStages),
+            self.connector.clone(),
+            tenure,
+            move |ctx| {
+                let (sink, probe) = MockSink::new(ctx, 1, script, refused);
+                let _ = probe_tx.send(probe);
+                Box::new(sink)
+            },
+        );
+        let probe = tokio::time::timeout(WAIT_BOUND, probe_rx)
+            .await
+            .expect("the sink was built in time")
+            .expect("the sink was built");
+        (handle, probe)
+    }
+
+    async fn checkpoint(&self) -> Option<Position> {
+        self.repository
+            .checkpoint(&self.connector.id, self.connector.round)
+            .await
+            .expect("checkpoint")
+            .map(|c| c.position)
+    }
+
+    async fn dead_letters(&self) -> Vec<RecordedEvent> {
+        self.store
+            .read_stream(
+                &self.connector.id.dead_letter_stream(),
+                Direction::Forwards,
+                StreamStart::Start,
+                100,
+            )
+            .await
+            .unwrap_or_default()
+    }
+}
+
+/// Whether the checkpoint names a position at or after `handled` and
+/// before `next` (events between are other streams', filtered out).
+fn between(checkpoint: Option<Position>, handled: Position, next: Option<Position>) -> bool {
+    checkpoint.is_some_and(|c| c >= handled && next.is_none_or(|n| c < n))
+}
+
+fn revisions(events: &[RecordedEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.revision).collect()
+}
+
+async fn wait_until_finished(handle: &PipelineHandle) {
+    tokio::time::timeout(WAIT_BOUND, async {
+        while !handle.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the pipeline ended in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_the_sink_in_log_order_and_a_stop_checkpoints_them() {
+    let fixture = Fixture::new(json!({})).await;
+    let positions = fixture.append(12).await;
+    let (handle, probe) = fixture
+        .spawn(
+            Tenure::unconditional(),
+            vec![Step::FailRetryably { times: 2 }],
+            vec![],
+        )
+        .await;
+    probe.wait_for(12).await;
+    let delivered = probe.delivered();
+    assert_eq!(revisions(&delivered), (0..12).collect::<Vec<_>>());
+    let delivered_positions: Vec<Position> = delivered.iter().map(|e| e.position).collect();
+    assert_eq!(delivered_positions, positions);
+    let status = Arc::clone(handle.status());
+    assert!(handle.stop(WAIT_BOUND).await, "stopped in time");
+    let status = status.snapshot();
+    assert_eq!(status.totals.delivered, 12);
+    // The first batch's retries show in the status.
+    let error = status.last_error.expect("the retries").message;
+    assert!(
+        error.contains("the mock destination is unavailable (retry 2"),
+        "{error}"
+    );
+    assert!(between(fixture.checkpoint().await, positions[11], None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_event_is_dead_lettered_and_the_checkpoint_passes_it() {
+    let fixture = Fixture::new(json!({})).await;
+    let positions = fixture.append(5).await;
+    let (handle, probe) = fixture
+        .spawn(Tenure::unconditional(), vec![], vec![2])
+        .await;
+    probe.wait_for(4).await;
+    assert_eq!(revisions(&probe.delivered()), vec![0, 1, 3, 4]);
+    assert!(handle.stop(WAIT_BOUND).await, "stopped in time");
+    let letters = fixture.dead_letters().await;
+    assert_eq!(letters.len(), 1);
+    let letter: serde_json::Value = serde_json::from_slice(&letters[0].data).expect("json");
+    assert!(
+        letter.to_string().contains("the mock refuses revision 2"),
+        "{letter}"
+    );
+    assert!(between(fixture.checkpoint().await, positions[4], None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_on_failure_fault_the_connector_faults_at_the_refused_event() {
+    let fixture = Fixture::new(json!({ "onFailure": "fault" })).await;
+    let positions = fixture.append(5).await;
+    let (handle, probe) = fixture
+        .spawn(Tenure::unconditional(), vec![], vec![2])
+        .await;
+    wait_until_finished(&handle).await;
+    assert_eq!(revisions(&probe.delivered()), vec![0, 1]);
+    let status = handle.status().snapshot();
+    assert_eq!(status.state, RunState::Faulted);
+    let error = status.last_error.expect("an error").message;
+    assert!(error.contains("the sink refused event"), "{error}");
+    assert!(fixture.dead_letters().await.is_empty());
+    assert!(between(
+        fixture.checkpoint().await,
+        positions[1],
+        Some(positions[2])
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_stalled_delivery_checkpoints_what_was_delivered() {
+    let fixture = Fixture::new(json!({})).await;
+    let positions = fixture.append(5).await;
+    let (handle, probe) = fixture
+        .spawn(
+            Tenure::unconditional(),
+            vec![Step::Accept, Step::Accept, Step::Stall],
+            vec![],
+        )
+        .await;
+    probe.wait_until_stalled().await;
+    assert!(handle.stop(WAIT_BOUND).await, "stopped in time");
+    assert_eq!(revisions(&probe.delivered()), vec![0, 1]);
+    assert!(between(
+        fixture.checkpoint().await,
+        positions[1],
+        Some(positions[2])
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_whose_tenure_ended_writes_no_checkpoint_after_it() {
+    let fixture = Fixture::new(json!({})).await;
+    let positions = fixture.append(5).await;
+    let lease = Arc::new(Mutex::new(Some(
+        Instant::now() + std::time::Duration::from_secs(86_400),
+    )));
+    let until = Arc::clone(&lease);
+    let tenure = Tenure::new(
+        OwnerTag {
+            member: "m1".into(),
+            epoch: 1,
+        },
+        move || *until.lock().expect("lease"),
+    );
+    let (handle, probe) = fixture
+        .spawn(
+            tenure,
+            vec![Step::Accept, Step::Accept, Step::Stall],
+            vec![],
+        )
+        .await;
+    probe.wait_until_stalled().await;
+    // The lease lapses while the third event is with the sink, which then
+    // answers: it was sent, but no checkpoint may name it any more.
+    *lease.lock().expect("lease") = None;
+    probe.release();
+    wait_until_finished(&handle).await;
+    assert_eq!(revisions(&probe.delivered()), vec![0, 1, 2]);
+    let status = handle.status().snapshot();
+    assert_eq!(status.state, RunState::Stopping);
+    let error = status.last_error.expect("an error").message;
+    assert!(error.contains("lease"), "{error}");
+    assert!(between(
+        fixture.checkpoint().await,
+        positions[1],
+        Some(positions[2])
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fanned_out_position_is_handled_only_once_all_its_records_are() {
+    let fixture = Fixture::new(json!({ "onFailure": "fault" })).await;
+    fixture.append(3).await;
+    let events = fixture
+        .store
+        .read_stream("orders", Direction::Forwards, StreamStart::Start, 10)
+        .await
+        .expect("read");
+    // Input 1 fanned out into two records at its position (revisions 1
+    // and 7); the sink refuses the second.
+    let mut sibling = events[1].clone();
+    sibling.revision = 7;
+    let outgoing = vec![
+        events[0].clone(),
+        events[1].clone(),
+        sibling,
+        events[2].clone(),
+    ];
+    let status = Arc::new(PipelineStatus::new(RunState::Running));
+    let ctx = RunContext {
+        repository: fixture.repository.clone(),
+        connector: fixture.connector.clone(),
+        tenure: Tenure::unconditional(),
+        status,
+        cancel: tokio_util::sync::CancellationToken::new(),
+    };
+    let mut sink_ctx = SinkContext::detached("c");
+    sink_ctx.stop_at_first_rejection = true;
+    let (mut sink, probe) = MockSink::new(sink_ctx, 10, [], [7]);
+    let delivery = deliver(&ctx, &mut sink, &outgoing).await;
+    assert_eq!(revisions(&probe.delivered()), vec![0, 1]);
+    match delivery {
+        Delivery::Fault {
+            handled_up_to,
+            fault: Fault::EventRefused(message),
+        } => {
+            assert_eq!(handled_up_to, Some(events[0].position));
+            assert!(message.contains("revision 7"), "{message}");
+        }
+        other => panic!("expected a fault at the refused record, got {other:?}"),
+    }
+}
