@@ -183,6 +183,18 @@ mod tests {
             .collect()
     }
 
+    /// Leader connectors owned as `assigned` says.
+    fn placed_as(assigned: &BTreeMap<ConnectorId, Option<String>>) -> Vec<Placement> {
+        assigned
+            .iter()
+            .map(|(id, owner)| Placement {
+                id: id.clone(),
+                affinity: Affinity::Leader,
+                owner: owner.clone(),
+            })
+            .collect()
+    }
+
     fn counts(assigned: &BTreeMap<ConnectorId, Option<String>>) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for member in assigned.values().flatten() {
@@ -211,14 +223,7 @@ mod tests {
     #[test]
     fn a_join_moves_only_what_the_newcomer_takes() {
         let before = assign(&connectors(32), &members(&["a", "b", "c"]));
-        let placed: Vec<Placement> = before
-            .iter()
-            .map(|(id, owner)| Placement {
-                id: id.clone(),
-                affinity: Affinity::Leader,
-                owner: owner.clone(),
-            })
-            .collect();
+        let placed = placed_as(&before);
         let after = assign(&placed, &members(&["a", "b", "c", "d"]));
         let moved: Vec<_> = after
             .iter()
@@ -234,14 +239,7 @@ mod tests {
         for count in [29, 30, 31, 32, 33] {
             let old = members(&["m0", "m1", "m2", "m3"]);
             let before = assign(&connectors(count), &old);
-            let mut placed: Vec<Placement> = before
-                .iter()
-                .map(|(id, owner)| Placement {
-                    id: id.clone(),
-                    affinity: Affinity::Leader,
-                    owner: owner.clone(),
-                })
-                .collect();
+            let mut placed = placed_as(&before);
             let all = members(&["m0", "m1", "m2", "m3", "m4"]);
             // The old members release what they must, one at a time; at
             // each step every member computes the assignment again.

@@ -40,22 +40,41 @@ async fn wait_delivering(receiver: &Receiver, ids: &[String], count: usize) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_member_killed_during_delivery_hands_its_connectors_over_losing_nothing() {
+/// Three members (the store node and sidecars m1, m2) running `count`
+/// connectors named `prefix`NN, balanced, with `events` events appended to
+/// each one's stream: the receiver, the cluster, the ids, who runs each, and
+/// the positions each must deliver.
+async fn loaded_cluster(
+    prefix: &str,
+    count: usize,
+    events: u64,
+) -> (
+    Receiver,
+    Cluster,
+    Vec<String>,
+    BTreeMap<String, String>,
+    BTreeMap<String, Vec<u64>>,
+) {
     let receiver = Receiver::start().await;
     receiver.set_delay(RECEIVER_DELAY);
-    let mut cluster = Cluster::start(&["m1", "m2"]).await;
+    let cluster = Cluster::start(&["m1", "m2"]).await;
     cluster.wait_alive(&THREE).await;
-    let ids = connector_ids("k", 9);
+    let ids = connector_ids(prefix, count);
     create_through_every_member(&cluster, &receiver, &ids).await;
     let owners = cluster.wait_balanced(&ids, &THREE).await;
     let mut expected = BTreeMap::new();
     for id in &ids {
         expected.insert(
             id.clone(),
-            append_numbered(cluster.store(), id, 0..1000).await,
+            append_numbered(cluster.store(), id, 0..events).await,
         );
     }
+    (receiver, cluster, ids, owners, expected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_member_killed_during_delivery_hands_its_connectors_over_losing_nothing() {
+    let (receiver, mut cluster, ids, owners, expected) = loaded_cluster("k", 9, 1000).await;
 
     // The sidecar running the most connectors dies mid-delivery.
     let victim = ["m1", "m2"]
@@ -141,20 +160,7 @@ fn watch_checkpoints(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_member_frozen_past_its_lease_sends_nothing_once_replaced() {
-    let receiver = Receiver::start().await;
-    receiver.set_delay(RECEIVER_DELAY);
-    let cluster = Cluster::start(&["m1", "m2"]).await;
-    cluster.wait_alive(&THREE).await;
-    let ids = connector_ids("z", 6);
-    create_through_every_member(&cluster, &receiver, &ids).await;
-    let owners = cluster.wait_balanced(&ids, &THREE).await;
-    let mut expected = BTreeMap::new();
-    for id in &ids {
-        expected.insert(
-            id.clone(),
-            append_numbered(cluster.store(), id, 0..1200).await,
-        );
-    }
+    let (receiver, cluster, ids, owners, expected) = loaded_cluster("z", 6, 1200).await;
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = watch_checkpoints(&cluster, &ids, Arc::clone(&stop));
 
@@ -226,20 +232,7 @@ const STALL: Duration = Duration::from_millis(2500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_member_stalled_past_its_fence_but_within_its_lease_resumes_delivery() {
-    let receiver = Receiver::start().await;
-    receiver.set_delay(RECEIVER_DELAY);
-    let cluster = Cluster::start(&["m1", "m2"]).await;
-    cluster.wait_alive(&THREE).await;
-    let ids = connector_ids("s", 6);
-    create_through_every_member(&cluster, &receiver, &ids).await;
-    let owners = cluster.wait_balanced(&ids, &THREE).await;
-    let mut expected = BTreeMap::new();
-    for id in &ids {
-        expected.insert(
-            id.clone(),
-            append_numbered(cluster.store(), id, 0..800).await,
-        );
-    }
+    let (receiver, cluster, ids, owners, expected) = loaded_cluster("s", 6, 800).await;
     let stalled = "m2";
     let stalling: Vec<String> = ids
         .iter()
