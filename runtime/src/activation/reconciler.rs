@@ -35,8 +35,12 @@ use crate::store::{RecordedEvent, StoreError, SubscribeFrom};
 
 /// How long a pipeline that may no longer deliver gets to end.
 const FENCED_STOP_GRACE: Duration = Duration::from_millis(200);
-/// How long a graceful leave waits for actions in progress.
+/// How long a graceful leave waits for actions in progress, and for its
+/// releases to be stored.
 const LEAVE_WAIT: Duration = Duration::from_secs(5);
+/// How long a graceful leave waits for each of its tasks to end, and for
+/// its last heartbeat to be stored.
+const TASK_END_WAIT: Duration = Duration::from_secs(2);
 
 /// This member of the cluster.
 pub struct Cluster {
@@ -352,8 +356,14 @@ impl Cluster {
         self.cancel.cancel();
         let tasks: Vec<_> =
             std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
-        for task in tasks {
-            let _ = task.await;
+        for mut task in tasks {
+            // A task waiting on a store that does not answer is cut short.
+            if tokio::time::timeout(TASK_END_WAIT, &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
         }
         let deadline = Instant::now() + LEAVE_WAIT;
         while !self.view().busy.is_empty() && Instant::now() < deadline {
@@ -373,10 +383,19 @@ impl Cluster {
         let releases = held
             .iter()
             .map(|(id, owner)| self.release(&ownership, id, owner));
-        futures::future::join_all(releases).await;
-        if let Err(e) = self.send_heartbeat(true).await {
-            tracing::warn!(error = %e, "could not tell the cluster this member leaves");
+        // Without the store, others take over once the lease runs out.
+        let released = tokio::time::timeout(LEAVE_WAIT, futures::future::join_all(releases)).await;
+        let said = tokio::time::timeout(TASK_END_WAIT, self.send_heartbeat(true)).await;
+        match (released, said) {
+            (Ok(_), Ok(Ok(()))) => {
+                tracing::info!(member = %self.me.name, released = held.len(), "left the cluster");
+            }
+            (_, Ok(Err(e))) => {
+                tracing::warn!(error = %e, "could not tell the cluster this member leaves; the others take over once its lease runs out");
+            }
+            _ => {
+                tracing::warn!("the store did not answer in time; the others take over this member's connectors once its lease runs out");
+            }
         }
-        tracing::info!(member = %self.me.name, released = held.len(), "left the cluster");
     }
 }
