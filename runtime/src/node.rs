@@ -208,9 +208,11 @@ impl Node {
                 cache_dir.display()
             )
         })?;
-        let modules =
-            ModuleRegistry::new(Arc::clone(&store), wasm.clone(), config.max_module_bytes);
         let repository = ConnectorRepository::new(Arc::clone(&store)).with_keyring(keyring);
+        // A module that connectors use cannot be deleted.
+        let modules =
+            ModuleRegistry::new(Arc::clone(&store), wasm.clone(), config.max_module_bytes)
+                .with_users(Arc::new(repository.clone()));
         // Pipelines build their WebAssembly stages from the uploaded modules.
         let supervisor = Arc::new(Supervisor::new(
             repository.clone(),

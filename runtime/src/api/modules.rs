@@ -180,15 +180,19 @@ async fn upload_view(state: &AppState, upload: Upload) -> Result<UploadView, Api
     let digest = upload.version.digest.clone();
     let mut followers = Vec::new();
     for follower in state.modules.followers(&upload.version.name).await? {
-        let warning = new_version_refusal(state, &follower.connector).await;
-        followers.push((follower, warning));
+        // Followers are connectors, named by their ids.
+        let Ok(id) = ConnectorId::parse(&follower.connector) else {
+            continue;
+        };
+        let warning = new_version_refusal(state, &id).await;
+        followers.push((follower, id, warning));
     }
     let followers = followers
         .into_iter()
-        .map(|(follower, warning)| {
+        .map(|(follower, id, warning)| {
             let runs = state
                 .supervisor
-                .running_stages(&follower.connector)
+                .running_stages(&id)
                 .iter()
                 .find(|s| follower.stages.contains(&s.stage))
                 .map(|s| s.digest.clone());
@@ -201,7 +205,7 @@ async fn upload_view(state: &AppState, upload: Upload) -> Result<UploadView, Api
                 (None, true) => "at its next start (it is not running now)".to_owned(),
             };
             FollowerView {
-                connector: follower.connector.to_string(),
+                connector: follower.connector,
                 enabled: follower.enabled,
                 stages: follower.stages,
                 runs,

@@ -33,6 +33,7 @@ mod definition;
 mod events;
 mod id;
 pub mod json_path;
+mod module_users;
 mod repository;
 mod secrets;
 mod state;

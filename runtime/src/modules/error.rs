@@ -1,4 +1,4 @@
-use crate::connector::CommandError;
+use super::ModuleUsersError;
 use crate::store::StoreError;
 use crate::wasm::WasmError;
 
@@ -34,7 +34,7 @@ pub enum ModuleError {
     Corrupt { digest: String, message: String },
     /// The connectors could not be listed.
     #[error("cannot list the connectors: {0}")]
-    Connectors(#[source] CommandError),
+    Connectors(String),
     /// Validation could not run (the compiling task failed).
     #[error("cannot validate the module: {0}")]
     Internal(String),
@@ -48,11 +48,11 @@ impl From<WasmError> for ModuleError {
     }
 }
 
-impl From<CommandError> for ModuleError {
-    fn from(e: CommandError) -> Self {
+impl From<ModuleUsersError> for ModuleError {
+    fn from(e: ModuleUsersError) -> Self {
         match e {
-            CommandError::Store(e) => ModuleError::Store(e),
-            other => ModuleError::Connectors(other),
+            ModuleUsersError::Store(e) => ModuleError::Store(e),
+            ModuleUsersError::Unreadable(message) => ModuleError::Connectors(message),
         }
     }
 }

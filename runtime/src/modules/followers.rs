@@ -2,34 +2,25 @@
 //! digest), so an upload can say who will run the new version, and when.
 
 use super::{ModuleError, ModuleRef, ModuleRegistry};
-use crate::connector::{ConnectorDefinition, ConnectorId};
-use crate::sinks::SinkConfig;
 
 /// A connector whose definition names a module without pinning a digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Follower {
-    pub connector: ConnectorId,
+    /// The connector's id.
+    pub connector: String,
     pub enabled: bool,
     /// The stages that name the module: `transforms[0]`, ..., `sink`.
     pub stages: Vec<String>,
 }
 
-/// The stages of `definition` that follow the name `name`.
-pub fn following_stages(definition: &ConnectorDefinition, name: &str) -> Vec<String> {
-    let follows = |module: &ModuleRef| module.name() == name && module.digest().is_none();
-    let mut stages: Vec<String> = definition
-        .transforms
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| follows(&t.module))
-        .map(|(i, _)| format!("transforms[{i}]"))
-        .collect();
-    if let SinkConfig::Wasm(sink) = &definition.sink {
-        if follows(&sink.module) {
-            stages.push("sink".into());
-        }
-    }
+/// Of `stages` (each stage and the module it names), those that follow the
+/// name `name`.
+pub fn following_stages(stages: &[(String, ModuleRef)], name: &str) -> Vec<String> {
     stages
+        .iter()
+        .filter(|(_, module)| module.name() == name && module.digest().is_none())
+        .map(|(stage, _)| stage.clone())
+        .collect()
 }
 
 impl ModuleRegistry {
@@ -37,21 +28,20 @@ impl ModuleRegistry {
     pub async fn followers(&self, name: &str) -> Result<Vec<Follower>, ModuleError> {
         let mut followers: Vec<Follower> = self
             .inner
-            .connectors
-            .list_stored()
+            .users
+            .module_users()
             .await?
             .into_iter()
-            .filter(|c| !c.deleted)
-            .filter_map(|c| {
-                let stages = following_stages(&c.definition, name);
+            .filter_map(|user| {
+                let stages = following_stages(&user.stages, name);
                 (!stages.is_empty()).then_some(Follower {
-                    connector: c.id,
-                    enabled: c.enabled,
+                    connector: user.name,
+                    enabled: user.enabled,
                     stages,
                 })
             })
             .collect();
-        followers.sort_by(|a, b| a.connector.as_str().cmp(b.connector.as_str()));
+        followers.sort_by(|a, b| a.connector.cmp(&b.connector));
         Ok(followers)
     }
 }
@@ -59,25 +49,30 @@ impl ModuleRegistry {
 #[cfg(test)]
 mod tests {
     use super::following_stages;
-    use crate::connector::ConnectorDefinition;
+    use crate::modules::ModuleRef;
 
     #[test]
     fn only_stages_naming_the_module_without_a_pin_follow_it() {
         let pin = format!("redact@sha256:{}", "a".repeat(64));
-        let definition: ConnectorDefinition = serde_json::from_value(serde_json::json!({
-            "sink": { "type": "wasm", "module": "redact", "allowHosts": ["a.example"] },
-            "transforms": [
-                { "module": "redact" },
-                { "module": pin },
-                { "module": "other" },
-                { "module": "redact" }
-            ]
-        }))
-        .expect("definition");
+        let stages: Vec<(String, ModuleRef)> = [
+            ("transforms[0]", "redact"),
+            ("transforms[1]", pin.as_str()),
+            ("transforms[2]", "other"),
+            ("transforms[3]", "redact"),
+            ("sink", "redact"),
+        ]
+        .into_iter()
+        .map(|(stage, module)| {
+            (
+                stage.to_owned(),
+                ModuleRef::parse(module).expect("reference"),
+            )
+        })
+        .collect();
         assert_eq!(
-            following_stages(&definition, "redact"),
+            following_stages(&stages, "redact"),
             ["transforms[0]", "transforms[3]", "sink"]
         );
-        assert!(following_stages(&definition, "missing").is_empty());
+        assert!(following_stages(&stages, "missing").is_empty());
     }
 }

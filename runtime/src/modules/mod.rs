@@ -13,7 +13,8 @@
 //! compiled artifact is cached, and telling how long compiling took), and
 //! reads the index on every call, so what one member uploads the others see
 //! at once. [`ModuleRegistry::followers`] names the connectors that follow a
-//! name and so run its newest upload from their next start.
+//! name and so run its newest upload from their next start; what uses
+//! modules comes from [`ModuleUsers`], implemented by the connectors.
 
 mod chunks;
 mod error;
@@ -21,6 +22,7 @@ mod followers;
 mod index;
 mod reference;
 mod registry;
+mod users;
 
 pub use error::ModuleError;
 pub use followers::{following_stages, Follower};
@@ -30,6 +32,7 @@ pub use registry::{
     digest_of, ModuleDetail, ModuleRegistry, ModuleSummary, Upload, CHUNK_BYTES, CHUNK_EVENT,
     DEFAULT_MAX_MODULE_BYTES, MAX_APPEND_BYTES,
 };
+pub use users::{ModuleUser, ModuleUsers, ModuleUsersError, NoModuleUsers};
 
 /// The stream holding the chunks of the module with `digest`
 /// (`sha256:<hex>`).

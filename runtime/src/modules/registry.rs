@@ -7,8 +7,7 @@ use sha2::{Digest, Sha256};
 use super::index::{
     DeletedEvent, Index, ModuleVersion, UploadedEvent, DELETED_EVENT, INDEX_STREAM, UPLOADED_EVENT,
 };
-use super::{chunk_stream, valid_module_name, ModuleError, ModuleRef};
-use crate::connector::ConnectorRepository;
+use super::{chunk_stream, valid_module_name, ModuleError, ModuleRef, ModuleUsers, NoModuleUsers};
 use crate::store::{Direction, EventStore, NewEvent, StoreError, StreamStart};
 use crate::wasm::{WasmHost, World};
 
@@ -71,21 +70,35 @@ pub struct ModuleRegistry {
 pub(super) struct Inner {
     pub(super) store: Arc<dyn EventStore>,
     host: WasmHost,
-    pub(super) connectors: ConnectorRepository,
+    pub(super) users: Arc<dyn ModuleUsers>,
     max_bytes: usize,
 }
 
 impl ModuleRegistry {
     /// A registry keeping modules in `store`, validating them with `host`,
-    /// refusing modules larger than `max_bytes`.
+    /// refusing modules larger than `max_bytes`; nothing uses its modules
+    /// until [`ModuleRegistry::with_users`] says what does.
     pub fn new(store: Arc<dyn EventStore>, host: WasmHost, max_bytes: usize) -> Self {
-        let connectors = ConnectorRepository::new(Arc::clone(&store));
         Self {
             inner: Arc::new(Inner {
                 store,
                 host,
-                connectors,
+                users: Arc::new(NoModuleUsers),
                 max_bytes,
+            }),
+        }
+    }
+
+    /// The registry, with `users` telling what uses its modules (a module
+    /// in use cannot be deleted).
+    pub fn with_users(self, users: Arc<dyn ModuleUsers>) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                store: Arc::clone(&inner.store),
+                host: inner.host.clone(),
+                users,
+                max_bytes: inner.max_bytes,
             }),
         }
     }
@@ -317,16 +330,16 @@ impl ModuleRegistry {
         Ok(info.worlds)
     }
 
-    /// The ids of the (non-deleted) connectors whose definition uses `name`.
+    /// The names of the users (connectors) of `name`.
     async fn users(&self, name: &str) -> Result<Vec<String>, ModuleError> {
         let mut users: Vec<String> = self
             .inner
-            .connectors
-            .list_stored()
+            .users
+            .module_users()
             .await?
             .into_iter()
-            .filter(|c| !c.deleted && c.definition.modules().iter().any(|m| m.name() == name))
-            .map(|c| c.id.to_string())
+            .filter(|user| user.stages.iter().any(|(_, m)| m.name() == name))
+            .map(|user| user.name)
             .collect();
         users.sort();
         Ok(users)
