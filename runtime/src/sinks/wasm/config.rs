@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::secrets::{self, ComponentSecrets};
-use crate::connector::LimitsConfig;
+use super::LimitsConfig;
 use crate::modules::ModuleRef;
 use crate::sinks::retry::RetryConfig;
 use crate::sinks::{BatchLimits, ConfigError};
