@@ -20,14 +20,14 @@ use super::AppState;
 use crate::connector::{json_path, CompiledFilter, FilterConfig, TransformConfig, Verdict};
 use crate::modules::ModuleError;
 use crate::pipeline::{
-    Chain, InputResult, NamedStage, StageBuildError, StageConfigError, StageFactory,
+    build_chain, ChainBuildError, InputResult, StageBuildError, StageConfigError,
 };
 use crate::sinks::envelope::envelope;
 use crate::store::{
     event_bytes, AllStart, ContentType, Direction, Position, RecordedEvent, StoreError,
     SubscriptionFilter,
 };
-use crate::wasm::{GuestError, GuestErrorKind, GuestIdentity};
+use crate::wasm::{GuestError, GuestErrorKind};
 
 const MAX_EVENTS: usize = 1000;
 /// How far back `last` looks for events that pass the filter, in events and
@@ -166,30 +166,25 @@ pub async fn preview(
         .map(|(event, _)| event.clone())
         .collect();
 
-    let mut stages = Vec::new();
-    for (i, config) in request.transforms.iter().enumerate() {
-        let name = format!("transforms[{i}] ({})", config.module);
-        let identity = GuestIdentity {
-            connector: "preview".into(),
-            stage: name.clone(),
-            secrets: config.secrets.values().cloned().collect(),
-        };
-        let mut stage = StageFactory::transform(&state.modules, identity, config)
-            .await
-            .map_err(|e| stage_build_error(&name, e))?;
-        // A config `init` refuses is answered as connector creation answers it.
-        stage.init().await.map_err(|e| {
-            let refused =
-                StageConfigError::from_init(&format!("transforms[{i}]"), &config.module, e);
-            ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-config",
-                refused.to_string(),
-            )
+    let mut chain = build_chain(&state.modules, "preview", &request.transforms)
+        .await
+        .map_err(|e| match e {
+            ChainBuildError::Build { stage, error, .. } => stage_build_error(&stage, error),
+            // A config `init` refuses is answered as connector creation answers it.
+            ChainBuildError::Init { index, error, .. } => {
+                let refused = StageConfigError::from_init(
+                    &format!("transforms[{index}]"),
+                    &request.transforms[index].module,
+                    error,
+                );
+                ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-config",
+                    refused.to_string(),
+                )
+            }
         })?;
-        stages.push(NamedStage { name, stage });
-    }
-    let outcomes = Chain::new(stages).run(&runnable).await.map_err(|e| {
+    let outcomes = chain.run(&runnable).await.map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             "stage-failed",
@@ -413,6 +408,8 @@ mod tests {
 
     use super::*;
     use crate::connector::{FilterConfig, MatcherConfig};
+    use crate::pipeline::StageFactory;
+    use crate::wasm::GuestIdentity;
 
     fn event(stream: &str, event_type: &str) -> RecordedEvent {
         sample(

@@ -9,11 +9,12 @@ use crate::sinks::wasm::WasmSink;
 use crate::sinks::{RetryNotice, Sink, SinkConfig, SinkContext};
 use crate::wasm::GuestIdentity;
 
+use super::chain_build::{self, ChainBuildError};
 use super::context::RunContext;
 use super::fault::Fault;
 use super::module_stages::StageModule;
 use super::stages::StageFactory;
-use super::transforms::{Chain, NamedStage};
+use super::transforms::Chain;
 
 /// Where a pipeline's sink comes from.
 pub(super) enum SinkSource {
@@ -31,24 +32,16 @@ pub(super) async fn build_chain(
     stages: &dyn StageFactory,
 ) -> Result<Chain, Fault> {
     let connector = &ctx.connector;
-    let mut named = Vec::new();
-    for (i, config) in connector.definition.transforms.iter().enumerate() {
-        let name = format!("transforms[{i}] ({})", config.module);
-        let identity = GuestIdentity {
-            connector: connector.id.to_string(),
-            stage: name.clone(),
-            secrets: config.secrets.values().cloned().collect(),
-        };
-        let mut stage = match stages.transform(identity, config).await {
-            Ok(stage) => stage,
-            Err(error) => return Err(Fault::StageBuild { stage: name, error }),
-        };
-        if let Err(error) = stage.init().await {
-            return Err(Fault::StageInit { stage: name, error });
-        }
-        named.push(NamedStage { name, stage });
-    }
-    Ok(Chain::new(named))
+    chain_build::build_chain(
+        stages,
+        connector.id.as_str(),
+        &connector.definition.transforms,
+    )
+    .await
+    .map_err(|e| match e {
+        ChainBuildError::Build { stage, error, .. } => Fault::StageBuild { stage, error },
+        ChainBuildError::Init { stage, error, .. } => Fault::StageInit { stage, error },
+    })
 }
 
 /// The connector's sink, from `source`.

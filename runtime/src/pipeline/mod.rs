@@ -43,6 +43,7 @@
 mod backoff;
 mod batch;
 mod build;
+mod chain_build;
 mod checkpoints;
 mod context;
 mod dead_letters;
@@ -71,6 +72,7 @@ use crate::connector::{ConnectorRepository, ConnectorState};
 use build::SinkSource;
 use context::RunContext;
 
+pub use chain_build::{build_chain, ChainBuildError};
 pub use module_stages::{check_stage_configs, mark_outdated, StageConfigError, StageModule};
 pub use stages::{StageBuildError, StageFactory};
 pub use status::{LastError, PipelineStatus, RunCounts, RunState, StatusSnapshot};
