@@ -119,10 +119,10 @@ fn could_match(filter: &SubscriptionFilter, stream: &str, event_type: &str) -> b
     if filter.stream.as_ref().is_some_and(|m| !m.matches(stream)) {
         return false;
     }
-    !filter
+    filter
         .event_type
         .as_ref()
-        .is_some_and(|m| !m.matches(event_type))
+        .is_none_or(|m| m.matches(event_type))
 }
 
 #[cfg(test)]
