@@ -9,7 +9,10 @@
 //!   its transaction is fsynced, so it survives a process kill or power loss.
 //! - `read`: a pool of read connections used from `spawn_blocking`.
 //! - `subscribe`: `$all` subscriptions as tokio tasks woken by the writer's
-//!   committed head (a `watch` channel), no polling.
+//!   committed head (a `watch` channel), no polling; `committed`: the head
+//!   as published, with a summary of the names the last commit appended, so
+//!   a subscription at the head skips, without a query, appends its filter
+//!   cannot match.
 //!
 //! Positions are assigned by the writer (`commit == prepare`), start at 1 and
 //! are never reused, even when events are deleted (soft delete, `$maxCount`).
@@ -34,6 +37,7 @@
 //! `-1`) and [`Position::START`].
 
 mod append;
+mod committed;
 mod read;
 mod schema;
 mod streams;
@@ -47,6 +51,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use self::append::{Op, Outcome};
+use self::committed::Committed;
 use self::read::Readers;
 use self::writer::Writer;
 use crate::store::{
@@ -66,8 +71,9 @@ struct Inner {
     path: PathBuf,
     writer: Writer,
     readers: Arc<Readers>,
-    /// The highest committed position (0 when the log is empty).
-    head: watch::Receiver<u64>,
+    /// The highest committed position (0 when the log is empty), with what
+    /// the last commit appended.
+    head: watch::Receiver<Committed>,
 }
 
 impl SqliteStore {
@@ -92,7 +98,7 @@ impl SqliteStore {
     }
 
     fn committed_head(&self) -> u64 {
-        *self.inner.head.borrow()
+        self.inner.head.borrow().head
     }
 
     async fn write(&self, op: Op) -> Result<Outcome, StoreError> {

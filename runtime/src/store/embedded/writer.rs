@@ -7,7 +7,9 @@
 //! affect the others: this group commit pays one fsync for many concurrent
 //! appends. Replies are sent only after the commit, and the new head is
 //! published (for subscriptions) before the replies, so an acknowledged append
-//! is durable and visible to every later read and subscription.
+//! is durable and visible to every later read and subscription. With the head
+//! goes a summary of the names the group appended ([`Committed`]), so idle
+//! subscriptions can skip appends their filter cannot match.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -17,6 +19,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{oneshot, watch};
 
 use super::append::{Op, Outcome};
+use super::committed::{Committed, GroupNames};
 use super::schema::{open_writer, sql_err, store_head};
 use crate::store::StoreError;
 
@@ -36,11 +39,12 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Opens the database and starts the writer thread. Returns the writer
-    /// and a receiver of the highest committed position.
-    pub fn start(path: &Path) -> Result<(Writer, watch::Receiver<u64>), StoreError> {
+    /// and a receiver of the highest committed position (with what the
+    /// commit that reached it appended).
+    pub fn start(path: &Path) -> Result<(Writer, watch::Receiver<Committed>), StoreError> {
         let (conn, head) = open_writer(path)?;
         let (queue, ops) = mpsc::channel();
-        let (head_tx, head_rx) = watch::channel(head);
+        let (head_tx, head_rx) = watch::channel(Committed::opened_at(head));
         thread::Builder::new()
             .name("event-store-writer".into())
             .spawn(move || run(conn, ops, head_tx, head))
@@ -63,7 +67,7 @@ impl Writer {
 fn run(
     mut conn: Connection,
     ops: mpsc::Receiver<(Op, Reply)>,
-    head_tx: watch::Sender<u64>,
+    head_tx: watch::Sender<Committed>,
     mut head: u64,
 ) {
     while let Ok(first) = ops.recv() {
@@ -93,7 +97,8 @@ fn run(
             }
         };
         if head != before {
-            head_tx.send_replace(head);
+            let names = appended_names(&ops_in_group, &results);
+            head_tx.send_replace(Committed::after_group(before, head, names));
         }
         for (reply, result) in replies.into_iter().zip(results) {
             // The caller may have given up waiting; the write stands anyway.
@@ -101,6 +106,33 @@ fn run(
         }
     }
     tracing::debug!("event store writer stopped");
+}
+
+/// The names of the events that the successful operations of a committed
+/// group appended.
+fn appended_names(ops: &[Op], results: &[Result<Outcome, StoreError>]) -> GroupNames {
+    let mut names = GroupNames::default();
+    for (op, result) in ops.iter().zip(results) {
+        if result.is_err() {
+            continue;
+        }
+        match op {
+            Op::Append { stream, events, .. } => {
+                for event in events {
+                    names.add(stream, &event.event_type);
+                }
+            }
+            Op::AppendStreams(appends) => {
+                for append in appends {
+                    for event in &append.events {
+                        names.add(&append.stream, &event.event_type);
+                    }
+                }
+            }
+            Op::Delete { .. } | Op::Tombstone { .. } | Op::SetMetadata { .. } => {}
+        }
+    }
+    names
 }
 
 /// Runs `ops` in one transaction, one savepoint each. An `Err` means the
