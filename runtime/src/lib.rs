@@ -20,6 +20,7 @@
 pub mod access;
 pub mod activation;
 pub mod api;
+pub mod backoff;
 pub mod connector;
 pub mod demo;
 pub mod grpc;

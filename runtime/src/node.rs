@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use crate::access::{AccessConfig, PreparedAccess};
 use crate::activation::{Cluster, ClusterConfig, RoleSource, Supervisor, ROLE_REFRESH};
 use crate::api::{self, AppState};
+use crate::backoff::Backoff;
 use crate::connector::{
     Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState, MemberRole,
 };
@@ -385,7 +386,10 @@ async fn join_cluster(
     supervisor: Arc<Supervisor>,
     remote: bool,
 ) -> anyhow::Result<Arc<Cluster>> {
-    let mut pause = std::time::Duration::from_millis(500);
+    let mut backoff = Backoff::new(
+        std::time::Duration::from_millis(500),
+        std::time::Duration::from_secs(10),
+    );
     let mut config = config;
     loop {
         // A sidecar whose node cannot tell its role yet (that node is down,
@@ -409,9 +413,9 @@ async fn join_cluster(
                 return Ok(cluster);
             }
             Err(CommandError::Store(StoreError::Unavailable(reason))) if remote => {
+                let pause = backoff.next_wait();
                 tracing::warn!(%reason, retry_in = ?pause, "the event store cannot be reached; waiting for it");
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(10));
             }
             Err(e) => return Err(anyhow::Error::new(e).context("cannot load the connectors")),
         }

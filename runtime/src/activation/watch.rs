@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::store::{
     EventStore, Matcher, Pattern, RecordedEvent, SubscribeFrom, SubscriptionFilter,
     SubscriptionMessage,
@@ -38,7 +39,7 @@ pub async fn follow(
     events: mpsc::Sender<RecordedEvent>,
     cancel: CancellationToken,
 ) {
-    let mut pause = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         let subscribed = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -52,7 +53,7 @@ pub async fn follow(
                 };
                 match message {
                     Some(Ok(SubscriptionMessage::Event(event))) => {
-                        pause = Duration::from_millis(100);
+                        backoff.reset();
                         from = SubscribeFrom::After(event.position);
                         if events.send(event).await.is_err() {
                             return;
@@ -75,14 +76,12 @@ pub async fn follow(
                 }
             },
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?pause, "cannot subscribe to the connectors' streams");
+                tracing::warn!(error = %e, "cannot subscribe to the connectors' streams; trying again");
             }
         }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(pause) => {}
+        if !backoff.sleep_or_cancel(&cancel).await {
+            return;
         }
-        pause = (pause * 2).min(Duration::from_secs(5));
     }
 }
 

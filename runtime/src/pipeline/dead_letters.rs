@@ -6,7 +6,7 @@
 
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::{sleep_or_cancel, MIN_BACKOFF};
+use super::backoff::pipeline_backoff;
 use super::status::PipelineStatus;
 use crate::connector::{ConnectorRepository, ConnectorState, DeadLetter};
 use crate::store::StoreError;
@@ -45,7 +45,7 @@ pub(super) async fn write_dead_letter(
         response: response.as_deref(),
         ..letter
     };
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = pipeline_backoff();
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -67,7 +67,7 @@ pub(super) async fn write_dead_letter(
             return DeadLetterWrite::Failed(message);
         }
         status.record_error(message);
-        if !sleep_or_cancel(&mut backoff, cancel).await {
+        if !backoff.sleep_or_cancel(cancel).await {
             return DeadLetterWrite::Cancelled;
         }
     }

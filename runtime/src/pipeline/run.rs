@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::connector::{Progress, StartFrom};
 use crate::store::SubscribeFrom;
 
-use super::backoff::{sleep_or_cancel, MIN_BACKOFF};
+use super::backoff::pipeline_backoff;
 use super::batch::collect;
 use super::build::{build_chain, build_sink, SinkSource};
 use super::checkpoints::{Checkpointer, Fenced};
@@ -49,7 +49,7 @@ pub(super) async fn run(ctx: RunContext, stages: Arc<dyn StageFactory>, sink: Si
 /// checkpoint stream is. `None` when cancelled first.
 async fn resume_point(ctx: &RunContext) -> Option<(SubscribeFrom, Progress)> {
     let (connector, status) = (&ctx.connector, &ctx.status);
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = pipeline_backoff();
     loop {
         match ctx
             .repository
@@ -75,7 +75,7 @@ async fn resume_point(ctx: &RunContext) -> Option<(SubscribeFrom, Progress)> {
             }
             Err(e) => {
                 status.record_error(format!("could not read the checkpoint: {e}"));
-                if !sleep_or_cancel(&mut backoff, &ctx.cancel).await {
+                if !backoff.sleep_or_cancel(&ctx.cancel).await {
                     return None;
                 }
             }
@@ -117,7 +117,7 @@ async fn run_until_stopped(
         progress.revision,
     );
     let store = ctx.repository.store();
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = pipeline_backoff();
     status.set_state(RunState::Running);
 
     'subscribe: loop {
@@ -128,7 +128,7 @@ async fn run_until_stopped(
                 Err(e) => {
                     status.set_retrying(true);
                     status.record_error(format!("could not subscribe: {e}"));
-                    if sleep_or_cancel(&mut backoff, cancel).await { continue 'subscribe }
+                    if backoff.sleep_or_cancel(cancel).await { continue 'subscribe }
                     break 'subscribe;
                 }
             },
@@ -143,13 +143,13 @@ async fn run_until_stopped(
                 Err(e) => {
                     status.set_retrying(true);
                     status.record_error(format!("subscription failed, resubscribing: {e}"));
-                    if sleep_or_cancel(&mut backoff, cancel).await {
+                    if backoff.sleep_or_cancel(cancel).await {
                         continue 'subscribe;
                     }
                     break 'subscribe;
                 }
             };
-            backoff = MIN_BACKOFF;
+            backoff.reset();
             if batch.events.is_empty() {
                 status.set_retrying(false);
             }

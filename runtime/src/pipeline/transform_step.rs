@@ -9,7 +9,7 @@ use crate::connector::DeadLetter;
 use crate::sinks::Sink;
 use crate::store::RecordedEvent;
 
-use super::backoff::{sleep_or_cancel, MIN_BACKOFF};
+use super::backoff::pipeline_backoff;
 use super::context::RunContext;
 use super::delivery::{dead_letter, deliver, Delivery};
 use super::fault::Fault;
@@ -27,14 +27,14 @@ pub(super) async fn transform_and_deliver(
         return deliver(ctx, sink, events).await;
     }
     let status = &ctx.status;
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = pipeline_backoff();
     let results = loop {
         match chain.run(events).await {
             Ok(results) => break results,
             Err(retry @ ChainError::Retry { .. }) => {
                 status.set_retrying(true);
                 status.record_error(format!("{retry} (retrying the batch)"));
-                if !sleep_or_cancel(&mut backoff, &ctx.cancel).await {
+                if !backoff.sleep_or_cancel(&ctx.cancel).await {
                     return Delivery::Cancelled;
                 }
             }

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kurrentdb::{SubscribeToAllOptions, SubscriptionEvent};
-use rand::Rng;
 use tokio::sync::mpsc;
 
 use super::connection::Connection;
 use super::convert;
 use super::errors::{self, Context};
+use crate::backoff::Backoff;
 use crate::store::{Position, StoreError, Subscription, SubscriptionFilter, SubscriptionMessage};
 
 /// Messages buffered between the task and the [`Subscription`].
@@ -73,7 +73,7 @@ enum End {
 
 impl Task {
     async fn run(mut self, sender: Sender) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         let mut attempt = 0u32;
         loop {
             let (generation, client) = self.connection.client();
@@ -103,8 +103,7 @@ impl Task {
                 self.connection.reset(generation);
             }
             attempt += 1;
-            let delay = jitter(backoff);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            let delay = backoff.next_wait();
             tracing::warn!(
                 %error,
                 after = ?self.last,
@@ -125,7 +124,7 @@ impl Task {
         &mut self,
         subscription: &mut kurrentdb::Subscription,
         sender: &Sender,
-        backoff: &mut Duration,
+        backoff: &mut Backoff,
     ) -> End {
         loop {
             let event = match subscription.next_subscription_event().await {
@@ -135,15 +134,15 @@ impl Task {
             let message = match event {
                 SubscriptionEvent::Confirmed(id) => {
                     tracing::debug!(subscription = %id, "subscribed to $all");
-                    *backoff = FIRST_BACKOFF;
+                    backoff.reset();
                     None
                 }
                 SubscriptionEvent::EventAppeared(resolved) => {
-                    *backoff = FIRST_BACKOFF;
+                    backoff.reset();
                     convert::recorded_event(&resolved).and_then(|event| self.on_event(event))
                 }
                 SubscriptionEvent::Checkpoint(position) => {
-                    *backoff = FIRST_BACKOFF;
+                    backoff.reset();
                     self.on_checkpoint(convert::position(position))
                 }
                 SubscriptionEvent::CaughtUp(_) => (!std::mem::replace(&mut self.caught_up, true))
@@ -193,11 +192,4 @@ impl Task {
         self.last_checkpoint = Some(position);
         Some(SubscriptionMessage::Checkpoint(position))
     }
-}
-
-/// `delay` give or take 20%, so that many subscriptions do not reconnect in
-/// lockstep.
-fn jitter(delay: Duration) -> Duration {
-    let factor = rand::rng().random_range(0.8..1.2);
-    delay.mul_f64(factor)
 }
