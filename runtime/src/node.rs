@@ -220,7 +220,7 @@ impl Node {
             Arc::new(modules.clone()),
         ));
         let remote = matches!(config.store, StoreLocation::Kurrent(_));
-        let cluster_config = cluster_config(&config, api_addr, access.tls.is_some()).await?;
+        let cluster_config = cluster_config(&config, api_addr, access.tls.is_some())?;
         let cluster = join_cluster(
             cluster_config,
             repository.clone(),
@@ -353,7 +353,7 @@ impl Node {
 /// This member's part in the cluster. Its role: as given, else the leader
 /// for an embedded node, else the role gossip reports for the node a sidecar
 /// is attached to (read when it joins, and followed).
-async fn cluster_config(
+fn cluster_config(
     config: &NodeConfig,
     api_addr: SocketAddr,
     tls: bool,

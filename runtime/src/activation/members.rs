@@ -139,20 +139,16 @@ impl Members {
     /// taken from the store's timestamp against this machine's clock (the
     /// one place clocks are compared); a member whose heartbeat looks fresh
     /// is taken as alive until a full lease without news.
-    pub async fn load(
-        store: &dyn EventStore,
-        lease: Duration,
-    ) -> Result<(Self, Option<u64>), StoreError> {
+    pub async fn load(store: &dyn EventStore, lease: Duration) -> Result<Self, StoreError> {
         let mut members = Self::default();
         let events = match store
             .read_stream(MEMBERS_STREAM, Direction::Backwards, StreamStart::End, 500)
             .await
         {
             Ok(events) => events,
-            Err(StoreError::StreamNotFound(_)) => return Ok((members, None)),
+            Err(StoreError::StreamNotFound(_)) => return Ok(members),
             Err(e) => return Err(e),
         };
-        let last_revision = events.first().map(|e| e.revision);
         let now = Instant::now();
         let wall_now = Utc::now();
         // Oldest first, so the newest heartbeat of each member wins.
@@ -166,7 +162,7 @@ impl Members {
                 .min(lease);
             members.record(heartbeat, now.checked_sub(age).unwrap_or(now));
         }
-        Ok((members, last_revision))
+        Ok(members)
     }
 
     /// Keeps the stream bounded: `$maxCount` and `$maxAge`.

@@ -51,6 +51,16 @@ struct Running {
     key: RunKey,
 }
 
+impl Running {
+    fn info(&self) -> RunInfo {
+        RunInfo {
+            key: self.key,
+            finished: self.handle.is_finished(),
+            faulted: self.handle.status().state() == RunState::Faulted,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Applied {
     running: HashMap<ConnectorId, Running>,
@@ -90,14 +100,7 @@ impl Supervisor {
 
     /// What runs for the connector here, if anything.
     pub fn running(&self, id: &ConnectorId) -> Option<RunInfo> {
-        let applied = self.applied();
-        let running = applied.running.get(id)?;
-        let finished = running.handle.is_finished();
-        Some(RunInfo {
-            key: running.key,
-            finished,
-            faulted: running.handle.status().state() == RunState::Faulted,
-        })
+        self.applied().running.get(id).map(Running::info)
     }
 
     /// Every pipeline here, ended or not.
@@ -106,14 +109,7 @@ impl Supervisor {
         applied
             .running
             .iter()
-            .map(|(id, running)| {
-                let info = RunInfo {
-                    key: running.key,
-                    finished: running.handle.is_finished(),
-                    faulted: running.handle.status().state() == RunState::Faulted,
-                };
-                (id.clone(), info)
-            })
+            .map(|(id, running)| (id.clone(), running.info()))
             .collect()
     }
 
@@ -194,6 +190,15 @@ impl Supervisor {
                 Some((id, snapshot))
             })
             .collect()
+    }
+
+    /// The connector's live status when it runs (or ran) here since the
+    /// node started, else what its checkpoints say.
+    pub async fn status(&self, connector: &ConnectorState) -> StatusSnapshot {
+        match self.live_status(&connector.id) {
+            Some(live) => live,
+            None => self.stored_status(connector).await,
+        }
     }
 
     /// What the connector's checkpoints say, as a status of a connector

@@ -128,7 +128,7 @@ impl View {
         lease: Duration,
     ) -> Result<Self, CommandError> {
         let store: &dyn EventStore = repository.store().as_ref();
-        let (members, _) = Members::load(store, lease).await?;
+        let members = Members::load(store, lease).await?;
         let listing = repository.list().await?;
         let ownership = Ownership { store };
         let mut view = View {

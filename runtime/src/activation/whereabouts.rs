@@ -54,8 +54,7 @@ impl Cluster {
     pub fn whereabouts(&self, connector: &ConnectorState) -> Whereabouts {
         let running_here = self
             .supervisor
-            .run_infos()
-            .get(&connector.id)
+            .running(&connector.id)
             .is_some_and(|run| !run.finished || run.faulted);
         if !connector.should_run() {
             return Whereabouts::Idle;

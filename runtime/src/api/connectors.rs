@@ -67,10 +67,7 @@ async fn status_of(
 ) -> (StatusSnapshot, Option<String>, Option<String>, Option<u64>) {
     match state.cluster.whereabouts(connector) {
         Whereabouts::Here => {
-            let live = match state.supervisor.live_status(&connector.id) {
-                Some(live) => live,
-                None => state.supervisor.stored_status(connector).await,
-            };
+            let live = state.supervisor.status(connector).await;
             (live, Some(state.cluster.member().to_owned()), None, None)
         }
         Whereabouts::Elsewhere {
@@ -91,10 +88,7 @@ async fn status_of(
             (stored, None, Some(reason), None)
         }
         Whereabouts::Idle => {
-            let live = match state.supervisor.live_status(&connector.id) {
-                Some(live) => live,
-                None => state.supervisor.stored_status(connector).await,
-            };
+            let live = state.supervisor.status(connector).await;
             (live, None, None, None)
         }
     }

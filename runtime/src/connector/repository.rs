@@ -357,11 +357,7 @@ impl ConnectorRepository {
         id: &ConnectorId,
         round: u64,
     ) -> Result<Option<Checkpoint>, StoreError> {
-        Ok(self
-            .recent_checkpoints(id)
-            .await?
-            .into_iter()
-            .find(|c| c.round == round))
+        Ok(self.progress(id, round).await?.checkpoint)
     }
 
     /// The connector's totals as last saved, whatever the round: they go on
@@ -369,7 +365,7 @@ impl ConnectorRepository {
     /// largest, as a previous round's final checkpoint may land after the
     /// next round's first.
     pub async fn totals(&self, id: &ConnectorId) -> Result<Counters, StoreError> {
-        Ok(totals_of(&self.recent_checkpoints(id).await?))
+        Ok(totals_of(&self.recent_checkpoints(id).await?.0))
     }
 
     /// The round's last checkpoint, the connector's totals
@@ -377,7 +373,7 @@ impl ConnectorRepository {
     /// [`ConnectorRepository::totals`]) and where the checkpoint stream is,
     /// from one read of the checkpoints.
     pub async fn progress(&self, id: &ConnectorId, round: u64) -> Result<Progress, StoreError> {
-        let (kept, revision) = self.recent_checkpoints_at(id).await?;
+        let (kept, revision) = self.recent_checkpoints(id).await?;
         Ok(Progress {
             totals: totals_of(&kept),
             checkpoint: kept.into_iter().find(|c| c.round == round),
@@ -385,14 +381,9 @@ impl ConnectorRepository {
         })
     }
 
-    /// The checkpoints kept, newest first.
-    async fn recent_checkpoints(&self, id: &ConnectorId) -> Result<Vec<Checkpoint>, StoreError> {
-        Ok(self.recent_checkpoints_at(id).await?.0)
-    }
-
     /// The checkpoints kept, newest first, and the stream's revision to
     /// expect on the next write.
-    async fn recent_checkpoints_at(
+    async fn recent_checkpoints(
         &self,
         id: &ConnectorId,
     ) -> Result<(Vec<Checkpoint>, ExpectedRevision), StoreError> {
