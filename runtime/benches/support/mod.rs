@@ -1,4 +1,9 @@
-//! Shared by the benchmarks: a local HTTP receiver that counts events.
+//! Shared by the benchmarks: a local HTTP receiver that counts events, and
+//! the measurement of many connectors on one node (`scale`).
+
+// Not every benchmark uses every part.
+#[allow(dead_code)]
+pub mod scale;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,14 +4,22 @@
 //! acknowledging is the writer's job. An operation that fails part-way has
 //! its changes rolled back by the writer (each runs in its own savepoint), so
 //! a multi-stream append is simply one single-stream append per stream.
+//! Each operation also notes in [`GroupChanges`] the events it appended and
+//! the positions it deleted, for the writer to hand to the [`Tail`] once the
+//! group is committed.
+//!
+//! [`Tail`]: super::tail::Tail
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::schema::{content_type_to_sql, now_micros, sql_err, to_i64};
+use chrono::DateTime;
+
+use super::schema::{content_type_to_sql, from_i64, now_micros, sql_err, to_i64};
 use super::streams::{StreamState, SOFT_DELETED, TOMBSTONED};
+use super::tail::GroupChanges;
 use crate::store::{
     AppendResult, CurrentRevision, ExpectedRevision, MultiAppendResult, NewEvent, Position,
-    StoreError, StreamAppend, StreamAppended, StreamMetadata,
+    RecordedEvent, StoreError, StreamAppend, StreamAppended, StreamMetadata,
 };
 
 /// One write operation, as queued for the writer.
@@ -59,25 +67,32 @@ impl Op {
     }
 
     /// Runs the operation; `head` is the last assigned position and is
-    /// advanced for every event written.
-    pub fn apply(&self, conn: &Connection, head: &mut u64) -> Result<Outcome, StoreError> {
+    /// advanced for every event written. What it appends and deletes is
+    /// noted in `changes` (also when it fails part-way: the caller forgets
+    /// it then).
+    pub fn apply(
+        &self,
+        conn: &Connection,
+        head: &mut u64,
+        changes: &mut GroupChanges,
+    ) -> Result<Outcome, StoreError> {
         match self {
             Op::Append {
                 stream,
                 expected,
                 events,
-            } => append(conn, head, stream, *expected, events).map(Outcome::Appended),
+            } => append(conn, head, changes, stream, *expected, events).map(Outcome::Appended),
             Op::AppendStreams(appends) => {
-                append_streams(conn, head, appends).map(Outcome::AppendedStreams)
+                append_streams(conn, head, changes, appends).map(Outcome::AppendedStreams)
             }
             Op::Delete { stream, expected } => {
-                delete(conn, stream, *expected).map(|()| Outcome::Done)
+                delete(conn, changes, stream, *expected).map(|()| Outcome::Done)
             }
             Op::Tombstone { stream, expected } => {
-                tombstone(conn, stream, *expected).map(|()| Outcome::Done)
+                tombstone(conn, changes, stream, *expected).map(|()| Outcome::Done)
             }
             Op::SetMetadata { stream, metadata } => {
-                set_metadata(conn, stream, metadata).map(|()| Outcome::Done)
+                set_metadata(conn, changes, stream, metadata).map(|()| Outcome::Done)
             }
         }
     }
@@ -86,6 +101,7 @@ impl Op {
 fn append(
     conn: &Connection,
     head: &mut u64,
+    changes: &mut GroupChanges,
     stream: &str,
     expected: ExpectedRevision,
     events: &[NewEvent],
@@ -123,6 +139,17 @@ fn append(
                 event.metadata,
             ])
             .map_err(sql_err)?;
+        changes.appended.push(RecordedEvent {
+            id: event.id,
+            stream: stream.to_owned(),
+            revision,
+            position: Position::new(*head, *head),
+            event_type: event.event_type.clone(),
+            content_type: event.content_type,
+            created: DateTime::from_timestamp_micros(created).unwrap_or_default(),
+            data: event.data.clone().into(),
+            metadata: event.metadata.clone().into(),
+        });
         revision += 1;
     }
     let last = revision - 1;
@@ -134,7 +161,7 @@ fn append(
     .map_err(sql_err)?;
     state.last_revision = Some(last);
     state.deleted = false;
-    truncate(conn, stream, &state)?;
+    truncate(conn, changes, stream, &state)?;
     Ok(AppendResult {
         next_expected_revision: last,
         position: Position::new(*head, *head),
@@ -147,6 +174,7 @@ fn append(
 fn append_streams(
     conn: &Connection,
     head: &mut u64,
+    changes: &mut GroupChanges,
     appends: &[StreamAppend],
 ) -> Result<MultiAppendResult, StoreError> {
     let mut streams = Vec::with_capacity(appends.len());
@@ -157,7 +185,7 @@ fn append_streams(
         events,
     } in appends
     {
-        let result = append(conn, head, stream, *expected, events)?;
+        let result = append(conn, head, changes, stream, *expected, events)?;
         let revision = if events.is_empty() && result.next_expected_revision == u64::MAX {
             CurrentRevision::NoStream
         } else {
@@ -235,7 +263,7 @@ fn already_appended(
             .all(|((id, _), event)| id.as_slice() == event.id.as_bytes());
     Ok(match stored.last() {
         Some((_, position)) if same => {
-            let position = super::schema::from_i64(*position);
+            let position = from_i64(*position);
             Some(AppendResult {
                 next_expected_revision: end,
                 position: Position::new(position, position),
@@ -265,14 +293,19 @@ fn current_state(
             |row| row.get(0),
         )
         .map_err(sql_err)?;
-    let position = super::schema::from_i64(position.unwrap_or(0));
+    let position = from_i64(position.unwrap_or(0));
     Ok(AppendResult {
         next_expected_revision: revision,
         position: Position::new(position, position),
     })
 }
 
-fn delete(conn: &Connection, stream: &str, expected: ExpectedRevision) -> Result<(), StoreError> {
+fn delete(
+    conn: &Connection,
+    changes: &mut GroupChanges,
+    stream: &str,
+    expected: ExpectedRevision,
+) -> Result<(), StoreError> {
     let state = StreamState::load(conn, stream)?;
     state.ensure_not_tombstoned(stream)?;
     if state.current() == CurrentRevision::NoStream {
@@ -284,8 +317,7 @@ fn delete(conn: &Connection, stream: &str, expected: ExpectedRevision) -> Result
         };
     }
     state.check(stream, expected)?;
-    conn.execute("DELETE FROM events WHERE stream = ?1", [stream])
-        .map_err(sql_err)?;
+    delete_events(conn, changes, stream, u64::MAX)?;
     conn.execute(
         "UPDATE streams SET deleted = ?2 WHERE name = ?1",
         params![stream, SOFT_DELETED],
@@ -298,14 +330,14 @@ fn delete(conn: &Connection, stream: &str, expected: ExpectedRevision) -> Result
 /// can be tombstoned too (with `Any` or `NoStream`), reserving its name.
 fn tombstone(
     conn: &Connection,
+    changes: &mut GroupChanges,
     stream: &str,
     expected: ExpectedRevision,
 ) -> Result<(), StoreError> {
     let state = StreamState::load(conn, stream)?;
     state.ensure_not_tombstoned(stream)?;
     state.check(stream, expected)?;
-    conn.execute("DELETE FROM events WHERE stream = ?1", [stream])
-        .map_err(sql_err)?;
+    delete_events(conn, changes, stream, u64::MAX)?;
     conn.execute(
         "INSERT INTO streams (name, deleted) VALUES (?1, ?2) \
          ON CONFLICT (name) DO UPDATE SET deleted = excluded.deleted",
@@ -317,6 +349,7 @@ fn tombstone(
 
 fn set_metadata(
     conn: &Connection,
+    changes: &mut GroupChanges,
     stream: &str,
     metadata: &StreamMetadata,
 ) -> Result<(), StoreError> {
@@ -331,12 +364,17 @@ fn set_metadata(
     .map_err(sql_err)?;
     let mut state = StreamState::load(conn, stream)?;
     state.metadata = Some(metadata.clone());
-    truncate(conn, stream, &state)
+    truncate(conn, changes, stream, &state)
 }
 
 /// Deletes the events `$maxCount` / `$tb` hide, like KurrentDB's scavenge
 /// would (they also disappear from `$all`).
-fn truncate(conn: &Connection, stream: &str, state: &StreamState) -> Result<(), StoreError> {
+fn truncate(
+    conn: &Connection,
+    changes: &mut GroupChanges,
+    stream: &str,
+    state: &StreamState,
+) -> Result<(), StoreError> {
     if !state.truncates() {
         return Ok(());
     }
@@ -344,8 +382,25 @@ fn truncate(conn: &Connection, stream: &str, state: &StreamState) -> Result<(), 
     if keep_from == 0 {
         return Ok(());
     }
-    conn.prepare_cached("DELETE FROM events WHERE stream = ?1 AND revision < ?2")
-        .and_then(|mut stmt| stmt.execute(params![stream, to_i64(keep_from)]))
+    delete_events(conn, changes, stream, keep_from)
+}
+
+/// Deletes the events of `stream` below revision `below`, noting their
+/// positions in `changes`.
+fn delete_events(
+    conn: &Connection,
+    changes: &mut GroupChanges,
+    stream: &str,
+    below: u64,
+) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached("DELETE FROM events WHERE stream = ?1 AND revision < ?2 RETURNING position")
         .map_err(sql_err)?;
+    let positions = stmt
+        .query_map(params![stream, to_i64(below)], |row| row.get::<_, i64>(0))
+        .map_err(sql_err)?;
+    for position in positions {
+        changes.deleted.push(from_i64(position.map_err(sql_err)?));
+    }
     Ok(())
 }

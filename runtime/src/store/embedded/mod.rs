@@ -12,7 +12,9 @@
 //!   committed head (a `watch` channel), no polling; `committed`: the head
 //!   as published, with a summary of the names the last commit appended, so
 //!   a subscription at the head skips, without a query, appends its filter
-//!   cannot match.
+//!   cannot match; `tail`: the most recent committed events, kept in memory
+//!   by the writer, which subscriptions near the head read instead of
+//!   SQLite.
 //!
 //! Positions are assigned by the writer (`commit == prepare`), start at 1 and
 //! are never reused, even when events are deleted (soft delete, `$maxCount`).
@@ -42,6 +44,7 @@ mod read;
 mod schema;
 mod streams;
 mod subscribe;
+mod tail;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +56,7 @@ use tokio::sync::watch;
 use self::append::{Op, Outcome};
 use self::committed::Committed;
 use self::read::Readers;
+use self::tail::Tail;
 use self::writer::Writer;
 use crate::store::{
     check_append, check_stream_appends, check_writable, AllStart, AppendResult, Direction,
@@ -74,13 +78,15 @@ struct Inner {
     /// The highest committed position (0 when the log is empty), with what
     /// the last commit appended.
     head: watch::Receiver<Committed>,
+    /// The most recent committed events.
+    tail: Arc<Tail>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`, usually
     /// `<data-dir>/events.db`. The directory must exist.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let (writer, head) = Writer::start(path)?;
+        let (writer, head, tail) = Writer::start(path)?;
         let path = path.to_path_buf();
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -88,6 +94,7 @@ impl SqliteStore {
                 path,
                 writer,
                 head,
+                tail,
             }),
         })
     }
@@ -218,6 +225,7 @@ impl EventStore for SqliteStore {
         };
         Ok(subscribe::spawn(
             Arc::clone(&self.inner.readers),
+            Arc::clone(&self.inner.tail),
             self.inner.head.clone(),
             after,
             filter,

@@ -9,10 +9,12 @@
 //! published (for subscriptions) before the replies, so an acknowledged append
 //! is durable and visible to every later read and subscription. With the head
 //! goes a summary of the names the group appended ([`Committed`]), so idle
-//! subscriptions can skip appends their filter cannot match.
+//! subscriptions can skip appends their filter cannot match. Before the
+//! head, the group's events go to the [`Tail`], where subscriptions near the
+//! head read them without a query.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -21,6 +23,7 @@ use tokio::sync::{oneshot, watch};
 use super::append::{Op, Outcome};
 use super::committed::{Committed, GroupNames};
 use super::schema::{open_writer, sql_err, store_head};
+use super::tail::{GroupChanges, Tail};
 use crate::store::StoreError;
 
 /// Most operations in one transaction.
@@ -38,18 +41,25 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Opens the database and starts the writer thread. Returns the writer
-    /// and a receiver of the highest committed position (with what the
-    /// commit that reached it appended).
-    pub fn start(path: &Path) -> Result<(Writer, watch::Receiver<Committed>), StoreError> {
+    /// Opens the database and starts the writer thread. Returns the writer,
+    /// a receiver of the highest committed position (with what the commit
+    /// that reached it appended) and the tail of recent events it keeps.
+    pub fn start(
+        path: &Path,
+    ) -> Result<(Writer, watch::Receiver<Committed>, Arc<Tail>), StoreError> {
         let (conn, head) = open_writer(path)?;
         let (queue, ops) = mpsc::channel();
         let (head_tx, head_rx) = watch::channel(Committed::opened_at(head));
+        let tail = Arc::new(Tail::new(head));
+        let published = Published {
+            head: head_tx,
+            tail: Arc::clone(&tail),
+        };
         thread::Builder::new()
             .name("event-store-writer".into())
-            .spawn(move || run(conn, ops, head_tx, head))
+            .spawn(move || run(conn, ops, published, head))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
-        Ok((Writer { queue }, head_rx))
+        Ok((Writer { queue }, head_rx, tail))
     }
 
     /// Queues `op` and waits until it is committed (or failed).
@@ -64,10 +74,16 @@ impl Writer {
     }
 }
 
+/// What the writer publishes after each commit.
+struct Published {
+    head: watch::Sender<Committed>,
+    tail: Arc<Tail>,
+}
+
 fn run(
     mut conn: Connection,
     ops: mpsc::Receiver<(Op, Reply)>,
-    head_tx: watch::Sender<Committed>,
+    published: Published,
     mut head: u64,
 ) {
     while let Ok(first) = ops.recv() {
@@ -84,10 +100,12 @@ fn run(
         }
         let (ops_in_group, replies): (Vec<Op>, Vec<Reply>) = group.into_iter().unzip();
         let before = head;
-        let results = match commit_group(&mut conn, &mut head, &ops_in_group) {
+        let mut changes = GroupChanges::default();
+        let results = match commit_group(&mut conn, &mut head, &mut changes, &ops_in_group) {
             Ok(results) => results,
             Err(error) => {
                 head = before;
+                changes = GroupChanges::default();
                 tracing::error!(%error, "event store commit failed");
                 let error = sql_err(error);
                 ops_in_group
@@ -96,9 +114,14 @@ fn run(
                     .collect()
             }
         };
+        if !changes.appended.is_empty() || !changes.deleted.is_empty() {
+            published.tail.apply(changes);
+        }
         if head != before {
             let names = appended_names(&ops_in_group, &results);
-            head_tx.send_replace(Committed::after_group(before, head, names));
+            published
+                .head
+                .send_replace(Committed::after_group(before, head, names));
         }
         for (reply, result) in replies.into_iter().zip(results) {
             // The caller may have given up waiting; the write stands anyway.
@@ -140,6 +163,7 @@ fn appended_names(ops: &[Op], results: &[Result<Outcome, StoreError>]) -> GroupN
 fn commit_group(
     conn: &mut Connection,
     head: &mut u64,
+    changes: &mut GroupChanges,
     ops: &[Op],
 ) -> rusqlite::Result<Vec<Result<Outcome, StoreError>>> {
     let start = *head;
@@ -147,8 +171,9 @@ fn commit_group(
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         let before = *head;
+        let mark = changes.mark();
         let savepoint = tx.savepoint()?;
-        match op.apply(&savepoint, head) {
+        match op.apply(&savepoint, head, changes) {
             Ok(outcome) => {
                 savepoint.commit()?;
                 results.push(Ok(outcome));
@@ -157,6 +182,7 @@ fn commit_group(
                 // Dropping the savepoint rolls it back.
                 drop(savepoint);
                 *head = before;
+                changes.truncate(mark);
                 results.push(Err(error));
             }
         }
