@@ -23,7 +23,7 @@ pub(super) enum SinkSource {
     /// Made by the caller, given the context a built sink would get (tests
     /// run the real pipeline against a mock sink this way).
     #[cfg(test)]
-    Given(Box<dyn FnOnce(SinkContext) -> Box<dyn Sink> + Send>),
+    Given(Arc<dyn Fn(SinkContext) -> Box<dyn Sink> + Send + Sync>),
 }
 
 /// The connector's transform stages, built and initialised, in order.
@@ -44,11 +44,27 @@ pub(super) async fn build_chain(
     })
 }
 
-/// The connector's sink, from `source`.
-pub(super) async fn build_sink(
+/// `count` sinks of the connector, from `source`: one per delivery lane.
+pub(super) async fn build_sinks(
     ctx: &RunContext,
     stages: &dyn StageFactory,
-    source: SinkSource,
+    source: &SinkSource,
+    count: usize,
+) -> Result<Vec<Box<dyn Sink>>, Fault> {
+    let mut sinks = Vec::with_capacity(count);
+    for lane in 0..count.max(1) {
+        sinks.push(build_sink(ctx, stages, source, lane == 0).await?);
+    }
+    Ok(sinks)
+}
+
+/// One sink of the connector, from `source`; the first one shows its
+/// module in the status.
+async fn build_sink(
+    ctx: &RunContext,
+    stages: &dyn StageFactory,
+    source: &SinkSource,
+    first: bool,
 ) -> Result<Box<dyn Sink>, Fault> {
     let sink_ctx = sink_context(ctx, stages);
     match source {
@@ -77,7 +93,7 @@ pub(super) async fn build_sink(
     if let Err(error) = stage.init().await {
         return Err(Fault::StageInit { stage: name, error });
     }
-    if let Some(origin) = stage.origin() {
+    if let Some(origin) = stage.origin().filter(|_| first) {
         ctx.status
             .add_stage_module(StageModule::new("sink", origin));
     }

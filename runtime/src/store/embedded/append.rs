@@ -135,8 +135,8 @@ fn append(
                 event.event_type,
                 content_type_to_sql(event.content_type),
                 created,
-                event.data,
-                event.metadata,
+                &event.data[..],
+                &event.metadata[..],
             ])
             .map_err(sql_err)?;
         changes.appended.push(RecordedEvent {
