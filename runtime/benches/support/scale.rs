@@ -10,7 +10,10 @@
 //! - from the first create until every connector delivered its first event
 //!   (the receiver notes when each connector's first batch arrives), and
 //!   until every connector delivered all of its events;
-//! - the node's resident memory then (`VmRSS` of `/proc/<pid>/status`);
+//! - the node's resident memory then (`VmRSS` of `/proc/<pid>/status`), and
+//!   the CPU time it used from the first create until then (utime + stime of
+//!   `/proc/<pid>/stat`; on a shared machine a steadier measure of the work
+//!   than the wall time);
 //! - after a settling pause, an idle period: the node's CPU (utime + stime
 //!   of `/proc/<pid>/stat` over the wall time; 100% is one core) and the
 //!   events appended to the store in that time other than the members'
@@ -96,6 +99,9 @@ pub struct ScaleReport {
     pub median_delivering_seconds: f64,
     /// Until every connector delivered all of its events.
     pub all_delivered_seconds: f64,
+    /// The node's CPU time (user + system) from the first create until
+    /// every connector delivered all.
+    pub load_cpu_seconds: f64,
     /// The node's resident memory then.
     pub rss_mib: f64,
     /// The idle period measured.
@@ -158,6 +164,10 @@ impl ScaleReport {
                 ),
             ),
             (
+                "node CPU time until then".to_owned(),
+                format!("{:.1} s", self.load_cpu_seconds),
+            ),
+            (
                 "node RSS then".to_owned(),
                 format!("{:.0} MiB", self.rss_mib),
             ),
@@ -192,6 +202,7 @@ pub async fn measure_scale(settings: ScaleSettings) -> ScaleReport {
     node.upload("redact", redact_component()).await;
 
     let started = Instant::now();
+    let ticks_at_start = cpu_ticks(node.pid());
     for index in 0..settings.connectors {
         let definition = json!({
             "sink": {
@@ -217,6 +228,7 @@ pub async fn measure_scale(settings: ScaleSettings) -> ScaleReport {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let delivered = started.elapsed();
+    let load_ticks = cpu_ticks(node.pid()) - ticks_at_start;
     let rss = rss_mib(node.pid());
     let mut first_deliveries = receiver.first_deliveries(started);
 
@@ -243,6 +255,7 @@ pub async fn measure_scale(settings: ScaleSettings) -> ScaleReport {
             .copied()
             .unwrap_or(0.0),
         all_delivered_seconds: delivered.as_secs_f64(),
+        load_cpu_seconds: load_ticks as f64 / ticks_per_second(),
         rss_mib: rss,
         idle_seconds,
         idle_cpu_percent: ticks as f64 / ticks_per_second() / idle_seconds * 100.0,
