@@ -147,8 +147,8 @@ fn append(
             event_type: event.event_type.clone(),
             content_type: event.content_type,
             created: DateTime::from_timestamp_micros(created).unwrap_or_default(),
-            data: event.data.clone().into(),
-            metadata: event.metadata.clone().into(),
+            data: event.data.clone(),
+            metadata: event.metadata.clone(),
         });
         revision += 1;
     }
