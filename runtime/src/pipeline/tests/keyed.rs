@@ -56,11 +56,7 @@ async fn a_stalled_key_holds_back_only_its_lane_and_never_the_checkpoint_past_it
     // Other keys go on while one lane is stalled.
     probe.wait_for(4).await;
     assert!(probe.is_stalled(), "the first call is still stalled");
-    assert_checkpoint_below_unhandled(
-        fixture.checkpoint().await,
-        &written,
-        &probe.delivered(),
-    );
+    assert_checkpoint_below_unhandled(fixture.checkpoint().await, &written, &probe.delivered());
     probe.release();
     probe.wait_for(written.len()).await;
     let delivered = probe.delivered();
