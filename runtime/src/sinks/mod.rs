@@ -235,10 +235,31 @@ impl Rejection {
     }
 }
 
-/// A failure that stops the connector (it becomes faulted).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SinkError(pub String);
+/// A failure that stops the connector (it becomes faulted); the text is
+/// what its status shows.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The destination policy forbids where the sink would connect.
+    #[error("{0}")]
+    DestinationRefused(String),
+    /// The settings cannot serve this batch (URL templates in batch mode).
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// A custom sink component reported a fatal failure.
+    #[error("the sink component failed: {0}")]
+    ComponentFatal(String),
+    /// A custom sink component trapped or broke one of its limits.
+    #[error("the sink component failed: {0}")]
+    ComponentBroke(#[source] crate::wasm::StageError),
+    /// Writing the console output failed.
+    #[error("console sink of connector `{connector}`: {what} failed: {source}")]
+    Output {
+        connector: String,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// A running sink.
 #[async_trait]
