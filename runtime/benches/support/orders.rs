@@ -1,5 +1,5 @@
 //! The events the benchmarks append: `OrderPlaced`, a JSON object of about
-//! 270 bytes (an order with a customer, a card number the `redact`
+//! 250 bytes (an order with a customer, a card number the `redact`
 //! component removes, and two lines), appended in batches of 1,000 over a
 //! set of streams.
 
