@@ -20,7 +20,6 @@ use serde::Deserialize;
 use tokio::process::Command;
 
 use crate::context::{definition, per_event_sink, Bench, NoRate, ORDERS, SINGLES};
-use crate::support::node::connection_string;
 use crate::table::{rate, ratio, thousands, Row};
 
 const ROW: &str = "8. vs the official Node.js client + `fetch` (batch of 1,000; per event)";
@@ -45,7 +44,8 @@ pub async fn row(bench: &Bench, runtime_batch: Option<f64>) -> Row {
     let Some(grpc) = bench.node.grpc_addr() else {
         return Row::not_available(ROW, TARGET, "the embedded node serves no gRPC".into());
     };
-    let connection = connection_string(grpc);
+    // The scheme the client's README uses.
+    let connection = format!("kurrentdb://{grpc}?tls=false");
     let singles = bench.settings.single_events;
     let runtime_single = match bench
         .deliver(

@@ -47,8 +47,8 @@
 //! `SPEED_KEYED_EVENTS` (5,000 over 100 streams: row 4),
 //! `SPEED_LATENCY_SECS` (10, after a 1 s warm-up: row 6),
 //! `SPEED_DEADLINE_SECS` (600: how long one delivery may take before its
-//! row says it stalled). With the defaults a run takes about two minutes
-//! on 2 vCPUs.
+//! row says it stalled). With the defaults a run takes two to three
+//! minutes on 2 vCPUs.
 
 #![allow(clippy::print_stdout)]
 

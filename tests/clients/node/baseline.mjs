@@ -66,7 +66,7 @@ function asJson(event) {
   };
 }
 
-const client = KurrentDBClient.connectionString(connectionString);
+const client = KurrentDBClient.connectionString`${connectionString}`;
 
 const started = performance.now();
 const subscription = client.subscribeToAll({
