@@ -1,4 +1,13 @@
-//! Shared by the benchmarks: a local HTTP receiver that counts events.
+//! Shared by the benchmarks: a local HTTP receiver that counts events
+//! ([`receiver`]), nodes started as a library ([`node`]), the management API
+//! called in process ([`api`]) and the order events they append
+//! ([`orders`]). Each benchmark uses a part of it.
+
+#![allow(dead_code)]
+
+pub mod api;
+pub mod node;
+pub mod orders;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
