@@ -12,8 +12,6 @@
 
 #![allow(clippy::print_stdout)]
 
-// Shared with the other benchmarks; this one uses its `scale` part only.
-#[allow(dead_code)]
 mod support;
 
 use support::scale::{measure_scale, ScaleSettings};

@@ -1,8 +1,14 @@
-//! Shared by the benchmarks: a local HTTP receiver that counts events, and
-//! the measurement of many connectors on one node (`scale`).
+//! Shared by the benchmarks: a local HTTP receiver that counts events
+//! ([`receiver`]), nodes started as a library ([`node`]), the management API
+//! called in process ([`api`]), the order events they append ([`orders`])
+//! and the measurement of many connectors on one node ([`scale`]). Each
+//! benchmark uses a part of it.
 
-// Not every benchmark uses every part.
-#[allow(dead_code)]
+#![allow(dead_code)]
+
+pub mod api;
+pub mod node;
+pub mod orders;
 pub mod scale;
 
 use std::net::SocketAddr;

@@ -6,8 +6,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::affinity::Affinity;
-use super::ordering::Ordering;
 use super::json_path::JsonPathFilter;
+use super::ordering::Ordering;
 use crate::modules::ModuleRef;
 use crate::sinks::wasm::secrets::{validate_secrets, ComponentSecrets};
 pub use crate::sinks::wasm::LimitsConfig;

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use crate::sinks::wasm::WasmSink;
+use crate::sinks::wasm::WasmSinkConfig;
 use crate::sinks::{RetryNotice, Sink, SinkConfig, SinkContext};
-use crate::wasm::GuestIdentity;
+use crate::wasm::{GuestIdentity, SinkStage};
 
 use super::chain_build::{self, ChainBuildError};
 use super::context::RunContext;
@@ -72,14 +72,21 @@ async fn build_sink(
         #[cfg(test)]
         SinkSource::Given(make) => return Ok(make(sink_ctx)),
     }
-    let SinkConfig::Wasm(config) = &ctx.connector.definition.sink else {
-        return ctx
-            .connector
-            .definition
-            .sink
-            .build(sink_ctx)
-            .map_err(Fault::InvalidSink);
+    let sink = &ctx.connector.definition.sink;
+    let component = match sink {
+        SinkConfig::Wasm(config) => Some(sink_component(ctx, stages, config, first).await?),
+        _ => None,
     };
+    sink.build(sink_ctx, component).map_err(Fault::InvalidSink)
+}
+
+/// A custom sink's component, instantiated and initialised.
+async fn sink_component(
+    ctx: &RunContext,
+    stages: &dyn StageFactory,
+    config: &WasmSinkConfig,
+    first: bool,
+) -> Result<SinkStage, Fault> {
     let name = format!("sink ({})", config.module);
     let identity = GuestIdentity {
         connector: ctx.connector.id.to_string(),
@@ -97,7 +104,7 @@ async fn build_sink(
         ctx.status
             .add_stage_module(StageModule::new("sink", origin));
     }
-    Ok(Box::new(WasmSink::new(stage, config, sink_ctx)))
+    Ok(stage)
 }
 
 /// What the sink is told: where it may connect, who delivers, whether to

@@ -128,7 +128,11 @@ impl Window {
     /// As [`Window::acknowledge`], before a stop: the batches already
     /// handled count, whatever comes after them.
     fn acknowledge_handled(&mut self, checkpointer: &mut Checkpointer) {
-        while self.batches.front().is_some_and(|f| f.waiting_for == 0 && f.then_stop.is_none()) {
+        while self
+            .batches
+            .front()
+            .is_some_and(|f| f.waiting_for == 0 && f.then_stop.is_none())
+        {
             if let Some(end) = self.batches.pop_front().and_then(|h| h.end) {
                 checkpointer.advance(end, 0);
             }
@@ -160,7 +164,11 @@ pub(super) async fn deliver_in_order(
     let lane_count = sinks.len().max(1);
     let (answers_tx, mut answers) = mpsc::unbounded_channel();
     let (lanes, to_lanes): (Vec<Lane>, Vec<_>) = sinks.into_iter().map(Lane::new).unzip();
-    let lanes = join_all(lanes.into_iter().map(|lane| lane.run(ctx, answers_tx.clone())));
+    let lanes = join_all(
+        lanes
+            .into_iter()
+            .map(|lane| lane.run(ctx, answers_tx.clone())),
+    );
     drop(answers_tx);
     tokio::pin!(lanes);
 

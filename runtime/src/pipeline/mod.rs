@@ -1,27 +1,37 @@
 //! The pipeline of one connector: subscription -> built-in filter ->
-//! transform stages -> sink -> ordered acknowledgements -> checkpoint.
+//! transform stages -> delivery lanes -> ordered acknowledgements ->
+//! checkpoint.
 //!
-//! A pipeline subscribes to `$all` from its checkpoint (else from where its
-//! round starts), collects batches shaped by the sink's [`BatchLimits`],
-//! hands each batch to the sink and waits for one outcome per event. Because a
-//! batch is only handed over after the previous one was acknowledged, every
-//! position it checkpoints names an event that, with all events before it,
-//! was delivered (or dead-lettered). Store errors resubscribe from the last
-//! handled position with back-off; sink errors fault the connector.
+//! A pipeline runs in two halves joined by a bounded queue, so that while
+//! the sink has one batch the next is read, filtered and transformed: the
+//! reading half ([`read_ahead`], its own task) subscribes to `$all` from the
+//! checkpoint (else from where the round starts), collects batches shaped
+//! by the sink's [`BatchLimits`], runs the JSONPath filter and the
+//! transform chain; the delivering half ([`in_order`]) hands each batch to
+//! the delivery lanes ([`lanes`]) and acknowledges batches strictly in log
+//! order. With `"ordering": "strict"` there is one lane: a batch goes to
+//! the sink only after the one before was acknowledged. Ordered by key,
+//! there are `concurrency` lanes, each with its own sink, and every event
+//! of a key goes to the same lane. Either way a checkpoint names only a
+//! position below which every event was delivered (or dead-lettered).
+//! Store errors resubscribe after the last batch read, with back-off; sink
+//! errors fault the connector.
 //!
 //! The files, in the order a batch meets them: `context` (what every step
 //! works with: the connector, its repository, tenure, status and stop
-//! token), `build` (the transform chain and the sink, made at the start),
-//! `run` (the loop: resume point, subscribe, collect, checkpoint),
-//! [`json_filter`], `transform_step` (the chain over a batch, settling what
-//! a stage failed), `delivery` (the sink, settling what it refused) and
-//! [`dead_letters`]. Why a pipeline ended is typed (`fault`): a bad setting,
-//! a refused event, a failing sink or dead-letter stream, or a lost tenure.
+//! token), `build` (the transform chain and the sinks, made at the start),
+//! `run` (resume point, the two halves), `read_ahead`, [`json_filter`],
+//! `transform_step` (the chain over a batch, settling what a stage
+//! failed), `in_order`, `lanes`, `delivery` (one sink call, settling what
+//! it refused) and [`dead_letters`]. Why a pipeline ended is typed
+//! (`fault`): a bad setting, a refused event, a failing sink or dead-letter
+//! stream, or a lost tenure.
 //!
 //! A pipeline runs under a [`Tenure`]: it delivers and checkpoints only
-//! while its member holds the connector, and its checkpoints expect the
-//! checkpoint stream where it last saw it, so a member that was taken over
-//! from can never move the checkpoint ([`checkpoints`]).
+//! while its member holds the connector (each lane checks before every
+//! request), and its checkpoints expect the checkpoint stream where it last
+//! saw it, so a member that was taken over from can never move the
+//! checkpoint ([`checkpoints`]).
 //!
 //! WebAssembly stages ([`module_stages`]) are initialised when the pipeline
 //! starts, so a config their component refuses faults the connector at once;
@@ -35,8 +45,9 @@
 //! ([`json_filter`]); refused events are dead-lettered ([`dead_letters`]) or
 //! fault the connector, as its `onFailure` says.
 //!
-//! In tests, `testing` has a mock sink (accepts, fails retryably, stalls,
-//! refuses chosen events) that the real pipeline delivers to in-process.
+//! In tests, `testing` has a mock destination (accepts, fails retryably,
+//! stalls, refuses chosen events) whose sinks the real pipeline delivers to
+//! in-process, in either ordering mode.
 //!
 //! [`BatchLimits`]: crate::sinks::BatchLimits
 

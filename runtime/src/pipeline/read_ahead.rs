@@ -131,7 +131,10 @@ pub(super) async fn read_ahead(
                 }
             }
             prepared.then_stop = then_stop;
-            if prepared.outgoing.is_empty() && prepared.end.is_none() && prepared.then_stop.is_none() {
+            if prepared.outgoing.is_empty()
+                && prepared.end.is_none()
+                && prepared.then_stop.is_none()
+            {
                 continue;
             }
             let last = prepared.then_stop.is_some();

@@ -17,6 +17,8 @@
 //! re-parsing the payload into a tree (they keep its key order and only drop
 //! insignificant whitespace, so the output is always one line).
 
+use std::io::Write as _;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -57,17 +59,20 @@ pub fn envelope(event: &RecordedEvent) -> Value {
 }
 
 /// Appends the envelope of `event` to `out` as one line of JSON (no newline).
+/// Numbers, the id and the time are written straight into `out`.
 pub fn write_envelope(event: &RecordedEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"id\":\"");
-    out.extend_from_slice(event.id.hyphenated().to_string().as_bytes());
+    let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.extend_from_slice(event.id.hyphenated().encode_lower(&mut id).as_bytes());
     out.extend_from_slice(b"\",\"stream\":");
     write_string(&event.stream, out);
-    out.extend_from_slice(format!(",\"revision\":{}", event.revision).as_bytes());
-    out.extend_from_slice(format!(",\"position\":{}", event.position.commit).as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, ",\"revision\":{}", event.revision);
+    let _ = write!(out, ",\"position\":{}", event.position.commit);
     out.extend_from_slice(b",\"type\":");
     write_string(&event.event_type, out);
     out.extend_from_slice(b",\"created\":\"");
-    out.extend_from_slice(timestamp(&event.created).as_bytes());
+    write_timestamp(&event.created, out);
     out.extend_from_slice(b"\",\"contentType\":\"");
     out.extend_from_slice(event.content_type.mime().as_bytes());
     out.push(b'"');
@@ -131,6 +136,32 @@ pub fn is_json(bytes: &[u8]) -> bool {
 /// A time as the envelope writes it: RFC 3339, UTC, milliseconds.
 pub fn timestamp(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// [`timestamp`], written into `out` without building a string (years
+/// 0 to 9999, as every stored event has; others go through [`timestamp`]).
+fn write_timestamp(time: &DateTime<Utc>, out: &mut Vec<u8>) {
+    use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&time.year()) {
+        out.extend_from_slice(timestamp(time).as_bytes());
+        return;
+    }
+    // Leap seconds show as :60, as chrono writes them.
+    let (second, millis) = match time.nanosecond() {
+        n if n >= 1_000_000_000 => (time.second() + 1, (n - 1_000_000_000) / 1_000_000),
+        n => (time.second(), n / 1_000_000),
+    };
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        second,
+        millis
+    );
 }
 
 /// Appends valid JSON `json` to `out` without insignificant whitespace.
@@ -265,5 +296,27 @@ mod tests {
         let mut e = event(ContentType::Json, b"{}", b"");
         e.stream = "we\"ird\nstream".into();
         assert_eq!(bytes_envelope(&e)["stream"], "we\"ird\nstream");
+    }
+
+    #[test]
+    fn times_written_in_place_read_as_rfc_3339_does() {
+        let times = [
+            Utc.timestamp_millis_opt(0).single(),
+            Utc.timestamp_millis_opt(1_764_000_000_123).single(),
+            Utc.timestamp_millis_opt(253_402_300_799_999).single(),
+            Utc.timestamp_millis_opt(-62_135_596_800_000).single(),
+            Utc.timestamp_opt(1_483_228_799, 1_500_000_000).single(),
+        ];
+        for time in times.into_iter().flatten() {
+            let mut out = Vec::new();
+            write_timestamp(&time, &mut out);
+            assert_eq!(String::from_utf8(out).expect("utf-8"), timestamp(&time));
+        }
+        for millis in (0..2_000_000_000_000i64).step_by(7_777_777_777) {
+            let time = Utc.timestamp_millis_opt(millis).single().expect("time");
+            let mut out = Vec::new();
+            write_timestamp(&time, &mut out);
+            assert_eq!(String::from_utf8(out).expect("utf-8"), timestamp(&time));
+        }
     }
 }

@@ -56,11 +56,7 @@ async fn a_stalled_key_holds_back_only_its_lane_and_never_the_checkpoint_past_it
     // Other keys go on while one lane is stalled.
     probe.wait_for(4).await;
     assert!(probe.is_stalled(), "the first call is still stalled");
-    assert_checkpoint_below_unhandled(
-        fixture.checkpoint().await,
-        &written,
-        &probe.delivered(),
-    );
+    assert_checkpoint_below_unhandled(fixture.checkpoint().await, &written, &probe.delivered());
     probe.release();
     probe.wait_for(written.len()).await;
     let delivered = probe.delivered();
@@ -119,4 +115,44 @@ async fn a_batching_sink_gets_each_keys_events_in_order() {
     assert_each_stream_in_order(&probe.delivered());
     let last = written.last().expect("events").position;
     assert!(between(fixture.checkpoint().await, last, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_lease_lapses_no_lane_sends_more_and_nothing_is_checkpointed() {
+    let fixture = Fixture::new(keyed(json!({}))).await;
+    let written = fixture.append_streams(8, 5).await;
+    let lease = Arc::new(Mutex::new(Some(
+        Instant::now() + std::time::Duration::from_secs(86_400),
+    )));
+    let until = Arc::clone(&lease);
+    let tenure = Tenure::new(
+        OwnerTag {
+            member: "m1".into(),
+            epoch: 1,
+        },
+        move || *until.lock().expect("lease"),
+    );
+    let (handle, probe) = fixture.spawn(tenure, vec![Step::Stall], vec![]).await;
+    probe.wait_until_stalled().await;
+    probe.wait_for(4).await;
+    // The lease lapses while one lane is stalled: the pipeline stops, and
+    // no lane sends anything after the stalled request it had begun.
+    *lease.lock().expect("lease") = None;
+    wait_until_finished(&handle).await;
+    let sent_by_then = probe.delivered().len();
+    probe.release();
+    tokio::task::yield_now().await;
+    assert!(
+        probe.delivered().len() <= sent_by_then + 1,
+        "at most the stalled request"
+    );
+    let status = handle.status().snapshot();
+    assert_eq!(status.state, RunState::Stopping);
+    assert!(status
+        .last_error
+        .expect("an error")
+        .message
+        .contains("lease"));
+    // The stalled event is not delivered: no checkpoint passes it.
+    assert_checkpoint_below_unhandled(fixture.checkpoint().await, &written, &probe.delivered());
 }

@@ -196,4 +196,3 @@ async fn wait_until_finished(handle: &PipelineHandle) {
     .await
     .expect("the pipeline ended in time");
 }
-

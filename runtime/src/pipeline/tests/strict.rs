@@ -116,12 +116,27 @@ async fn a_pipeline_whose_tenure_ended_writes_no_checkpoint_after_it() {
         )
         .await;
     probe.wait_until_stalled().await;
+    // The first two are acknowledged and checkpointed while the third is
+    // with the sink.
+    tokio::time::timeout(WAIT_BOUND, async {
+        while fixture.checkpoint().await < Some(positions[1]) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the first two were checkpointed in time");
     // The lease lapses while the third event is with the sink, which then
-    // answers: it was sent, but no checkpoint may name it any more.
+    // answers: whether or not the pipeline saw the lapse before the answer
+    // (then it abandoned the request), no checkpoint may name it any more,
+    // and nothing after it is sent.
     *lease.lock().expect("lease") = None;
     probe.release();
     wait_until_finished(&handle).await;
-    assert_eq!(revisions(&probe.delivered()), vec![0, 1, 2]);
+    let delivered = revisions(&probe.delivered());
+    assert!(
+        delivered == [0, 1] || delivered == [0, 1, 2],
+        "{delivered:?}"
+    );
     let status = handle.status().snapshot();
     assert_eq!(status.state, RunState::Stopping);
     let error = status.last_error.expect("an error").message;

@@ -67,10 +67,10 @@ impl Sink for ConsoleSink {
         }
         let text = format_batch(self.config.format, batch);
         let connector = self.ctx.connector_id.clone();
-        let fail = move |what: &str, error: std::io::Error| {
-            SinkError(format!(
-                "console sink of connector `{connector}`: {what} failed: {error}"
-            ))
+        let fail = move |what: &'static str, source: std::io::Error| SinkError::Output {
+            connector,
+            what,
+            source,
         };
         // Writing to a pipe can block: keep it off the async workers.
         let written = match &self.output {
@@ -266,7 +266,9 @@ mod tests {
             .deliver(&[event(1, ContentType::Json, b"1")])
             .await
             .unwrap_err();
-        assert!(error.0.contains("connector `c1`"), "{error}");
-        assert!(error.0.to_lowercase().contains("broken pipe"), "{error}");
+        let message = error.to_string();
+        assert!(matches!(error, SinkError::Output { .. }), "{error}");
+        assert!(message.contains("connector `c1`"), "{error}");
+        assert!(message.to_lowercase().contains("broken pipe"), "{error}");
     }
 }

@@ -122,7 +122,7 @@ pub fn event_request(
     PreparedRequest {
         url,
         headers,
-        body: Bytes::copy_from_slice(&event.data),
+        body: event.data.clone(),
     }
 }
 

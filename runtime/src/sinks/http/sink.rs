@@ -118,7 +118,9 @@ impl HttpSink {
                         break;
                     }
                 }
-                Sent::DestinationRefused(reason) => return Err(SinkError(reason)),
+                Sent::DestinationRefused(reason) => {
+                    return Err(SinkError::DestinationRefused(reason))
+                }
             }
         }
         Ok(outcomes)
@@ -162,7 +164,9 @@ impl HttpSink {
                         break;
                     }
                 }
-                Sent::DestinationRefused(reason) => return Err(SinkError(reason)),
+                Sent::DestinationRefused(reason) => {
+                    return Err(SinkError::DestinationRefused(reason))
+                }
             }
         }
         Ok(outcomes
@@ -206,8 +210,8 @@ impl Sink for HttpSink {
         }
         match (&self.config.batch, &self.target) {
             (Some(_), Target::Fixed(url)) => self.deliver_batch(url, batch).await,
-            (Some(_), Target::Template(_)) => Err(SinkError(
-                "the HTTP sink cannot use URL templates in batch mode".into(),
+            (Some(_), Target::Template(_)) => Err(SinkError::Unsupported(
+                "the HTTP sink cannot use URL templates in batch mode",
             )),
             (None, _) => self.deliver_each(batch).await,
         }

@@ -50,12 +50,7 @@ fn settle(outcomes: Vec<SinkOutcome>) -> Result<Attempt, SinkError> {
             SinkOutcome::Failed(e) => match e.kind {
                 GuestErrorKind::InvalidEvent => rejected(&e),
                 GuestErrorKind::Retryable => return Ok(Attempt::Retry(e.message)),
-                GuestErrorKind::Fatal => {
-                    return Err(SinkError(format!(
-                        "the sink component failed: {}",
-                        e.message
-                    )))
-                }
+                GuestErrorKind::Fatal => return Err(SinkError::ComponentFatal(e.message)),
             },
         });
     }
@@ -105,14 +100,9 @@ impl WasmSink {
                     GuestErrorKind::InvalidEvent => {
                         Attempt::Done(batch.iter().map(|_| rejected(&e)).collect())
                     }
-                    GuestErrorKind::Fatal => {
-                        return Err(SinkError(format!(
-                            "the sink component failed: {}",
-                            e.message
-                        )))
-                    }
+                    GuestErrorKind::Fatal => return Err(SinkError::ComponentFatal(e.message)),
                 },
-                Err(e) => return Err(SinkError(format!("the sink component failed: {e}"))),
+                Err(e) => return Err(SinkError::ComponentBroke(e)),
             };
             match attempt {
                 Attempt::Done(outcomes) => return Ok(outcomes),

@@ -1,0 +1,138 @@
+//! Rows 1 and 2: batch delivery on the embedded node.
+//!
+//! 1. The store's raw `$all` read rate (the whole log forwards in pages of
+//!    1,000 through the store trait, as a subscription catching up reads
+//!    it), then a connector delivering the `SPEED_EVENTS` orders in HTTP
+//!    batches of 1,000 with no transform; its rate against the raw rate.
+//! 2. The same connector with the `redact` component
+//!    (`{"remove": ["card"]}`) as its one transform, against row 1's rate.
+
+use std::path::Path;
+use std::time::Instant;
+
+use connectors::store::{AllStart, Direction, EventStore, Position};
+use serde_json::json;
+
+use crate::context::{batch_sink, definition, Bench, NoRate, ORDERS};
+use crate::table::{rate, ratio, thousands, Row};
+
+const ROW_1: &str = "1. batch of 1,000, no transform, embedded";
+const TARGET_1: &str = ">= 300,000 events/s and >= 0.5x the raw `$all` read rate";
+const ROW_2: &str = "2. batch of 1,000, `redact` component";
+const TARGET_2: &str = ">= 0.8x row 1";
+
+/// Row 1's rate, when it was measured.
+pub struct BatchRows {
+    pub rows: Vec<Row>,
+    pub no_transform: Option<f64>,
+}
+
+pub async fn rows(bench: &Bench) -> BatchRows {
+    let events = bench.settings.events;
+    let (read, read_rate) = raw_read_rate(bench.node.store().as_ref()).await;
+    let plain = bench
+        .deliver(
+            &bench.api,
+            "batch",
+            definition(batch_sink(bench.receiver.url("batch")), ORDERS),
+            events,
+        )
+        .await;
+    let row_1 = match &plain {
+        Ok(delivered) => {
+            let share = delivered / read_rate;
+            Row::measured(
+                ROW_1,
+                TARGET_1,
+                format!(
+                    "{} ({} events); raw `$all` read {} ({} events); {}",
+                    rate(*delivered),
+                    thousands(events),
+                    rate(read_rate),
+                    thousands(read),
+                    ratio(share)
+                ),
+                *delivered >= 300_000.0 && share >= 0.5,
+            )
+        }
+        Err(NoRate(why)) => Row::not_available(ROW_1, TARGET_1, why.clone()),
+    };
+    let row_2 = redact_row(bench, plain.as_ref().ok().copied()).await;
+    BatchRows {
+        rows: vec![row_1, row_2],
+        no_transform: plain.ok(),
+    }
+}
+
+async fn redact_row(bench: &Bench, no_transform: Option<f64>) -> Row {
+    let component = match redact_component() {
+        Ok(component) => component,
+        Err(why) => return Row::not_available(ROW_2, TARGET_2, why),
+    };
+    if let Err(refusal) = bench.api.upload_module("redact", component).await {
+        return Row::not_available(ROW_2, TARGET_2, format!("upload refused: {refusal}"));
+    }
+    let mut connector = definition(batch_sink(bench.receiver.url("redact")), ORDERS);
+    connector["transforms"] = json!([{ "module": "redact", "config": { "remove": ["card"] } }]);
+    let events = bench.settings.events;
+    match (
+        bench.deliver(&bench.api, "redact", connector, events).await,
+        no_transform,
+    ) {
+        (Ok(redacted), Some(plain)) => {
+            let share = redacted / plain;
+            Row::measured(
+                ROW_2,
+                TARGET_2,
+                format!(
+                    "{} ({} events); {}",
+                    rate(redacted),
+                    thousands(events),
+                    ratio(share)
+                ),
+                share >= 0.8,
+            )
+        }
+        (Ok(redacted), None) => Row::not_available(
+            ROW_2,
+            TARGET_2,
+            format!("{} but no row 1 to compare with", rate(redacted)),
+        ),
+        (Err(NoRate(why)), _) => Row::not_available(ROW_2, TARGET_2, why),
+    }
+}
+
+/// Reads the whole `$all` forwards in pages of 1,000: events read, per second.
+async fn raw_read_rate(store: &dyn EventStore) -> (u64, f64) {
+    let start = Instant::now();
+    let mut read = 0u64;
+    let mut from = AllStart::Start;
+    loop {
+        let page = store
+            .read_all(Direction::Forwards, from, 1000)
+            .await
+            .expect("read `$all`");
+        read += page.len() as u64;
+        match page.last() {
+            Some(last) if page.len() == 1000 => {
+                from = AllStart::Position(Position::new(
+                    last.position.commit + 1,
+                    last.position.prepare + 1,
+                ))
+            }
+            _ => break,
+        }
+    }
+    (read, read as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The built `redact` component (`guest-examples/build.sh redact`).
+fn redact_component() -> Result<Vec<u8>, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-examples/dist/redact.wasm");
+    std::fs::read(&path).map_err(|e| {
+        format!(
+            "{} is missing ({e}); run guest-examples/build.sh redact",
+            path.display()
+        )
+    })
+}

@@ -1,0 +1,60 @@
+//! Rows 3 and 7, measured elsewhere: each is a function that returns the
+//! row's value and whether it met the target, or `None` while nothing is
+//! wired to it; the row then says so rather than print a number.
+
+use crate::context::Bench;
+use crate::table::Row;
+
+const ROW_3: &str = "3. `redact` component vs the same logic compiled natively";
+const TARGET_3: &str = "<= 1.3x, like for like";
+const ROW_7: &str = "7. 200 connectors, each with a WASM transform, on one node";
+const TARGET_7: &str =
+    "<= 400 MB RSS; idle < 2% CPU, no appends beyond heartbeats; all delivering within 10 s";
+
+/// What a hook measured: the row's value (say what differs between the
+/// two sides, where that applies) and whether it met the target.
+pub struct Measured {
+    pub value: String,
+    pub met: bool,
+}
+
+/// Row 3: the component's cost per event over the native code's, like for
+/// like (same crates and features on both sides).
+pub async fn component_vs_native(_bench: &Bench) -> Option<Measured> {
+    None
+}
+
+/// Row 7: 200 connectors with a WebAssembly transform on one node: RSS,
+/// idle CPU and store appends, and the time until all deliver.
+pub async fn two_hundred_connectors(_bench: &Bench) -> Option<Measured> {
+    None
+}
+
+pub async fn row_3(bench: &Bench) -> Row {
+    row(
+        ROW_3,
+        TARGET_3,
+        "component_vs_native",
+        component_vs_native(bench).await,
+    )
+}
+
+pub async fn row_7(bench: &Bench) -> Row {
+    row(
+        ROW_7,
+        TARGET_7,
+        "two_hundred_connectors",
+        two_hundred_connectors(bench).await,
+    )
+}
+
+fn row(what: &'static str, target: &'static str, hook: &str, measured: Option<Measured>) -> Row {
+    match measured {
+        Some(Measured { value, met }) => Row::measured(what, target, value, met),
+        None => Row::not_available(
+            what,
+            target,
+            format!("not measured by this binary yet (`hooks::{hook}` returns nothing)"),
+        ),
+    }
+}
