@@ -1,8 +1,10 @@
-//! Rows 3 and 7, measured elsewhere: each is a function that returns the
-//! row's value and whether it met the target, or `None` while nothing is
-//! wired to it; the row then says so rather than print a number.
+//! Rows 3 and 7, measured by code the other benchmarks share: each is a
+//! function that returns the row's value and whether it met the target, or
+//! `None` while nothing is wired to it; the row then says so rather than
+//! print a number.
 
 use crate::context::Bench;
+use crate::support::scale::{measure_scale, ScaleSettings};
 use crate::table::Row;
 
 const ROW_3: &str = "3. `redact` component vs the same logic compiled natively";
@@ -25,9 +27,29 @@ pub async fn component_vs_native(_bench: &Bench) -> Option<Measured> {
 }
 
 /// Row 7: 200 connectors with a WebAssembly transform on one node: RSS,
-/// idle CPU and store appends, and the time until all deliver.
+/// idle CPU and store appends, and the time until all deliver; measured on
+/// the release binary as a child process (`support::scale`, the `idle`
+/// benchmark's measurement; its `IDLE_*` variables apply).
 pub async fn two_hundred_connectors(_bench: &Bench) -> Option<Measured> {
-    None
+    let report = measure_scale(ScaleSettings::from_env()).await;
+    // 400 MB is 381.5 MiB.
+    let met = report.rss_mib * 1.048_576 <= 400.0
+        && report.idle_cpu_percent < 2.0
+        && report.idle_non_heartbeat_appends_per_second == 0.0
+        && report.all_delivering_seconds <= 10.0;
+    Some(Measured {
+        value: format!(
+            "{} connectors: RSS {:.0} MiB; idle {:.1}% CPU, {:.2} appends/s beyond heartbeats; all delivering {:.1} s after the first create, all {} events each delivered {:.1} s",
+            report.connectors,
+            report.rss_mib,
+            report.idle_cpu_percent,
+            report.idle_non_heartbeat_appends_per_second,
+            report.all_delivering_seconds,
+            report.events_each,
+            report.all_delivered_seconds
+        ),
+        met,
+    })
 }
 
 pub async fn row_3(bench: &Bench) -> Row {
