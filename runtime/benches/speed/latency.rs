@@ -13,7 +13,9 @@
 //! and the HTTP request; it stops in the receiver process when its handler runs, after
 //! the whole request body arrived and before it answers. Both read the
 //! same system wall clock. The percentiles are over the events after the
-//! warm-up second (nearest rank).
+//! warm-up second (nearest rank). The row also gives the appends' own
+//! percentiles (until each append was acknowledged), the part the store's
+//! disk sets.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -54,10 +56,18 @@ pub async fn row(bench: &Bench) -> Row {
     let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let started = Instant::now();
+    // How long each append took until acknowledged (its commit, an fsync):
+    // the part of the latency the store's disk sets.
+    let mut appends: Vec<i64> = Vec::with_capacity(total as usize);
     for seq in 1..=total {
         ticks.tick().await;
+        let append_started = Instant::now();
         append_stamped(bench, seq).await;
+        if seq > warm_up {
+            appends.push(append_started.elapsed().as_micros() as i64);
+        }
     }
+    appends.sort_unstable();
     let append_rate = total as f64 / started.elapsed().as_secs_f64();
     if let Err(stalled) = bench
         .receiver
@@ -89,11 +99,13 @@ pub async fn row(bench: &Bench) -> Row {
         ROW,
         TARGET,
         format!(
-            "p50 {}, p90 {}, p99 {}, max {} ({} events after a {} s warm-up; appends paced at {:.0}/s)",
+            "p50 {}, p90 {}, p99 {}, max {} (of which the append alone: p50 {}, p99 {}; {} events after a {} s warm-up; appends paced at {:.0}/s)",
             ms(percentile(&micros, 0.50)),
             ms(percentile(&micros, 0.90)),
             ms(p99),
             ms(max),
+            ms(percentile(&appends, 0.50)),
+            ms(percentile(&appends, 0.99)),
             thousands(micros.len() as u64),
             WARM_UP.as_secs(),
             append_rate
@@ -120,8 +132,11 @@ async fn append_stamped(bench: &Bench, seq: u64) {
         .expect("append a stamped event");
 }
 
-/// The nearest-rank percentile of sorted values.
+/// The nearest-rank percentile of sorted values (0 for none).
 fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
     let rank = (p * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
