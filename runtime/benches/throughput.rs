@@ -4,7 +4,9 @@
 //! store node over gRPC. Run with `cargo bench --bench throughput`; results
 //! are printed as a Markdown table (see docs/benchmarks.md).
 //!
-//! Set `BENCH_EVENTS` to change the number of events per end-to-end run.
+//! Set `BENCH_EVENTS` to change the number of events per end-to-end run, and
+//! `BENCH_ONLY=connectors` to run only the connector rows (embedded and
+//! sidecar, per-event and batch), e.g. to compare the two side by side.
 
 #![allow(clippy::print_stdout)]
 
@@ -239,8 +241,13 @@ async fn start_nodes(
             (node, None)
         }
         Topology::Sidecar => {
+            // The store node runs no connectors, and the sidecar is a member
+            // of its own name: two members called alike would take the
+            // connector from each other over and over.
             let mut config =
                 node_config(dir.join(format!("{name}-store")), StoreLocation::Embedded);
+            config.runs_connectors = false;
+            config.member = "store".into();
             config.grpc = Some(GrpcConfig {
                 listen: "127.0.0.1:0".parse().expect("addr"),
                 credentials: None,
@@ -250,12 +257,9 @@ async fn start_nodes(
             let store_node = Node::start(config).await.expect("start store node");
             let addr = store_node.grpc_addr().expect("gRPC address");
             let connection = format!("esdb://{addr}?tls=false");
-            let sidecar = Node::start(node_config(
-                dir.join(name),
-                StoreLocation::Kurrent(connection),
-            ))
-            .await
-            .expect("start sidecar");
+            let mut config = node_config(dir.join(name), StoreLocation::Kurrent(connection));
+            config.member = "sidecar".into();
+            let sidecar = Node::start(config).await.expect("start sidecar");
             (sidecar, Some(store_node))
         }
     }
@@ -319,19 +323,28 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
+    if std::env::var_os("BENCH_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("BENCH_LOG"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let only_connectors = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "connectors");
     let dir = tempfile::tempdir().expect("tempdir");
     println!("| what | events | time | rate |");
     println!("|---|---|---|---|");
-    for row in store_rows(embedded_store(dir.path()), "embedded").await {
-        row.print();
+    if !only_connectors {
+        for row in store_rows(embedded_store(dir.path()), "embedded").await {
+            row.print();
+        }
+        let (client, server) = grpc_store(dir.path()).await;
+        for row in store_rows(client, "gRPC (Rust client)").await {
+            row.print();
+        }
+        server.shutdown().await;
+        let (url, counter) = support::receiver().await;
+        round_trip_row(&url, &counter, events).await.print();
     }
-    let (client, server) = grpc_store(dir.path()).await;
-    for row in store_rows(client, "gRPC (Rust client)").await {
-        row.print();
-    }
-    server.shutdown().await;
-    let (url, counter) = support::receiver().await;
-    round_trip_row(&url, &counter, events).await.print();
     let per_event = json!({ "type": "http" });
     let batch = json!({ "type": "http", "batch": { "maxEvents": 1000, "maxBytes": 4194304, "lingerMs": 5 } });
     for (name, topology) in [
