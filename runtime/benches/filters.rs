@@ -45,8 +45,8 @@ fn events(count: usize) -> Vec<RecordedEvent> {
                 event_type,
                 content_type: ContentType::Json,
                 created: Utc::now(),
-                data: Vec::new(),
-                metadata: Vec::new(),
+                data: Default::default(),
+                metadata: Default::default(),
             }
         })
         .collect()

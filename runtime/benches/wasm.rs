@@ -48,8 +48,8 @@ fn recorded(n: u64) -> RecordedEvent {
         event_type: "OrderPlaced".into(),
         content_type: ContentType::Json,
         created: Utc::now(),
-        data: serde_json::to_vec(&payload(n)).expect("payload"),
-        metadata: Vec::new(),
+        data: serde_json::to_vec(&payload(n)).expect("payload").into(),
+        metadata: Default::default(),
     }
 }
 

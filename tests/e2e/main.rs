@@ -17,6 +17,7 @@ mod delivery;
 mod destinations;
 mod error_fixtures;
 mod first_hour;
+mod keyed_delivery;
 mod lifecycle;
 mod official_client;
 mod official_python_client;

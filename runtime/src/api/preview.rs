@@ -309,11 +309,12 @@ fn sample(i: usize, s: SampleEvent) -> RecordedEvent {
         event_type: s.event_type,
         content_type: ContentType::Json,
         created: Utc::now(),
-        data: serde_json::to_vec(&s.data).unwrap_or_default(),
+        data: serde_json::to_vec(&s.data).unwrap_or_default().into(),
         metadata: s
             .metadata
             .map(|m| serde_json::to_vec(&m).unwrap_or_default())
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
     }
 }
 

@@ -206,11 +206,12 @@ pub async fn append(
             id: event.event_id.unwrap_or_else(Uuid::new_v4),
             event_type: event.event_type,
             content_type: ContentType::Json,
-            data: serde_json::to_vec(&event.data).unwrap_or_default(),
+            data: serde_json::to_vec(&event.data).unwrap_or_default().into(),
             metadata: event
                 .metadata
                 .map(|m| serde_json::to_vec(&m).unwrap_or_default())
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
         });
     }
     let result = state.store.append(&stream, expected, new_events).await?;

@@ -18,6 +18,7 @@
 //! keeps them out of the new connector's answers. Letters written before
 //! incarnations were recorded belong to the incarnation they postdate.
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -52,12 +53,14 @@ impl DeadLetter<'_> {
             "event": envelope(self.event),
         });
         let mut event = NewEvent::json(DEAD_LETTER_EVENT, &body);
-        event.metadata = serde_json::to_vec(&serde_json::json!({
-            "$causationId": self.event.id,
-            "originalStream": self.event.stream,
-            "originalPosition": self.event.position.commit,
-        }))
-        .unwrap_or_default();
+        event.metadata = Bytes::from(
+            serde_json::to_vec(&serde_json::json!({
+                "$causationId": self.event.id,
+                "originalStream": self.event.stream,
+                "originalPosition": self.event.position.commit,
+            }))
+            .unwrap_or_default(),
+        );
         event
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::affinity::Affinity;
 use super::json_path::JsonPathFilter;
+use super::ordering::Ordering;
 use crate::modules::ModuleRef;
 use crate::sinks::wasm::secrets::{validate_secrets, ComponentSecrets};
 pub use crate::sinks::wasm::LimitsConfig;
@@ -39,6 +40,9 @@ pub struct ConnectorDefinition {
     /// Which members may run it (default `leader`).
     #[serde(default, skip_serializing_if = "Affinity::is_default")]
     pub affinity: Affinity,
+    /// In which order events reach the sink (default `strict`).
+    #[serde(default, skip_serializing_if = "Ordering::is_strict")]
+    pub ordering: Ordering,
 }
 
 impl ConnectorDefinition {
@@ -50,6 +54,7 @@ impl ConnectorDefinition {
             transform.validate(&format!("transforms[{i}]"))?;
         }
         self.validate_secret_values()?;
+        self.ordering.validate()?;
         self.checkpoint.validate()
     }
 

@@ -34,6 +34,7 @@ mod events;
 mod id;
 pub mod json_path;
 mod module_users;
+mod ordering;
 mod repository;
 mod secrets;
 mod state;
@@ -45,6 +46,7 @@ pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
 pub use id::{ConnectorId, InvalidConnectorId};
 pub use json_path::{JsonPathFilter, Verdict};
+pub use ordering::{OrderKey, Ordering, DEFAULT_CONCURRENCY, MAX_CONCURRENCY};
 pub use repository::{
     Checkpoint, CommandError, ConnectorRepository, Listing, Progress, Unreadable,
 };

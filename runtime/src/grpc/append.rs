@@ -114,7 +114,7 @@ pub(super) fn new_event(proposed: ProposedMessage) -> Result<NewEvent, Status> {
         id,
         event_type,
         content_type: content_type(proposed.metadata.get(CONTENT_TYPE_KEY)),
-        data: proposed.data,
-        metadata: proposed.custom_metadata,
+        data: proposed.data.into(),
+        metadata: proposed.custom_metadata.into(),
     })
 }

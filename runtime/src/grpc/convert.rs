@@ -124,8 +124,8 @@ pub fn read_event(event: RecordedEvent, structured_ids: bool) -> ReadResp {
         prepare_position: event.position.prepare,
         commit_position: event.position.commit,
         metadata,
-        custom_metadata: event.metadata,
-        data: event.data,
+        custom_metadata: event.metadata.into(),
+        data: event.data.into(),
     };
     ReadResp {
         content: Some(read_resp::Content::Event(read_resp::ReadEvent {

@@ -3,6 +3,7 @@
 //! only the latest metadata, so here a metadata stream has at most one
 //! event, at revision 0, and expected revisions are checked against that.
 
+use bytes::Bytes;
 use chrono::Utc;
 use tonic::Status;
 use uuid::Uuid;
@@ -55,8 +56,8 @@ pub async fn read(
         event_type: METADATA_EVENT_TYPE.to_owned(),
         content_type: ContentType::Json,
         created: Utc::now(),
-        data,
-        metadata: Vec::new(),
+        data: data.into(),
+        metadata: Bytes::new(),
     };
     send(tx, read_event(event, structured_ids)).await;
 }

@@ -1,6 +1,7 @@
 //! The bytes of a module: `$ModuleChunk` events in `$modules/sha256:<hex>`,
 //! written in appends small enough for KurrentDB's default append size.
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -115,8 +116,8 @@ impl ModuleRegistry {
                     id: Uuid::new_v4(),
                     event_type: CHUNK_EVENT.to_owned(),
                     content_type: ContentType::Binary,
-                    data: chunks[i].to_vec(),
-                    metadata: serde_json::to_vec(&metadata).unwrap_or_default(),
+                    data: Bytes::copy_from_slice(chunks[i]),
+                    metadata: serde_json::to_vec(&metadata).unwrap_or_default().into(),
                 });
                 i += 1;
             }

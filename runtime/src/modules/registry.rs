@@ -507,8 +507,8 @@ mod tests {
             event_type: event_type.into(),
             content_type: ContentType::Json,
             created: Utc::now(),
-            data: serde_json::to_vec(&data).unwrap_or_default(),
-            metadata: Vec::new(),
+            data: serde_json::to_vec(&data).unwrap_or_default().into(),
+            metadata: Default::default(),
         };
         let uploaded = |revision, digest: &str| {
             event(

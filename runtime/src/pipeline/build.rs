@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use crate::sinks::wasm::WasmSink;
+use crate::sinks::wasm::WasmSinkConfig;
 use crate::sinks::{RetryNotice, Sink, SinkConfig, SinkContext};
-use crate::wasm::GuestIdentity;
+use crate::wasm::{GuestIdentity, SinkStage};
 
 use super::chain_build::{self, ChainBuildError};
 use super::context::RunContext;
@@ -23,7 +23,7 @@ pub(super) enum SinkSource {
     /// Made by the caller, given the context a built sink would get (tests
     /// run the real pipeline against a mock sink this way).
     #[cfg(test)]
-    Given(Box<dyn FnOnce(SinkContext) -> Box<dyn Sink> + Send>),
+    Given(Arc<dyn Fn(SinkContext) -> Box<dyn Sink> + Send + Sync>),
 }
 
 /// The connector's transform stages, built and initialised, in order.
@@ -44,11 +44,27 @@ pub(super) async fn build_chain(
     })
 }
 
-/// The connector's sink, from `source`.
-pub(super) async fn build_sink(
+/// `count` sinks of the connector, from `source`: one per delivery lane.
+pub(super) async fn build_sinks(
     ctx: &RunContext,
     stages: &dyn StageFactory,
-    source: SinkSource,
+    source: &SinkSource,
+    count: usize,
+) -> Result<Vec<Box<dyn Sink>>, Fault> {
+    let mut sinks = Vec::with_capacity(count);
+    for lane in 0..count.max(1) {
+        sinks.push(build_sink(ctx, stages, source, lane == 0).await?);
+    }
+    Ok(sinks)
+}
+
+/// One sink of the connector, from `source`; the first one shows its
+/// module in the status.
+async fn build_sink(
+    ctx: &RunContext,
+    stages: &dyn StageFactory,
+    source: &SinkSource,
+    first: bool,
 ) -> Result<Box<dyn Sink>, Fault> {
     let sink_ctx = sink_context(ctx, stages);
     match source {
@@ -56,14 +72,21 @@ pub(super) async fn build_sink(
         #[cfg(test)]
         SinkSource::Given(make) => return Ok(make(sink_ctx)),
     }
-    let SinkConfig::Wasm(config) = &ctx.connector.definition.sink else {
-        return ctx
-            .connector
-            .definition
-            .sink
-            .build(sink_ctx)
-            .map_err(Fault::InvalidSink);
+    let sink = &ctx.connector.definition.sink;
+    let component = match sink {
+        SinkConfig::Wasm(config) => Some(sink_component(ctx, stages, config, first).await?),
+        _ => None,
     };
+    sink.build(sink_ctx, component).map_err(Fault::InvalidSink)
+}
+
+/// A custom sink's component, instantiated and initialised.
+async fn sink_component(
+    ctx: &RunContext,
+    stages: &dyn StageFactory,
+    config: &WasmSinkConfig,
+    first: bool,
+) -> Result<SinkStage, Fault> {
     let name = format!("sink ({})", config.module);
     let identity = GuestIdentity {
         connector: ctx.connector.id.to_string(),
@@ -77,11 +100,11 @@ pub(super) async fn build_sink(
     if let Err(error) = stage.init().await {
         return Err(Fault::StageInit { stage: name, error });
     }
-    if let Some(origin) = stage.origin() {
+    if let Some(origin) = stage.origin().filter(|_| first) {
         ctx.status
             .add_stage_module(StageModule::new("sink", origin));
     }
-    Ok(Box::new(WasmSink::new(stage, config, sink_ctx)))
+    Ok(stage)
 }
 
 /// What the sink is told: where it may connect, who delivers, whether to

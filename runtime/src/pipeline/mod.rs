@@ -49,8 +49,11 @@ mod context;
 mod dead_letters;
 mod delivery;
 mod fault;
+mod in_order;
 mod json_filter;
+mod lanes;
 mod module_stages;
+mod read_ahead;
 mod run;
 mod stages;
 mod status;
@@ -112,11 +115,12 @@ impl PipelineHandle {
         stages: Arc<dyn StageFactory>,
         connector: ConnectorState,
         tenure: Tenure,
-        make_sink: impl FnOnce(crate::sinks::SinkContext) -> Box<dyn crate::sinks::Sink>
+        make_sink: impl Fn(crate::sinks::SinkContext) -> Box<dyn crate::sinks::Sink>
             + Send
+            + Sync
             + 'static,
     ) -> Self {
-        let source = SinkSource::Given(Box::new(make_sink));
+        let source = SinkSource::Given(Arc::new(make_sink));
         Self::spawn_from(repository, stages, connector, tenure, source)
     }
 
@@ -129,13 +133,13 @@ impl PipelineHandle {
     ) -> Self {
         let cancel = CancellationToken::new();
         let status = Arc::new(PipelineStatus::new(RunState::Starting));
-        let ctx = RunContext {
+        let ctx = Arc::new(RunContext {
             repository,
             connector,
             tenure,
             status: Arc::clone(&status),
             cancel: cancel.clone(),
-        };
+        });
         let task = tokio::spawn(run::run(ctx, stages, sink));
         Self {
             cancel,

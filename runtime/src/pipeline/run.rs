@@ -1,31 +1,33 @@
-//! The run loop of one pipeline: build the chain and the sink, find where
-//! to resume, subscribe to `$all`, collect batches, pass them through the
-//! JSONPath filter, the transform step and the delivery step, and
-//! checkpoint what was handled. Store errors resubscribe from the last
-//! handled position with back-off; a stop writes the checkpoint of what was
-//! delivered; a fault or a lost tenure ends the loop ([`Ended`]).
+//! One pipeline's run: build the chain and one sink per delivery lane,
+//! find where to resume, then run its two halves at once: the reading half
+//! ([`read_ahead`], on its own task: subscribe, collect, filter, transform)
+//! and the delivering half ([`deliver_in_order`], on this task: lanes,
+//! in-order acknowledgements, checkpoints), joined by a bounded queue. A
+//! stop writes the checkpoint of what was delivered; a fault or a lost
+//! tenure ends the run ([`Ended`]).
 
 use std::sync::Arc;
 
-use crate::connector::{Progress, StartFrom};
+use tokio::sync::mpsc;
+
+use crate::connector::{Ordering, Progress, StartFrom};
+use crate::sinks::BatchLimits;
 use crate::store::SubscribeFrom;
 
 use super::backoff::pipeline_backoff;
-use super::batch::collect;
-use super::build::{build_chain, build_sink, SinkSource};
-use super::checkpoints::{Checkpointer, Fenced};
+use super::build::{build_chain, build_sinks, SinkSource};
+use super::checkpoints::Checkpointer;
 use super::context::RunContext;
-use super::delivery::Delivery;
 use super::fault::{Ended, Fault};
-use super::json_filter::{screen, Screened};
+use super::in_order::deliver_in_order;
 use super::module_stages::chain_modules;
+use super::read_ahead::{read_ahead, ReadPlan};
 use super::stages::StageFactory;
 use super::status::RunState;
-use super::transform_step::transform_and_deliver;
 
 /// Runs until cancelled, faulted or fenced, and shows how it ended in the
 /// status.
-pub(super) async fn run(ctx: RunContext, stages: Arc<dyn StageFactory>, sink: SinkSource) {
+pub(super) async fn run(ctx: Arc<RunContext>, stages: Arc<dyn StageFactory>, sink: SinkSource) {
     let id = ctx.connector.id.clone();
     let status = &ctx.status;
     status.hide(ctx.connector.definition.secret_values());
@@ -84,24 +86,27 @@ async fn resume_point(ctx: &RunContext) -> Option<(SubscribeFrom, Progress)> {
 }
 
 async fn run_until_stopped(
-    ctx: &RunContext,
+    ctx: &Arc<RunContext>,
     stages: &dyn StageFactory,
     sink_source: SinkSource,
 ) -> Result<(), Ended> {
-    let (definition, status, cancel, tenure) = (
-        &ctx.connector.definition,
-        &ctx.status,
-        &ctx.cancel,
-        &ctx.tenure,
-    );
+    let (definition, status) = (&ctx.connector.definition, &ctx.status);
     let filter = definition.filter.compile().map_err(Fault::InvalidFilter)?;
-    let mut chain = build_chain(ctx, stages).await?;
+    let chain = build_chain(ctx, stages).await?;
     for module in chain_modules(&chain) {
         status.add_stage_module(module);
     }
-    let mut sink = build_sink(ctx, stages, sink_source).await?;
-    let limits = sink.batch_limits();
-    let Some((mut from, progress)) = resume_point(ctx).await else {
+    let ordering = &definition.ordering;
+    let sinks = build_sinks(ctx, stages, &sink_source, ordering.concurrency()).await?;
+    let sink_limits = sinks
+        .first()
+        .map(|sink| sink.batch_limits())
+        .unwrap_or(BatchLimits {
+            max_events: 1,
+            max_bytes: 1,
+            linger: std::time::Duration::ZERO,
+        });
+    let Some((from, progress)) = resume_point(ctx).await else {
         return Ok(());
     };
     let mut store_filter = filter.store.clone();
@@ -113,95 +118,55 @@ async fn run_until_stopped(
         ctx.connector.round,
         definition.checkpoint,
         progress.checkpoint,
-        tenure.clone(),
+        ctx.tenure.clone(),
         progress.revision,
     );
-    let store = ctx.repository.store();
-    let mut backoff = pipeline_backoff();
+    let read_limits = read_limits(&sink_limits, ordering.concurrency());
+    let (queue_tx, queue) = mpsc::channel(queue_depth(&read_limits));
+    let plan = ReadPlan {
+        from,
+        store_filter,
+        filter,
+        limits: read_limits,
+    };
     status.set_state(RunState::Running);
-
-    'subscribe: loop {
-        let mut subscription = tokio::select! {
-            _ = cancel.cancelled() => break 'subscribe,
-            result = store.subscribe_all(from, store_filter.clone()) => match result {
-                Ok(s) => s,
-                Err(e) => {
-                    status.set_retrying(true);
-                    status.record_error(format!("could not subscribe: {e}"));
-                    if backoff.sleep_or_cancel(cancel).await { continue 'subscribe }
-                    break 'subscribe;
-                }
-            },
-        };
-        loop {
-            let collected = tokio::select! {
-                _ = cancel.cancelled() => break 'subscribe,
-                result = collect(&mut subscription, &limits, checkpointer.deadline()) => result,
-            };
-            let mut batch = match collected {
-                Ok(batch) => batch,
-                Err(e) => {
-                    status.set_retrying(true);
-                    status.record_error(format!("subscription failed, resubscribing: {e}"));
-                    if backoff.sleep_or_cancel(cancel).await {
-                        continue 'subscribe;
-                    }
-                    break 'subscribe;
-                }
-            };
-            backoff.reset();
-            if batch.events.is_empty() {
-                status.set_retrying(false);
-            }
-            let refused = match screen(&mut batch, filter.json_path.as_ref(), ctx).await {
-                Screened::Continue => None,
-                Screened::FaultAfter(fault) => Some(fault),
-                Screened::Cancelled => break 'subscribe,
-            };
-            if !batch.events.is_empty() {
-                if !tenure.holds() {
-                    return Err(Fenced::LeaseLost.into());
-                }
-                let delivered = tokio::select! {
-                    // A stop and a lost lease are seen before the delivery
-                    // makes any more progress (a process resumed after a
-                    // freeze sends nothing more).
-                    biased;
-                    // Abandon the in-flight batch; it is delivered again later.
-                    _ = cancel.cancelled() => break 'subscribe,
-                    // Abandon it too when the member's lease runs out: the
-                    // member that takes over delivers it.
-                    _ = tenure.lost() => return Err(Fenced::LeaseLost.into()),
-                    result = transform_and_deliver(ctx, &mut chain, sink.as_mut(), &batch.events) => result,
-                };
-                match delivered {
-                    Delivery::Done => status.set_retrying(false),
-                    Delivery::Cancelled => break 'subscribe,
-                    Delivery::Fault {
-                        handled_up_to,
-                        fault,
-                    } => {
-                        if let Some(position) = handled_up_to {
-                            checkpointer.advance(position, 0);
-                        }
-                        checkpointer.save(status).await?;
-                        return Err(fault.into());
-                    }
-                }
-            }
-            if let Some(end) = batch.end {
-                checkpointer.advance(end, batch.considered);
-                status.set_position(end);
-                from = SubscribeFrom::After(end);
-            }
-            if let Some(fault) = refused {
-                checkpointer.save(status).await?;
-                return Err(fault.into());
-            }
-            checkpointer.save_if_due(status).await?;
-        }
-    }
-    status.set_state(RunState::Stopping);
-    checkpointer.save(status).await?;
-    Ok(())
+    let reader = tokio::spawn(read_ahead(Arc::clone(ctx), chain, plan, queue_tx));
+    let key = match ordering {
+        Ordering::Strict => None,
+        Ordering::Keyed { by, .. } => Some(by.clone()),
+    };
+    let delivered = deliver_in_order(ctx, sinks, key, &mut checkpointer, queue).await;
+    reader.abort();
+    let _ = reader.await;
+    delivered
 }
+
+/// The batches the reading half collects: the sink's, or with several
+/// lanes enough to give each lane a sink batch (up to a bound).
+fn read_limits(sink: &BatchLimits, lanes: usize) -> BatchLimits {
+    if lanes <= 1 {
+        return *sink;
+    }
+    BatchLimits {
+        max_events: sink
+            .max_events
+            .saturating_mul(lanes)
+            .clamp(sink.max_events, MAX_READ_EVENTS),
+        max_bytes: sink
+            .max_bytes
+            .saturating_mul(lanes)
+            .clamp(sink.max_bytes, MAX_READ_BYTES),
+        linger: sink.linger,
+    }
+}
+
+/// How many prepared batches may wait for the delivering half: a few
+/// large ones, or more small ones (about a thousand events in all).
+fn queue_depth(limits: &BatchLimits) -> usize {
+    (1024 / limits.max_events.max(1)).clamp(2, 64)
+}
+
+/// The most events and bytes the reading half collects at once with
+/// several lanes.
+const MAX_READ_EVENTS: usize = 10_000;
+const MAX_READ_BYTES: usize = 64 * 1024 * 1024;

@@ -41,16 +41,15 @@ pub enum Step {
 /// What a test sees of its mock sink.
 #[derive(Clone)]
 pub struct SinkProbe {
-    delivered: Arc<Mutex<Vec<RecordedEvent>>>,
+    shared: Arc<Shared>,
     count: watch::Receiver<usize>,
     stalled: watch::Receiver<bool>,
-    release: Arc<Notify>,
 }
 
 impl SinkProbe {
     /// The events delivered so far, in the order they arrived.
     pub fn delivered(&self) -> Vec<RecordedEvent> {
-        self.delivered.lock().expect("delivered").clone()
+        self.shared.delivered.lock().expect("delivered").clone()
     }
 
     /// Waits until at least `count` events were delivered (fails the test
@@ -72,9 +71,14 @@ impl SinkProbe {
             .expect("the sink is alive");
     }
 
+    /// Whether a call is stalled now.
+    pub fn is_stalled(&self) -> bool {
+        *self.stalled.borrow()
+    }
+
     /// Lets a stalled call deliver its batch.
     pub fn release(&self) {
-        self.release.notify_one();
+        self.shared.release.notify_one();
     }
 }
 
@@ -82,67 +86,91 @@ impl SinkProbe {
 /// timing assertion).
 pub const WAIT_BOUND: Duration = Duration::from_secs(20);
 
-/// A sink scripted per call; see the module overview.
-pub struct MockSink {
-    ctx: SinkContext,
+/// What every sink of one mock destination shares: the script, the
+/// refused revisions and what was delivered.
+struct Shared {
     limits: BatchLimits,
-    script: VecDeque<Step>,
+    script: Mutex<VecDeque<Step>>,
     refused: HashSet<u64>,
-    delivered: Arc<Mutex<Vec<RecordedEvent>>>,
+    delivered: Mutex<Vec<RecordedEvent>>,
     count: watch::Sender<usize>,
     stalled: watch::Sender<bool>,
-    release: Arc<Notify>,
+    release: Notify,
 }
 
-impl MockSink {
-    /// A sink that accepts every call (once `script` runs out) in batches
-    /// of at most `max_events`, refusing the events whose revision is in
+/// A destination the pipeline's sinks (one per lane) deliver to; see the
+/// module overview.
+#[derive(Clone)]
+pub struct MockDestination {
+    shared: Arc<Shared>,
+}
+
+impl MockDestination {
+    /// A destination that accepts every call (once `script` runs out; the
+    /// script is shared by all its sinks, call by call) in batches of at
+    /// most `max_events`, refusing the events whose revision is in
     /// `refused`; with the probe to watch it.
     pub fn new(
-        ctx: SinkContext,
         max_events: usize,
         script: impl IntoIterator<Item = Step>,
         refused: impl IntoIterator<Item = u64>,
     ) -> (Self, SinkProbe) {
-        let delivered = Arc::new(Mutex::new(Vec::new()));
         let (count, count_rx) = watch::channel(0);
         let (stalled, stalled_rx) = watch::channel(false);
-        let release = Arc::new(Notify::new());
-        let probe = SinkProbe {
-            delivered: Arc::clone(&delivered),
-            count: count_rx,
-            stalled: stalled_rx,
-            release: Arc::clone(&release),
-        };
-        let sink = Self {
-            ctx,
+        let shared = Arc::new(Shared {
             limits: BatchLimits {
                 max_events,
                 max_bytes: 1024 * 1024,
                 linger: Duration::from_millis(1),
             },
-            script: script.into_iter().collect(),
+            script: Mutex::new(script.into_iter().collect()),
             refused: refused.into_iter().collect(),
-            delivered,
+            delivered: Mutex::new(Vec::new()),
             count,
             stalled,
-            release,
+            release: Notify::new(),
+        });
+        let probe = SinkProbe {
+            shared: Arc::clone(&shared),
+            count: count_rx,
+            stalled: stalled_rx,
         };
-        (sink, probe)
+        (Self { shared }, probe)
     }
+
+    /// A sink delivering here, with the context the pipeline gave it.
+    pub fn sink(&self, ctx: SinkContext) -> MockSink {
+        MockSink {
+            ctx,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// One sink of a [`MockDestination`].
+pub struct MockSink {
+    ctx: SinkContext,
+    shared: Arc<Shared>,
 }
 
 #[async_trait]
 impl Sink for MockSink {
     fn batch_limits(&self) -> BatchLimits {
-        self.limits
+        self.shared.limits
     }
 
     async fn deliver(
         &mut self,
         batch: &[RecordedEvent],
     ) -> Result<Vec<DeliveryOutcome>, SinkError> {
-        match self.script.pop_front().unwrap_or(Step::Accept) {
+        let shared = &self.shared;
+        let step = shared
+            .script
+            .lock()
+            .expect("script")
+            .pop_front()
+            .unwrap_or(Step::Accept);
+        match step {
             Step::Accept => {}
             Step::FailRetryably { times } => {
                 for attempt in 1..=times {
@@ -154,14 +182,15 @@ impl Sink for MockSink {
                 }
             }
             Step::Stall => {
-                self.stalled.send_replace(true);
-                self.release.notified().await;
-                self.stalled.send_replace(false);
+                shared.stalled.send_replace(true);
+                shared.release.notified().await;
+                shared.stalled.send_replace(false);
             }
         }
         let mut outcomes = Vec::with_capacity(batch.len());
+        let mut delivered = shared.delivered.lock().expect("delivered");
         for event in batch {
-            if self.refused.contains(&event.revision) {
+            if shared.refused.contains(&event.revision) {
                 outcomes.push(DeliveryOutcome::Rejected(Rejection::new(format!(
                     "the mock refuses revision {}",
                     event.revision
@@ -171,14 +200,10 @@ impl Sink for MockSink {
                 }
                 continue;
             }
-            self.delivered
-                .lock()
-                .expect("delivered")
-                .push(event.clone());
+            delivered.push(event.clone());
             outcomes.push(DeliveryOutcome::Delivered);
         }
-        let total = self.delivered.lock().expect("delivered").len();
-        self.count.send_replace(total);
+        shared.count.send_replace(delivered.len());
         Ok(outcomes)
     }
 }

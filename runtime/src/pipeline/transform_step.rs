@@ -1,49 +1,67 @@
 //! The transform step: runs the connector's chain of WebAssembly stages
 //! over a batch (the whole batch again, with back-off, when a stage asks
-//! for a retry), settles each input a stage failed (dead letter, or under
-//! `onFailure: fault` delivery of what came before it and then a fault),
-//! and hands what the stages emitted to the delivery step. Without stages
-//! the batch goes straight to delivery.
+//! for a retry) and settles each input a stage failed: it is dead-lettered,
+//! or under `onFailure: fault` the batch is cut before it and the connector
+//! stops once what came before was delivered. What the stages emitted goes
+//! on to delivery ([`Transformed`]). Without stages the batch goes through
+//! as it is.
 
 use crate::connector::DeadLetter;
-use crate::sinks::Sink;
-use crate::store::RecordedEvent;
+use crate::store::{Position, RecordedEvent};
 
 use super::backoff::pipeline_backoff;
 use super::context::RunContext;
-use super::delivery::{dead_letter, deliver, Delivery};
+use super::dead_letters::{write_dead_letter, DeadLetterWrite};
 use super::fault::Fault;
 use super::transforms::{Chain, ChainError, InputResult};
 
-/// Runs the transform chain over a batch, settles the events a stage
-/// failed, and delivers what is left.
-pub(super) async fn transform_and_deliver(
+/// What the chain made of a batch.
+pub(super) enum Transformed {
+    /// Every input was handled: `outgoing` goes to the sink.
+    All(Vec<RecordedEvent>),
+    /// The connector stops once `outgoing` is delivered; every input up to
+    /// `handled_up_to` (inclusive) was handled by then.
+    Cut {
+        outgoing: Vec<RecordedEvent>,
+        handled_up_to: Option<Position>,
+        fault: Fault,
+    },
+    /// The pipeline was asked to stop first.
+    Cancelled,
+}
+
+/// Runs the transform chain over `events` and settles the inputs a stage
+/// failed.
+pub(super) async fn transform(
     ctx: &RunContext,
     chain: &mut Chain,
-    sink: &mut dyn Sink,
-    events: &[RecordedEvent],
-) -> Delivery {
+    events: Vec<RecordedEvent>,
+) -> Transformed {
     if chain.is_empty() {
-        return deliver(ctx, sink, events).await;
+        return Transformed::All(events);
     }
     let status = &ctx.status;
     let mut backoff = pipeline_backoff();
     let results = loop {
-        match chain.run(events).await {
+        match chain.run(&events).await {
             Ok(results) => break results,
             Err(retry @ ChainError::Retry { .. }) => {
                 status.set_retrying(true);
                 status.record_error(format!("{retry} (retrying the batch)"));
                 if !backoff.sleep_or_cancel(&ctx.cancel).await {
-                    return Delivery::Cancelled;
+                    return Transformed::Cancelled;
                 }
             }
             Err(fault @ ChainError::Fault { .. }) => {
-                return Delivery::fault_before_any(Fault::Chain(fault))
+                return Transformed::Cut {
+                    outgoing: Vec::new(),
+                    handled_up_to: None,
+                    fault: Fault::Chain(fault),
+                }
             }
         }
     };
-    let mut outgoing = Vec::new();
+    let mut outgoing = Vec::with_capacity(events.len());
     let mut handled_up_to = None;
     for (event, result) in events.iter().zip(results) {
         match result {
@@ -57,12 +75,10 @@ pub(super) async fn transform_and_deliver(
                 );
                 if ctx.faults_on_failure() {
                     // Deliver what came before the failed event, then stop.
-                    return match deliver(ctx, sink, &outgoing).await {
-                        Delivery::Done => Delivery::Fault {
-                            handled_up_to,
-                            fault: Fault::EventRefused(message),
-                        },
-                        other => other,
+                    return Transformed::Cut {
+                        outgoing,
+                        handled_up_to,
+                        fault: Fault::EventRefused(message),
                     };
                 }
                 status.record_error(message);
@@ -73,15 +89,28 @@ pub(super) async fn transform_and_deliver(
                     status: None,
                     response: None,
                 };
-                if let Some(stop) = dead_letter(ctx, letter, handled_up_to).await {
-                    return stop;
+                match write_dead_letter(
+                    &ctx.repository,
+                    &ctx.connector,
+                    letter,
+                    status,
+                    &ctx.cancel,
+                )
+                .await
+                {
+                    DeadLetterWrite::Written => status.add_dead_lettered(1),
+                    DeadLetterWrite::Cancelled => return Transformed::Cancelled,
+                    DeadLetterWrite::Failed(message) => {
+                        return Transformed::Cut {
+                            outgoing,
+                            handled_up_to,
+                            fault: Fault::DeadLetter(message),
+                        }
+                    }
                 }
             }
         }
         handled_up_to = Some(event.position);
     }
-    if outgoing.is_empty() {
-        return Delivery::Done;
-    }
-    deliver(ctx, sink, &outgoing).await
+    Transformed::All(outgoing)
 }

@@ -184,7 +184,7 @@ pub fn derive(
         for (name, value) in record.headers {
             object.insert(name, serde_json::Value::String(value));
         }
-        serde_json::to_vec(&object).unwrap_or_default()
+        serde_json::to_vec(&object).unwrap_or_default().into()
     };
     RecordedEvent {
         id,
@@ -192,7 +192,7 @@ pub fn derive(
             .event_type
             .unwrap_or_else(|| input.event_type.clone()),
         content_type,
-        data: record.data,
+        data: record.data.into(),
         metadata,
         ..input.clone()
     }

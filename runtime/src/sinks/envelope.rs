@@ -180,8 +180,8 @@ mod tests {
             content_type,
             created: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()
                 + chrono::Duration::microseconds(123_456),
-            data: data.to_vec(),
-            metadata: metadata.to_vec(),
+            data: data.to_vec().into(),
+            metadata: metadata.to_vec().into(),
         }
     }
 

@@ -28,6 +28,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::outbound::DestinationPolicy;
 use crate::store::RecordedEvent;
 use crate::strict_de::{deserialize_tagged, Tagged};
+use crate::wasm::SinkStage;
 
 /// The settings of a connector's sink, tagged by `type` (read with
 /// [`deserialize_tagged`], so an error names the field inside the sink).
@@ -102,15 +103,21 @@ impl SinkConfig {
         }
     }
 
-    /// Builds a built-in sink. Settings must have been validated; custom
-    /// (`wasm`) sinks need their component and are built by the pipeline.
-    pub fn build(&self, ctx: SinkContext) -> Result<Box<dyn Sink>, ConfigError> {
-        match self {
-            SinkConfig::Console(c) => Ok(Box::new(console::ConsoleSink::new(c.clone(), ctx))),
-            SinkConfig::Http(c) => Ok(Box::new(http::HttpSink::new(c.clone(), ctx)?)),
-            SinkConfig::Wasm(_) => Err(ConfigError::new(
+    /// Builds the sink: the one way every sink is made. A custom (`wasm`)
+    /// sink is given its `component`, instantiated and initialised (the
+    /// pipeline makes it from the module); built-in sinks need none.
+    pub fn build(
+        &self,
+        ctx: SinkContext,
+        component: Option<SinkStage>,
+    ) -> Result<Box<dyn Sink>, ConfigError> {
+        match (self, component) {
+            (SinkConfig::Console(c), _) => Ok(Box::new(console::ConsoleSink::new(c.clone(), ctx))),
+            (SinkConfig::Http(c), _) => Ok(Box::new(http::HttpSink::new(c.clone(), ctx)?)),
+            (SinkConfig::Wasm(c), Some(stage)) => Ok(Box::new(wasm::WasmSink::new(stage, c, ctx))),
+            (SinkConfig::Wasm(_), None) => Err(ConfigError::new(
                 "sink.module",
-                "a custom sink is built from its module by the pipeline",
+                "a custom sink needs its component, made from its module",
             )),
         }
     }

@@ -6,11 +6,11 @@
 //! (the connector's status shows each retry), which is what at-least-once
 //! delivery wants when the destination is only down for a while.
 //!
-//! The wait before retry `n` (1 for the first retry) is
-//! `min(maxBackoffMs, initialBackoffMs * multiplier^(n-1))` with *equal
-//! jitter*: half of it fixed, the other half random, so many connectors
-//! retrying against the same destination spread out without ever retrying
-//! immediately.
+//! The wait before retry `n` (1 for the first retry) is the runtime's one
+//! [`Backoff`]: `min(maxBackoffMs, initialBackoffMs * multiplier^(n-1))`
+//! with *equal jitter*, half of it fixed, the other half random, so many
+//! connectors retrying against the same destination spread out without
+//! ever retrying immediately.
 //!
 //! A `Retry-After` from the destination (delay in seconds or an HTTP date)
 //! replaces the computed wait. It is honoured even above `maxBackoffMs` (the
@@ -20,10 +20,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use crate::backoff::Backoff;
 
 /// The longest `Retry-After` a sink honours.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -104,21 +104,23 @@ impl RetryConfig {
     }
 }
 
-/// A [`RetryConfig`] in use.
+/// A [`RetryConfig`] in use: the runtime's [`Backoff`] with the
+/// connector's settings, an attempt limit and the destination's
+/// `Retry-After`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    initial: Duration,
-    max: Duration,
-    multiplier: f64,
+    backoff: Backoff,
     max_attempts: Option<u32>,
 }
 
 impl RetryPolicy {
     pub fn new(config: &RetryConfig) -> Self {
         Self {
-            initial: Duration::from_millis(config.initial_backoff_ms),
-            max: Duration::from_millis(config.max_backoff_ms),
-            multiplier: config.multiplier.max(1.0),
+            backoff: Backoff::new(
+                Duration::from_millis(config.initial_backoff_ms),
+                Duration::from_millis(config.max_backoff_ms),
+            )
+            .with_multiplier(config.multiplier),
             max_attempts: config.max_attempts,
         }
     }
@@ -131,32 +133,22 @@ impl RetryPolicy {
     /// The capped exponential wait before retry `attempt` (1 for the first
     /// retry), without jitter.
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        // Past 64 doublings every sane setting is at its cap anyway.
-        let exponent = attempt.saturating_sub(1).min(64) as i32;
-        let millis = self.initial.as_millis() as f64 * self.multiplier.powi(exponent);
-        let max = self.max.as_millis() as f64;
-        Duration::from_millis(millis.min(max) as u64)
+        self.backoff.ceiling(attempt)
     }
 
-    /// The wait before retry `attempt` (1 for the first retry), with equal
-    /// jitter: between half the [`ceiling`](Self::ceiling) and all of it.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        self.backoff_with(attempt, rand::rng().random_range(0.0..=1.0))
-    }
-
-    /// [`backoff`](Self::backoff) with the random part given (`0.0..=1.0`).
+    /// The wait before retry `attempt` with the random part of its jitter
+    /// given (`0.0..=1.0`): between half the [`ceiling`](Self::ceiling)
+    /// and all of it.
     pub fn backoff_with(&self, attempt: u32, jitter: f64) -> Duration {
-        let ceiling = self.ceiling(attempt);
-        let half = ceiling / 2;
-        half + (ceiling - half).mul_f64(jitter.clamp(0.0, 1.0))
+        self.backoff.wait_with(attempt, jitter)
     }
 
     /// The wait before retry `attempt`, honouring the destination's
     /// `Retry-After` when it gave one (see the module docs for the bounds).
     pub fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         match retry_after {
-            Some(after) => after.clamp(self.initial.min(MAX_RETRY_AFTER), MAX_RETRY_AFTER),
-            None => self.backoff(attempt),
+            Some(after) => after.clamp(self.backoff.first().min(MAX_RETRY_AFTER), MAX_RETRY_AFTER),
+            None => self.backoff.wait(attempt),
         }
     }
 }
@@ -222,7 +214,7 @@ mod tests {
         assert_eq!(p.backoff_with(3, 1.0), Duration::from_millis(400));
         assert_eq!(p.backoff_with(3, 0.5), Duration::from_millis(300));
         for attempt in 1..20 {
-            let wait = p.backoff(attempt);
+            let wait = p.wait(attempt, None);
             let ceiling = p.ceiling(attempt);
             assert!(
                 wait >= ceiling / 2 && wait <= ceiling,

@@ -192,8 +192,8 @@ mod tests {
             event_type: String::new(),
             content_type: ContentType::Binary,
             created: Utc::now(),
-            data: vec![0; bytes],
-            metadata: Vec::new(),
+            data: vec![0; bytes].into(),
+            metadata: Default::default(),
         })
     }
 

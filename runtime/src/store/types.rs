@@ -1,5 +1,6 @@
 use std::fmt;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -56,8 +57,8 @@ pub struct NewEvent {
     pub id: Uuid,
     pub event_type: String,
     pub content_type: ContentType,
-    pub data: Vec<u8>,
-    pub metadata: Vec<u8>,
+    pub data: Bytes,
+    pub metadata: Bytes,
 }
 
 impl NewEvent {
@@ -67,8 +68,8 @@ impl NewEvent {
             id: Uuid::new_v4(),
             event_type: event_type.into(),
             content_type: ContentType::Json,
-            data: serde_json::to_vec(data).unwrap_or_default(),
-            metadata: Vec::new(),
+            data: serde_json::to_vec(data).unwrap_or_default().into(),
+            metadata: Bytes::new(),
         }
     }
 }
@@ -83,8 +84,8 @@ pub struct RecordedEvent {
     pub event_type: String,
     pub content_type: ContentType,
     pub created: DateTime<Utc>,
-    pub data: Vec<u8>,
-    pub metadata: Vec<u8>,
+    pub data: Bytes,
+    pub metadata: Bytes,
 }
 
 impl RecordedEvent {

@@ -13,8 +13,8 @@ pub(super) fn event(e: &RecordedEvent) -> types::Event {
         event_type: e.event_type.clone(),
         content_type: e.content_type.mime().to_owned(),
         created_ms: u64::try_from(e.created.timestamp_millis()).unwrap_or(0),
-        data: e.data.clone(),
-        metadata: e.metadata.clone(),
+        data: e.data.to_vec(),
+        metadata: e.metadata.to_vec(),
     }
 }
 

@@ -27,7 +27,7 @@ async fn batch_mode_sends_an_array_of_envelopes() {
     assert_eq!(limits.linger, Duration::from_millis(7));
 
     let mut batch = events(3);
-    batch[1].metadata = br#"{"user":"ann"}"#.to_vec();
+    batch[1].metadata = br#"{"user":"ann"}"#.to_vec().into();
     batch[2].content_type = ContentType::Binary;
     assert_eq!(
         sink.deliver(&batch).await.unwrap(),
@@ -51,7 +51,7 @@ async fn batch_with_a_bad_event_is_split_until_only_it_is_rejected() {
     let receiver = Receiver::start().await;
     let (mut sink, notices) = sink(batch_config(receiver.url("/batch")));
     let mut batch = events(7);
-    batch[4].data = br#"{"note":"REJECT"}"#.to_vec();
+    batch[4].data = br#"{"note":"REJECT"}"#.to_vec().into();
 
     let outcomes = sink.deliver(&batch).await.unwrap();
     for (i, outcome) in outcomes.iter().enumerate() {
@@ -91,7 +91,7 @@ async fn cloud_events_binary_mode() {
     config.cloud_events = true;
     let (mut sink, _) = sink(config);
     let mut one = event("orders-42", 3, "{\"a\":1}");
-    one.metadata = br#"{"tenant":"acme"}"#.to_vec();
+    one.metadata = br#"{"tenant":"acme"}"#.to_vec().into();
     sink.deliver(&[one]).await.unwrap();
 
     let seen = &receiver.seen()[0];
@@ -118,7 +118,7 @@ async fn cloud_events_batch_mode() {
     let (mut sink, _) = sink(config);
     let mut batch = events(2);
     batch[1].content_type = ContentType::Binary;
-    batch[1].data = vec![1, 2];
+    batch[1].data = vec![1u8, 2].into();
     sink.deliver(&batch).await.unwrap();
 
     let seen = &receiver.seen()[0];

@@ -50,7 +50,7 @@ async fn a_refused_event_is_rejected_and_the_others_delivered() {
     let receiver = Receiver::start().await;
     let (mut sink, notices) = sink(config(receiver.url("/hook")));
     let mut batch = events(3);
-    batch[1].data = br#"{"x":"REJECT"}"#.to_vec();
+    batch[1].data = br#"{"x":"REJECT"}"#.to_vec().into();
     let outcomes = sink.deliver(&batch).await.unwrap();
     assert_eq!(outcomes[0], DeliveryOutcome::Delivered);
     assert_eq!(outcomes[2], DeliveryOutcome::Delivered);
@@ -206,7 +206,7 @@ async fn stop_at_first_rejection_sends_nothing_after_it() {
     let receiver = Receiver::start().await;
     let mut sink = stopping_sink(config(receiver.url("/hook")));
     let mut batch = events(4);
-    batch[1].data = br#"{"x":"REJECT"}"#.to_vec();
+    batch[1].data = br#"{"x":"REJECT"}"#.to_vec().into();
     let outcomes = sink.deliver(&batch).await.unwrap();
     assert_eq!(outcomes.len(), 2, "{outcomes:?}");
     assert_eq!(outcomes[0], DeliveryOutcome::Delivered);
@@ -220,7 +220,7 @@ async fn stop_at_first_rejection_sends_nothing_after_it() {
     let receiver = Receiver::start().await;
     let mut sink = stopping_sink(batch_config(receiver.url("/hook")));
     let mut batch = events(8);
-    batch[5].data = br#"{"x":"REJECT"}"#.to_vec();
+    batch[5].data = br#"{"x":"REJECT"}"#.to_vec().into();
     let outcomes = sink.deliver(&batch).await.unwrap();
     assert_eq!(outcomes.len(), 6, "{outcomes:?}");
     assert!(outcomes[..5]

@@ -19,10 +19,10 @@ async fn per_event_headers_and_body() {
     let (mut sink, _) = sink(config);
 
     let mut first = event("orders-42", 7, "{ \"total\": 12 }");
-    first.metadata = br#"{"Tenant":"acme","priority":2,"bad key":"x"}"#.to_vec();
+    first.metadata = br#"{"Tenant":"acme","priority":2,"bad key":"x"}"#.to_vec().into();
     let mut second = event("orders-42", 8, "");
     second.content_type = ContentType::Binary;
-    second.data = vec![0, 1, 2, 255];
+    second.data = vec![0u8, 1, 2, 255].into();
     second.event_type = "Blob".into();
 
     let outcomes = sink.deliver(&[first, second]).await.unwrap();

@@ -168,8 +168,8 @@ pub fn event(stream: &str, revision: u64, data: &str) -> RecordedEvent {
         content_type: ContentType::Json,
         created: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()
             + chrono::Duration::milliseconds(revision as i64),
-        data: data.as_bytes().to_vec(),
-        metadata: Vec::new(),
+        data: data.as_bytes().to_vec().into(),
+        metadata: Default::default(),
     }
 }
 

@@ -237,8 +237,8 @@ async fn interrupted_and_damaged_uploads_are_repaired() {
         id: Uuid::new_v4(),
         event_type: CHUNK_EVENT.into(),
         content_type: ContentType::Binary,
-        data: data.to_vec(),
-        metadata: Vec::new(),
+        data: data.to_vec().into(),
+        metadata: Default::default(),
     };
 
     // A crash after the first chunk: the next upload completes the stream.

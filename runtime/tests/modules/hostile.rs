@@ -171,8 +171,8 @@ async fn content_that_does_not_hash_to_its_digest_is_reported() {
         id: Uuid::new_v4(),
         event_type: CHUNK_EVENT.into(),
         content_type: ContentType::Binary,
-        data: b"something else".to_vec(),
-        metadata: Vec::new(),
+        data: b"something else".to_vec().into(),
+        metadata: Default::default(),
     };
     node.store()
         .append(

@@ -10,7 +10,7 @@ async fn reads_match_the_embedded_store() {
     let store = node.client();
     let stream = unique("same");
     let mut written = events("Same", 3);
-    written[1].metadata = br#"{"k":"v"}"#.to_vec();
+    written[1].metadata = br#"{"k":"v"}"#.to_vec().into();
     store
         .append(&stream, ExpectedRevision::NoStream, written)
         .await

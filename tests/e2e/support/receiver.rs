@@ -47,6 +47,9 @@ struct Behaviour {
     refused: usize,
     /// Time taken to answer each request.
     delay: Duration,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// The receiver; cheap to clone.
@@ -88,6 +91,11 @@ impl Receiver {
 
     pub fn reject_id(&self, id: &str) {
         self.with(|b| b.reject_ids.insert(id.to_owned()));
+    }
+
+    /// The most requests that were ever being answered at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.with(|b| b.most_in_flight)
     }
 
     pub fn accepted(&self) -> Vec<Received> {
@@ -143,11 +151,17 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let delay = state.lock().expect("receiver lock").delay;
+    let delay = {
+        let mut b = state.lock().expect("receiver lock");
+        b.in_flight += 1;
+        b.most_in_flight = b.most_in_flight.max(b.in_flight);
+        b.delay
+    };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     let mut b = state.lock().expect("receiver lock");
+    b.in_flight -= 1;
     if let Some(status) = b.fail_all {
         b.refused += 1;
         return StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);

@@ -116,8 +116,8 @@ fn new_event(record: AppendRecord, id: Uuid) -> NewEvent {
         id,
         event_type,
         content_type,
-        data: record.data,
-        metadata,
+        data: record.data.into(),
+        metadata: metadata.into(),
     }
 }
 

@@ -124,8 +124,8 @@ mod tests {
             event_type: "OrderPlaced".into(),
             content_type,
             created: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
-            data: data.to_vec(),
-            metadata: Vec::new(),
+            data: data.to_vec().into(),
+            metadata: Default::default(),
         }
     }
 

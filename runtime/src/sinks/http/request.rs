@@ -228,8 +228,8 @@ mod tests {
             event_type: "T".into(),
             content_type: ContentType::Json,
             created: Utc::now(),
-            data: b"{}".to_vec(),
-            metadata: metadata.to_vec(),
+            data: b"{}".to_vec().into(),
+            metadata: metadata.to_vec().into(),
         }
     }
 

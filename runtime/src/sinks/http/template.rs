@@ -156,8 +156,8 @@ mod tests {
             event_type: event_type.into(),
             content_type: ContentType::Json,
             created: Utc::now(),
-            data: Vec::new(),
-            metadata: Vec::new(),
+            data: Default::default(),
+            metadata: Default::default(),
         }
     }
 

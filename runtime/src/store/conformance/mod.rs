@@ -199,8 +199,8 @@ fn binary_event(event_type: &str, data: &[u8]) -> NewEvent {
         id: Uuid::new_v4(),
         event_type: event_type.to_owned(),
         content_type: ContentType::Binary,
-        data: data.to_vec(),
-        metadata: Vec::new(),
+        data: data.to_vec().into(),
+        metadata: Default::default(),
     }
 }
 

@@ -58,7 +58,7 @@ pub async fn multi_append_across_streams(store: &dyn EventStore) {
     let orders = unique_stream("multi-orders");
     let payments = unique_stream("multi-payments");
     let mut paid = binary_event("PaymentTaken", &[0, 1, 2, 255]);
-    paid.metadata = br#"{"tenant":"acme"}"#.to_vec();
+    paid.metadata = br#"{"tenant":"acme"}"#.to_vec().into();
     let order_events = json_events("OrderPlaced", 2);
     let payment_events = vec![paid, binary_event("PaymentSettled", b"ok")];
     append(store, &payments, json_events("PaymentOpened", 1)).await;

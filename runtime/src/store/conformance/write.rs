@@ -14,10 +14,10 @@ use crate::store::{
 pub async fn append_and_read_back(store: &dyn EventStore) {
     let stream = unique_stream("roundtrip");
     let mut with_metadata = NewEvent::json("OrderPlaced", &serde_json::json!({ "total": 12.5 }));
-    with_metadata.metadata = br#"{"$correlationId":"abc"}"#.to_vec();
+    with_metadata.metadata = br#"{"$correlationId":"abc"}"#.to_vec().into();
     let all_bytes: Vec<u8> = (0..=255u8).collect();
     let mut binary = binary_event("Blob", &all_bytes);
-    binary.metadata = vec![0, 1, 2, 255];
+    binary.metadata = vec![0u8, 1, 2, 255].into();
     let empty = binary_event("Empty", &[]);
     let written = vec![with_metadata, binary, empty];
 

@@ -119,8 +119,8 @@ fn append(
                 event.event_type,
                 content_type_to_sql(event.content_type),
                 created,
-                event.data,
-                event.metadata,
+                &event.data[..],
+                &event.metadata[..],
             ])
             .map_err(sql_err)?;
         revision += 1;

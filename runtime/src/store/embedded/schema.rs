@@ -143,8 +143,8 @@ pub(super) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<RecordedEvent> {
         event_type: row.get(4)?,
         content_type: content_type_from_sql(&content_type),
         created: DateTime::from_timestamp_micros(created).unwrap_or_default(),
-        data: row.get(7)?,
-        metadata: row.get(8)?,
+        data: row.get::<_, Vec<u8>>(7)?.into(),
+        metadata: row.get::<_, Vec<u8>>(8)?.into(),
     })
 }
 

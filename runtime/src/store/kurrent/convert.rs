@@ -66,7 +66,7 @@ pub(super) fn event_data(index: usize, event: NewEvent) -> Result<EventData, Sto
                      {why}"
                 ))
             };
-            let text = String::from_utf8(data).map_err(|e| invalid(e.to_string()))?;
+            let text = String::from_utf8(data.into()).map_err(|e| invalid(e.to_string()))?;
             let raw = RawValue::from_string(text).map_err(|e| invalid(e.to_string()))?;
             EventData::json(&event_type, &raw).map_err(|e| invalid(e.to_string()))?
         }
@@ -111,8 +111,8 @@ pub(super) fn recorded_event(resolved: &ResolvedEvent) -> Option<RecordedEvent> 
             .get("created")
             .and_then(|ticks| created(ticks))
             .unwrap_or(event.created),
-        data: event.data.to_vec(),
-        metadata: event.custom_metadata.to_vec(),
+        data: event.data.clone(),
+        metadata: event.custom_metadata.clone(),
     })
 }
 
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn invalid_json_is_refused() {
         let mut event = NewEvent::json("T", &1);
-        event.data = b"{not json".to_vec();
+        event.data = Bytes::from_static(b"{not json");
         assert!(matches!(
             event_data(3, event),
             Err(StoreError::InvalidRequest(_))

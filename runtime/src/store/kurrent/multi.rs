@@ -131,7 +131,7 @@ fn record(stream: &str, index: usize, event: NewEvent) -> Result<AppendRecord, S
             name: event.event_type,
             id: None,
         }),
-        data: event.data,
+        data: event.data.into(),
         stream: String::new(),
     })
 }
@@ -279,10 +279,10 @@ mod tests {
     #[test]
     fn metadata_must_be_a_json_object() {
         let mut event = NewEvent::json("A", &serde_json::json!({}));
-        event.metadata = br#"{"tenant":"acme","n":2}"#.to_vec();
+        event.metadata = bytes::Bytes::from_static(br#"{"tenant":"acme","n":2}"#);
         let record = record("s", 0, event.clone()).expect("an object");
         assert_eq!(record.properties.len(), 2);
-        event.metadata = b"[1]".to_vec();
+        event.metadata = bytes::Bytes::from_static(b"[1]");
         assert!(
             matches!(record_fails(event), StoreError::InvalidRequest(m) if m.contains("JSON object"))
         );
