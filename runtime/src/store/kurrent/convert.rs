@@ -1,6 +1,5 @@
 //! Mappings between the store's types and the client's.
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use kurrentdb::{EventData, ResolvedEvent, StreamPosition, StreamState};
 use serde_json::value::RawValue;
@@ -58,7 +57,7 @@ pub(super) fn event_data(index: usize, event: NewEvent) -> Result<EventData, Sto
         metadata,
     } = event;
     let data = match content_type {
-        ContentType::Binary => EventData::binary(&event_type, Bytes::from(data)),
+        ContentType::Binary => EventData::binary(&event_type, data),
         ContentType::Json => {
             let invalid = |why: String| {
                 StoreError::InvalidRequest(format!(
@@ -71,7 +70,7 @@ pub(super) fn event_data(index: usize, event: NewEvent) -> Result<EventData, Sto
             EventData::json(&event_type, &raw).map_err(|e| invalid(e.to_string()))?
         }
     };
-    Ok(data.id(id).metadata(Bytes::from(metadata)))
+    Ok(data.id(id).metadata(metadata))
 }
 
 /// The result of an append of `batch_len` events. The client reports an
@@ -181,6 +180,8 @@ fn with_matcher(
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
 
     #[test]
@@ -206,10 +207,7 @@ mod tests {
         let data = event_data(0, event).expect("valid JSON");
         // The client keeps the payload private; its Debug shows it.
         let debug = format!("{data:?}");
-        assert!(
-            debug.contains(&format!("{:?}", Bytes::from(expected))),
-            "{debug}"
-        );
+        assert!(debug.contains(&format!("{:?}", expected)), "{debug}");
         assert!(debug.contains("application/json"), "{debug}");
     }
 
