@@ -4,7 +4,11 @@
 //! store node over gRPC. Run with `cargo bench --bench throughput`; results
 //! are printed as a Markdown table (see docs/benchmarks.md).
 //!
-//! Set `BENCH_EVENTS` to change the number of events per end-to-end run.
+//! Set `BENCH_EVENTS` to change the number of events per end-to-end run, and
+//! `BENCH_ONLY=connectors` to run only the connector rows (embedded and
+//! sidecar, per-event and batch), e.g. to compare the two side by side, or
+//! `BENCH_ONLY=sidecar` for only the sidecar's batch row (to profile it).
+//! `BENCH_LOG` (a log filter, e.g. `warn`) prints the runtime's logs.
 
 #![allow(clippy::print_stdout)]
 
@@ -44,18 +48,63 @@ struct Row {
     what: String,
     events: u64,
     seconds: f64,
+    /// CPU time the whole process (every node, the receiver) used meanwhile.
+    cpu_seconds: f64,
 }
 
 impl Row {
     fn print(&self) {
         println!(
-            "| {} | {} | {:.2} s | {:.0} events/s |",
+            "| {} | {} | {:.2} s | {:.0} events/s | {:.1} µs |",
             self.what,
             self.events,
             self.seconds,
-            self.events as f64 / self.seconds
+            self.events as f64 / self.seconds,
+            self.cpu_seconds * 1e6 / self.events as f64
         );
     }
+}
+
+/// Wall-clock and process CPU time since a start: on a shared machine the
+/// CPU time per event compares rows even when the wall clock is disturbed.
+struct Clock {
+    wall: Instant,
+    cpu: f64,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            wall: Instant::now(),
+            cpu: process_cpu_seconds(),
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.wall.elapsed()
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        process_cpu_seconds() - self.cpu
+    }
+}
+
+/// User and system time of this process so far (Linux: `/proc/self/stat`,
+/// in 1/100 s; 0 elsewhere).
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces): state is the
+    // first, user time the 12th, system time the 13th.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: f64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|field| field.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
 }
 
 /// The embedded store, used directly.
@@ -88,7 +137,7 @@ async fn store_rows(store: Arc<dyn EventStore>, via: &str) -> Vec<Row> {
     let mut rows = Vec::new();
 
     let batches = 1000;
-    let start = Instant::now();
+    let start = Clock::start();
     for b in 0..batches {
         store
             .append(
@@ -103,10 +152,11 @@ async fn store_rows(store: Arc<dyn EventStore>, via: &str) -> Vec<Row> {
         what: format!("{via}: append, batches of 100"),
         events: batches * 100,
         seconds: start.elapsed().as_secs_f64(),
+        cpu_seconds: start.cpu_seconds(),
     });
 
     let singles = 2000;
-    let start = Instant::now();
+    let start = Clock::start();
     for n in 0..singles {
         store
             .append("singles-1", ExpectedRevision::Any, events(n, 1))
@@ -117,10 +167,11 @@ async fn store_rows(store: Arc<dyn EventStore>, via: &str) -> Vec<Row> {
         what: format!("{via}: append, one event per call (sequential)"),
         events: singles,
         seconds: start.elapsed().as_secs_f64(),
+        cpu_seconds: start.cpu_seconds(),
     });
 
     let concurrent = 2000;
-    let start = Instant::now();
+    let start = Clock::start();
     let writers: Vec<_> = (0..16)
         .map(|w| {
             let store = Arc::clone(&store);
@@ -141,9 +192,10 @@ async fn store_rows(store: Arc<dyn EventStore>, via: &str) -> Vec<Row> {
         what: format!("{via}: append, one event per call, 16 concurrent writers"),
         events: concurrent,
         seconds: start.elapsed().as_secs_f64(),
+        cpu_seconds: start.cpu_seconds(),
     });
 
-    let start = Instant::now();
+    let start = Clock::start();
     let mut read = 0u64;
     let mut from = AllStart::Start;
     loop {
@@ -166,6 +218,7 @@ async fn store_rows(store: Arc<dyn EventStore>, via: &str) -> Vec<Row> {
         what: format!("{via}: read `$all` forwards, pages of 1000"),
         events: read,
         seconds: start.elapsed().as_secs_f64(),
+        cpu_seconds: start.cpu_seconds(),
     });
     rows
 }
@@ -176,7 +229,7 @@ async fn round_trip_row(url: &str, counter: &AtomicU64, requests: u64) -> Row {
     let client = reqwest::Client::new();
     let body = serde_json::to_vec(&payload(1)).expect("payload");
     let before = counter.load(Ordering::Relaxed);
-    let start = Instant::now();
+    let start = Clock::start();
     for _ in 0..requests {
         let response = client
             .post(url)
@@ -188,11 +241,13 @@ async fn round_trip_row(url: &str, counter: &AtomicU64, requests: u64) -> Row {
         assert!(response.status().is_success());
     }
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = start.cpu_seconds();
     assert_eq!(counter.load(Ordering::Relaxed) - before, requests);
     Row {
         what: "plain sequential HTTP POSTs (the per-event bound)".into(),
         events: requests,
         seconds,
+        cpu_seconds,
     }
 }
 
@@ -239,8 +294,13 @@ async fn start_nodes(
             (node, None)
         }
         Topology::Sidecar => {
+            // The store node runs no connectors, and the sidecar is a member
+            // of its own name: two members called alike would take the
+            // connector from each other over and over.
             let mut config =
                 node_config(dir.join(format!("{name}-store")), StoreLocation::Embedded);
+            config.runs_connectors = false;
+            config.member = "store".into();
             config.grpc = Some(GrpcConfig {
                 listen: "127.0.0.1:0".parse().expect("addr"),
                 credentials: None,
@@ -250,12 +310,9 @@ async fn start_nodes(
             let store_node = Node::start(config).await.expect("start store node");
             let addr = store_node.grpc_addr().expect("gRPC address");
             let connection = format!("esdb://{addr}?tls=false");
-            let sidecar = Node::start(node_config(
-                dir.join(name),
-                StoreLocation::Kurrent(connection),
-            ))
-            .await
-            .expect("start sidecar");
+            let mut config = node_config(dir.join(name), StoreLocation::Kurrent(connection));
+            config.member = "sidecar".into();
+            let sidecar = Node::start(config).await.expect("start sidecar");
             (sidecar, Some(store_node))
         }
     }
@@ -291,7 +348,7 @@ async fn end_to_end_row(
     }))
     .expect("definition");
     let id = ConnectorId::parse(&slug).expect("id");
-    let start = Instant::now();
+    let start = Clock::start();
     node.execute(
         &id,
         Command::Create {
@@ -305,11 +362,13 @@ async fn end_to_end_row(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = start.cpu_seconds();
     node.supervisor().stop_all().await;
     Row {
         what: format!("connector to local HTTP receiver, {name}"),
         events: count,
         seconds,
+        cpu_seconds,
     }
 }
 
@@ -319,25 +378,45 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
+    if std::env::var_os("BENCH_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("BENCH_LOG"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let only_connectors = only == "connectors" || only == "sidecar";
+    let only_sidecar_batch = only == "sidecar";
     let dir = tempfile::tempdir().expect("tempdir");
-    println!("| what | events | time | rate |");
-    println!("|---|---|---|---|");
-    for row in store_rows(embedded_store(dir.path()), "embedded").await {
-        row.print();
+    println!("| what | events | time | rate | CPU per event |");
+    println!("|---|---|---|---|---|");
+    if !only_connectors {
+        for row in store_rows(embedded_store(dir.path()), "embedded").await {
+            row.print();
+        }
+        let (client, server) = grpc_store(dir.path()).await;
+        for row in store_rows(client, "gRPC (Rust client)").await {
+            row.print();
+        }
+        server.shutdown().await;
+        let (url, counter) = support::receiver().await;
+        round_trip_row(&url, &counter, events).await.print();
     }
-    let (client, server) = grpc_store(dir.path()).await;
-    for row in store_rows(client, "gRPC (Rust client)").await {
-        row.print();
-    }
-    server.shutdown().await;
-    let (url, counter) = support::receiver().await;
-    round_trip_row(&url, &counter, events).await.print();
     let per_event = json!({ "type": "http" });
     let batch = json!({ "type": "http", "batch": { "maxEvents": 1000, "maxBytes": 4194304, "lingerMs": 5 } });
     for (name, topology) in [
         ("embedded", Topology::Embedded),
         ("sidecar", Topology::Sidecar),
     ] {
+        if only_sidecar_batch {
+            if let Topology::Sidecar = topology {
+                let batch_row = format!("{name}, batch-1000");
+                end_to_end_row(dir.path(), &batch_row, topology, batch.clone(), events * 10)
+                    .await
+                    .print();
+            }
+            continue;
+        }
         end_to_end_row(
             dir.path(),
             &format!("{name}, per-event"),

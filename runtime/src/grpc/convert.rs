@@ -108,7 +108,7 @@ expected_revision_from!(tombstone_req::options::ExpectedStreamRevision);
 /// payload moves instead of being copied).
 pub fn read_event(event: RecordedEvent, structured_ids: bool) -> ReadResp {
     let mut metadata = HashMap::with_capacity(3);
-    metadata.insert(TYPE_KEY.to_owned(), event.event_type.clone());
+    metadata.insert(TYPE_KEY.to_owned(), event.event_type);
     metadata.insert(
         CONTENT_TYPE_KEY.to_owned(),
         event.content_type.mime().to_owned(),

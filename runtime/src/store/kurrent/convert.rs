@@ -91,27 +91,29 @@ pub(super) fn append_result(result: &kurrentdb::WriteResult, batch_len: usize) -
 }
 
 /// A recorded event of a read or subscription (`None` for a link whose
-/// event is gone).
-pub(super) fn recorded_event(resolved: &ResolvedEvent) -> Option<RecordedEvent> {
-    let event = resolved.event.as_ref().or(resolved.link.as_ref())?;
+/// event is gone). Takes the event, so its type moves and its payloads stay
+/// the buffers the protocol message was decoded into (no copy).
+pub(super) fn recorded_event(resolved: ResolvedEvent) -> Option<RecordedEvent> {
+    let event = resolved.event.or(resolved.link)?;
+    let created = event
+        .metadata
+        .get("created")
+        .and_then(|ticks| created(ticks))
+        .unwrap_or(event.created);
     Some(RecordedEvent {
         id: event.id,
         stream: event.stream_id().to_owned(),
         revision: event.revision,
         position: position(event.position),
-        event_type: event.event_type.clone(),
         content_type: if event.is_json {
             ContentType::Json
         } else {
             ContentType::Binary
         },
-        created: event
-            .metadata
-            .get("created")
-            .and_then(|ticks| created(ticks))
-            .unwrap_or(event.created),
-        data: event.data.clone(),
-        metadata: event.custom_metadata.clone(),
+        created,
+        event_type: event.event_type,
+        data: event.data,
+        metadata: event.custom_metadata,
     })
 }
 
@@ -178,6 +180,8 @@ fn with_matcher(
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
 
     #[test]

@@ -197,7 +197,7 @@ impl KurrentStore {
         let mut events = Vec::new();
         while events.len() < max {
             match stream.next().await {
-                Ok(Some(resolved)) => events.extend(convert::recorded_event(&resolved)),
+                Ok(Some(resolved)) => events.extend(convert::recorded_event(resolved)),
                 Ok(None) => break,
                 Err(e) => return Err(self.map_error(generation, e, ctx)),
             }

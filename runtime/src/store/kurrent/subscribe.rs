@@ -139,7 +139,7 @@ impl Task {
                 }
                 SubscriptionEvent::EventAppeared(resolved) => {
                     backoff.reset();
-                    convert::recorded_event(&resolved).and_then(|event| self.on_event(event))
+                    convert::recorded_event(resolved).and_then(|event| self.on_event(event))
                 }
                 SubscriptionEvent::Checkpoint(position) => {
                     backoff.reset();
