@@ -180,7 +180,6 @@ fn with_matcher(
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
 
     use super::*;
 
