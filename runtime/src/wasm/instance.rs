@@ -35,12 +35,10 @@ pub(super) trait Bindings: Sized + Send {
     ) -> impl std::future::Future<Output = wasmtime::Result<Result<(), GuestError>>> + Send;
 }
 
-struct Live<B> {
+struct Live {
     store: Store<HostState>,
-    /// Kept for the instance's life; only `init` is called through them.
-    #[allow(dead_code)]
-    bindings: B,
-    /// The export that takes a batch.
+    /// The export that takes a batch (the bindings are needed only for
+    /// `init`).
     batch: Func,
     calls: u64,
 }
@@ -53,7 +51,9 @@ pub(super) struct Instance<B: Bindings> {
     config: String,
     limits: StageLimits,
     outgoing: Option<Arc<OutgoingHttp>>,
-    live: Option<Live<B>>,
+    live: Option<Live>,
+    /// The world whose bindings `init` is called through.
+    world: std::marker::PhantomData<B>,
 }
 
 /// The epoch advances this often; time budgets are counted in it.
@@ -76,6 +76,7 @@ impl<B: Bindings> Instance<B> {
             limits,
             outgoing,
             live: None,
+            world: std::marker::PhantomData,
         }
     }
 
@@ -137,7 +138,6 @@ impl<B: Bindings> Instance<B> {
         }
         self.live = Some(Live {
             store,
-            bindings,
             batch,
             calls: 0,
         });
