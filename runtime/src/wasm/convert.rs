@@ -137,3 +137,48 @@ pub(super) fn output_bytes(outcomes: &[types::Outcome]) -> usize {
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::store::{ContentType, Position};
+
+    fn event(n: u64, content_type: ContentType) -> RecordedEvent {
+        RecordedEvent {
+            id: Uuid::new_v4(),
+            stream: format!("orders-é{n}"),
+            revision: n,
+            position: Position::new(10 + n, 10 + n),
+            event_type: "OrderPlaced".into(),
+            content_type,
+            created: Utc::now(),
+            data: vec![n as u8; 3].into(),
+            metadata: b"{}".to_vec().into(),
+        }
+    }
+
+    #[test]
+    fn each_guest_event_borrows_its_own_fields_and_id() {
+        let events = vec![
+            event(0, ContentType::Json),
+            event(1, ContentType::Binary),
+            event(2, ContentType::Json),
+        ];
+        let ids = BatchIds::new(&events);
+        let guest = ids.events(&events);
+        assert_eq!(guest.len(), 3);
+        for (g, e) in guest.iter().zip(&events) {
+            assert_eq!(g.id, e.id.to_string());
+            assert_eq!(g.stream, e.stream);
+            assert_eq!(g.revision, e.revision);
+            assert_eq!(g.position, e.position.commit);
+            assert_eq!(g.event_type, e.event_type);
+            assert_eq!(g.content_type, e.content_type.mime());
+            assert_eq!(g.data, &e.data[..]);
+            assert_eq!(g.metadata, b"{}");
+        }
+    }
+}
