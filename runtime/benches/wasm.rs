@@ -2,8 +2,8 @@
 //! `guest-examples/build.sh redact misbehave && cargo bench --bench wasm`;
 //! results are printed as Markdown (see docs/benchmarks.md).
 //!
-//! - the same redaction (parse JSON, remove a field, serialize) as the
-//!   `redact` component and as native Rust, over the same batches;
+//! - the `redact` component against its own redaction code compiled
+//!   natively (`support/wasm_ratio.rs`), in batches of 100 and of 1,000;
 //! - the fixed cost of one batch call (`misbehave` in `ok` mode, one event);
 //! - a transform stage's start with its compiled component in the cache;
 //! - end to end: a connector with the `redact` transform beside the same
@@ -17,147 +17,50 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use connectors::connector::{Command, ConnectorDefinition, ConnectorId};
+use connectors::modules::digest_of;
 use connectors::node::{Node, NodeConfig};
-use connectors::store::{ContentType, ExpectedRevision, NewEvent, Position, RecordedEvent};
-use connectors::wasm::{GuestIdentity, StageLimits, StageOutcome, WasmConfig, WasmHost};
-use serde_json::{json, Value};
-use uuid::Uuid;
+use connectors::store::{ExpectedRevision, NewEvent};
+use connectors::wasm::StageLimits;
+use serde_json::json;
+use support::wasm_ratio::{self, example, identity, payload, recorded};
 
 const BATCH: usize = 100;
 const BATCHES: usize = 200;
-
-fn payload(n: u64) -> Value {
-    json!({
-        "orderId": format!("order-{n:08}"),
-        "customer": { "id": format!("customer-{:06}", n % 100_000), "tier": "gold", "country": "NL" },
-        "card": "4111111111111111",
-        "lines": [ { "sku": "SKU-000123", "qty": 2, "price": 19.99 }, { "sku": "SKU-000456", "qty": 1, "price": 5.25 } ],
-        "total": 45.23,
-        "currency": "EUR"
-    })
-}
-
-fn recorded(n: u64) -> RecordedEvent {
-    RecordedEvent {
-        id: Uuid::new_v4(),
-        stream: "orders-1".into(),
-        revision: n,
-        position: Position::new(n + 1, n + 1),
-        event_type: "OrderPlaced".into(),
-        content_type: ContentType::Json,
-        created: Utc::now(),
-        data: serde_json::to_vec(&payload(n)).expect("payload").into(),
-        metadata: Default::default(),
-    }
-}
-
-/// The native twin of the `redact` component with `{"remove": ["card"]}`.
-fn redact_native(events: &[RecordedEvent]) -> Vec<Vec<u8>> {
-    events
-        .iter()
-        .map(|e| {
-            let mut value: Value = serde_json::from_slice(&e.data).expect("json");
-            if let Some(object) = value.as_object_mut() {
-                object.remove("card");
-            }
-            serde_json::to_vec(&value).expect("serialize")
-        })
-        .collect()
-}
-
-fn example(name: &str) -> Vec<u8> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../guest-examples/dist/{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{} is missing ({e}); run guest-examples/build.sh",
-            path.display()
-        )
-    })
-}
 
 fn row(what: &str, value: String) {
     println!("| {what} | {value} |");
 }
 
 async fn component_rows(cache: &Path) {
-    let host = WasmHost::new(WasmConfig {
-        cache_dir: cache.to_owned(),
-        destinations: Default::default(),
-    })
-    .expect("host");
-    let identity = || GuestIdentity {
-        connector: "bench".into(),
-        stage: "bench".into(),
-        secrets: Vec::new(),
-    };
-    let batches: Vec<Vec<RecordedEvent>> = (0..BATCHES)
-        .map(|b| {
-            (0..BATCH)
-                .map(|i| recorded((b * BATCH + i) as u64))
-                .collect()
-        })
-        .collect();
-
-    let redact = example("redact");
-    host.inspect("sha256:redact", &redact)
-        .expect("inspect redact");
-    let component = host
-        .component("sha256:redact", || redact.clone())
-        .expect("component");
-    let mut stage = host
-        .transform(
-            &component,
-            identity(),
-            json!({ "remove": ["card"] }).to_string(),
-            StageLimits::default(),
-        )
-        .expect("stage");
-    stage.transform(&batches[0]).await.expect("warm up");
-
-    // Native and component, alternated per batch so both see the same machine.
-    let (mut native, mut wasm) = (Duration::ZERO, Duration::ZERO);
-    for batch in &batches {
-        let start = Instant::now();
-        let out = redact_native(batch);
-        native += start.elapsed();
-        assert_eq!(out.len(), batch.len());
-        let start = Instant::now();
-        let outcomes = stage.transform(batch).await.expect("transform");
-        wasm += start.elapsed();
-        assert!(
-            matches!(&outcomes[0], StageOutcome::Emit(r) if !r[0].data.windows(4).any(|w| w == b"card"))
+    for events_per_batch in [BATCH, 1000] {
+        let ratio =
+            wasm_ratio::component_vs_native(events_per_batch, BATCHES * BATCH / events_per_batch)
+                .await;
+        let per_second = |us: f64| format!("{:.0} events/s ({us:.2} µs/event)", 1e6 / us);
+        row(
+            &format!("redact, native Rust, batches of {events_per_batch}"),
+            per_second(ratio.native_us_per_event),
+        );
+        row(
+            &format!("redact, component, batches of {events_per_batch}"),
+            per_second(ratio.component_us_per_event),
+        );
+        row(
+            &format!("component / native cost, batches of {events_per_batch}"),
+            format!("{:.2}x", ratio.ratio()),
         );
     }
-    let events = (BATCHES * BATCH) as f64;
-    row(
-        "redact, native Rust",
-        format!(
-            "{:.0} events/s ({:.2} µs/event)",
-            events / native.as_secs_f64(),
-            native.as_secs_f64() * 1e6 / events
-        ),
-    );
-    row(
-        "redact, component",
-        format!(
-            "{:.0} events/s ({:.2} µs/event)",
-            events / wasm.as_secs_f64(),
-            wasm.as_secs_f64() * 1e6 / events
-        ),
-    );
-    row(
-        "component / native cost",
-        format!("{:.2}x", wasm.as_secs_f64() / native.as_secs_f64()),
-    );
 
+    let host = wasm_ratio::host(cache);
+    let redact = example("redact");
+    host.inspect(&digest_of(&redact), &redact)
+        .expect("inspect redact");
     let misbehave = example("misbehave");
-    host.inspect("sha256:misbehave", &misbehave)
+    host.inspect(&digest_of(&misbehave), &misbehave)
         .expect("inspect misbehave");
     let component = host
-        .component("sha256:misbehave", || misbehave.clone())
+        .component(&digest_of(&misbehave), || misbehave.clone())
         .expect("component");
     let mut stage = host
         .transform(
@@ -185,12 +88,12 @@ async fn component_rows(cache: &Path) {
     let start = Instant::now();
     let runs = 20;
     for _ in 0..runs {
-        let component = host.cached("sha256:redact").expect("cached");
+        let component = host.cached(&digest_of(&redact)).expect("cached");
         let mut stage = host
             .transform(
                 &component,
                 identity(),
-                json!({ "remove": ["card"] }).to_string(),
+                wasm_ratio::REDACT_CONFIG.into(),
                 StageLimits::default(),
             )
             .expect("stage");

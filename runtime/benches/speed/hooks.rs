@@ -5,6 +5,7 @@
 
 use crate::context::Bench;
 use crate::support::scale::{measure_scale, ScaleSettings};
+use crate::support::wasm_ratio;
 use crate::table::Row;
 
 const ROW_3: &str = "3. `redact` component vs the same logic compiled natively";
@@ -21,9 +22,24 @@ pub struct Measured {
 }
 
 /// Row 3: the component's cost per event over the native code's, like for
-/// like (same crates and features on both sides).
+/// like: the guest's own redaction code compiled natively, with the same
+/// `serde_json` release and features (`support::wasm_ratio`, shared with
+/// the `wasm` benchmark), over the same batches of 100 and of 1,000.
 pub async fn component_vs_native(_bench: &Bench) -> Option<Measured> {
-    None
+    let of_100 = wasm_ratio::component_vs_native(100, 200).await;
+    let of_1000 = wasm_ratio::component_vs_native(1000, 20).await;
+    Some(Measured {
+        value: format!(
+            "batches of 100: {:.2}x ({:.2} vs {:.2} us/event); batches of 1,000: {:.2}x ({:.2} vs {:.2} us/event). Differs: Cranelift vs LLVM, the guest's allocator vs glibc's, and the call's copies in and out",
+            of_100.ratio(),
+            of_100.component_us_per_event,
+            of_100.native_us_per_event,
+            of_1000.ratio(),
+            of_1000.component_us_per_event,
+            of_1000.native_us_per_event
+        ),
+        met: of_100.ratio() <= 1.3 && of_1000.ratio() <= 1.3,
+    })
 }
 
 /// Row 7: 200 connectors with a WebAssembly transform on one node: RSS,

@@ -1,8 +1,9 @@
 //! Shared by the benchmarks: a local HTTP receiver that counts events
 //! ([`receiver`]), nodes started as a library ([`node`]), the management API
-//! called in process ([`api`]), the order events they append ([`orders`])
-//! and the measurement of many connectors on one node ([`scale`]). Each
-//! benchmark uses a part of it.
+//! called in process ([`api`]), the order events they append ([`orders`]),
+//! the measurement of many connectors on one node ([`scale`]) and the
+//! `redact` component measured against its native twin ([`wasm_ratio`]).
+//! Each benchmark uses a part of it.
 
 #![allow(dead_code)]
 
@@ -10,6 +11,7 @@ pub mod api;
 pub mod node;
 pub mod orders;
 pub mod scale;
+pub mod wasm_ratio;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

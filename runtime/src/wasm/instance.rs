@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wasmtime::component::Func;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::host_state::HostState;
@@ -20,10 +21,12 @@ use super::{GuestError, GuestErrorKind, StageError, StageLimits};
 pub(super) trait Bindings: Sized + Send {
     type Pre: Clone + Send + Sync;
 
+    /// Instantiates the component: its bindings, and the export a batch
+    /// is passed to (called with borrowed events, see `convert`).
     fn instantiate(
         pre: &Self::Pre,
         store: &mut Store<HostState>,
-    ) -> impl std::future::Future<Output = wasmtime::Result<Self>> + Send;
+    ) -> impl std::future::Future<Output = wasmtime::Result<(Self, Func)>> + Send;
 
     fn init(
         &self,
@@ -32,9 +35,11 @@ pub(super) trait Bindings: Sized + Send {
     ) -> impl std::future::Future<Output = wasmtime::Result<Result<(), GuestError>>> + Send;
 }
 
-struct Live<B> {
+struct Live {
     store: Store<HostState>,
-    bindings: B,
+    /// The export that takes a batch (the bindings are needed only for
+    /// `init`).
+    batch: Func,
     calls: u64,
 }
 
@@ -46,7 +51,9 @@ pub(super) struct Instance<B: Bindings> {
     config: String,
     limits: StageLimits,
     outgoing: Option<Arc<OutgoingHttp>>,
-    live: Option<Live<B>>,
+    live: Option<Live>,
+    /// The world whose bindings `init` is called through.
+    world: std::marker::PhantomData<B>,
 }
 
 /// The epoch advances this often; time budgets are counted in it.
@@ -69,6 +76,7 @@ impl<B: Bindings> Instance<B> {
             limits,
             outgoing,
             live: None,
+            world: std::marker::PhantomData,
         }
     }
 
@@ -111,7 +119,7 @@ impl<B: Bindings> Instance<B> {
         let budget = self.limits.call_timeout;
         let mut store = self.new_store();
         Self::arm(&mut store, budget);
-        let bindings = within(
+        let (bindings, batch) = within(
             budget,
             "instantiating",
             B::instantiate(&self.pre, &mut store),
@@ -130,20 +138,23 @@ impl<B: Bindings> Instance<B> {
         }
         self.live = Some(Live {
             store,
-            bindings,
+            batch,
             calls: 0,
         });
         Ok(())
     }
 
-    /// Runs `call` on the live instance (creating it first if needed). A
-    /// trap, a spent budget or a refused destination drops the instance so
-    /// the next call starts from a fresh one.
-    pub async fn call<R, F>(&mut self, what: &str, call: F) -> Result<R, StageError>
+    /// Runs `call` with the batch export and `input` on the live instance
+    /// (creating it first if needed). A trap, a spent budget or a refused
+    /// destination drops the instance so the next call starts from a fresh
+    /// one.
+    pub async fn call<I, R, F>(&mut self, what: &str, input: &I, call: F) -> Result<R, StageError>
     where
+        I: ?Sized + Sync,
         F: for<'a> FnOnce(
-            &'a B,
+            &'a Func,
             &'a mut Store<HostState>,
+            &'a I,
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>,
         >,
@@ -155,7 +166,7 @@ impl<B: Bindings> Instance<B> {
             return Err(StageError::Trap("no instance".into()));
         };
         Self::arm(&mut live.store, budget);
-        let result = within(budget, what, call(&live.bindings, &mut live.store)).await;
+        let result = within(budget, what, call(&live.batch, &mut live.store, input)).await;
         live.calls += 1;
         if let Some(reason) = live.store.data_mut().take_refusal() {
             self.live = None;

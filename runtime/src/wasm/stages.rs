@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, Func, Linker};
 use wasmtime::{Engine, Store};
 
+use super::bindings::types;
 use super::bindings::{sink, transform};
-use super::convert::{self, SinkOutcome, StageOutcome};
+use super::convert::{self, BatchIds, GuestEvent, SinkOutcome, StageOutcome};
 use super::host_state::HostState;
 use super::identity::GuestIdentity;
 use super::instance::{Bindings, Instance};
@@ -42,14 +43,32 @@ pub(super) fn sink_pre(
     SinkPre::new(pre).map_err(|e| format!("{e:#}"))
 }
 
+/// Instantiates `pre`'s component and finds its batch export `name`.
+async fn instantiate_with<B>(
+    pre: &wasmtime::component::InstancePre<HostState>,
+    store: &mut Store<HostState>,
+    name: &str,
+    bindings: impl FnOnce(&mut Store<HostState>, &wasmtime::component::Instance) -> wasmtime::Result<B>,
+) -> wasmtime::Result<(B, Func)> {
+    let instance = pre.instantiate_async(&mut *store).await?;
+    let bindings = bindings(store, &instance)?;
+    let batch = instance
+        .get_func(&mut *store, name)
+        .ok_or_else(|| wasmtime::Error::msg(format!("the component has no `{name}` export")))?;
+    Ok((bindings, batch))
+}
+
 impl Bindings for transform::Transform {
     type Pre = TransformPre;
 
     async fn instantiate(
         pre: &TransformPre,
         store: &mut Store<HostState>,
-    ) -> wasmtime::Result<Self> {
-        pre.instantiate_async(store).await
+    ) -> wasmtime::Result<(Self, Func)> {
+        instantiate_with(pre.instance_pre(), store, "transform", |store, instance| {
+            Self::new(store, instance)
+        })
+        .await
     }
 
     async fn init(
@@ -67,8 +86,14 @@ impl Bindings for transform::Transform {
 impl Bindings for sink::Sink {
     type Pre = SinkPre;
 
-    async fn instantiate(pre: &SinkPre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
-        pre.instantiate_async(store).await
+    async fn instantiate(
+        pre: &SinkPre,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<(Self, Func)> {
+        instantiate_with(pre.instance_pre(), store, "deliver", |store, instance| {
+            Self::new(store, instance)
+        })
+        .await
     }
 
     async fn init(
@@ -81,6 +106,21 @@ impl Bindings for sink::Sink {
             .await?
             .map_err(GuestError::from))
     }
+}
+
+/// Passes a batch of borrowed events to the batch export and lifts its
+/// answer: one `A` per event, or an error for the whole batch.
+async fn call_batch<A>(
+    batch: &Func,
+    store: &mut Store<HostState>,
+    events: &[GuestEvent<'_>],
+) -> wasmtime::Result<Result<Vec<A>, types::Error>>
+where
+    A: wasmtime::component::Lift + Send + Sync + 'static,
+{
+    let typed = batch.typed::<(&[GuestEvent<'_>],), (Result<Vec<A>, types::Error>,)>(&*store)?;
+    let (answer,) = typed.call_async(&mut *store, (events,)).await?;
+    Ok(answer)
 }
 
 /// The contract: one answer per input event.
@@ -149,11 +189,12 @@ impl TransformStage {
         &mut self,
         events: &[RecordedEvent],
     ) -> Result<Vec<StageOutcome>, StageError> {
-        let input: Vec<_> = events.iter().map(convert::event).collect();
+        let ids = BatchIds::new(events);
+        let input = ids.events(events);
         let answer = self
             .instance
-            .call("transform", move |bindings, store| {
-                Box::pin(async move { bindings.call_transform(store, &input).await })
+            .call("transform", input.as_slice(), |batch, store, input| {
+                Box::pin(call_batch::<types::Outcome>(batch, store, input))
             })
             .await?;
         let outcomes = answer.map_err(|e| StageError::Batch(e.into()))?;
@@ -220,11 +261,12 @@ impl SinkStage {
         &mut self,
         events: &[RecordedEvent],
     ) -> Result<Vec<SinkOutcome>, StageError> {
-        let input: Vec<_> = events.iter().map(convert::event).collect();
+        let ids = BatchIds::new(events);
+        let input = ids.events(events);
         let answer = self
             .instance
-            .call("deliver", move |bindings, store| {
-                Box::pin(async move { bindings.call_deliver(store, &input).await })
+            .call("deliver", input.as_slice(), |batch, store, input| {
+                Box::pin(call_batch::<types::Delivery>(batch, store, input))
             })
             .await?;
         let deliveries = answer.map_err(|e| StageError::Batch(e.into()))?;
