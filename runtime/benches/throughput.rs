@@ -261,22 +261,7 @@ enum Topology {
 }
 
 fn node_config(data_dir: std::path::PathBuf, store: StoreLocation) -> NodeConfig {
-    NodeConfig {
-        store,
-        grpc: None,
-        data_dir,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        max_body_bytes: 1 << 20,
-        member: "bench".into(),
-        role: None,
-        runs_connectors: true,
-        heartbeat: connectors::activation::DEFAULT_HEARTBEAT,
-        lease: connectors::activation::DEFAULT_LEASE,
-        max_module_bytes: NodeConfig::DEFAULT_MAX_MODULE_BYTES,
-        destinations: Default::default(),
-        secrets: Default::default(),
-        access: Default::default(),
-    }
+    support::node::config(data_dir, store, "bench")
 }
 
 /// The node that runs the connector, and the node holding the events when

@@ -23,7 +23,8 @@ use connectors::node::{Node, NodeConfig};
 use connectors::store::{ExpectedRevision, NewEvent};
 use connectors::wasm::StageLimits;
 use serde_json::json;
-use support::wasm_ratio::{self, example, identity, payload, recorded};
+use support::orders::order;
+use support::wasm_ratio::{self, example, identity, recorded};
 
 const BATCH: usize = 100;
 const BATCHES: usize = 200;
@@ -133,7 +134,7 @@ async fn end_to_end(dir: &Path, events: u64) {
         .expect("upload");
     for b in 0..events / 1000 {
         let batch = (0..1000)
-            .map(|i| NewEvent::json("OrderPlaced", &payload(b * 1000 + i)))
+            .map(|i| NewEvent::json("OrderPlaced", &order(b * 1000 + i)))
             .collect();
         node.store()
             .append(&format!("orders-{}", b % 10), ExpectedRevision::Any, batch)

@@ -15,8 +15,9 @@ use chrono::Utc;
 use connectors::modules::digest_of;
 use connectors::store::{ContentType, Position, RecordedEvent};
 use connectors::wasm::{GuestIdentity, StageLimits, StageOutcome, WasmConfig, WasmHost};
-use serde_json::{json, Value};
 use uuid::Uuid;
+
+use super::orders::order;
 
 #[path = "../../../guest-examples/rust/redact/src/redaction.rs"]
 mod redaction;
@@ -39,18 +40,6 @@ impl WasmRatio {
 /// The config both sides run with.
 pub const REDACT_CONFIG: &str = r#"{"remove": ["card"]}"#;
 
-/// An order of about 250 bytes of JSON, with a card number to remove.
-pub fn payload(n: u64) -> Value {
-    json!({
-        "orderId": format!("order-{n:08}"),
-        "customer": { "id": format!("customer-{:06}", n % 100_000), "tier": "gold", "country": "NL" },
-        "card": "4111111111111111",
-        "lines": [ { "sku": "SKU-000123", "qty": 2, "price": 19.99 }, { "sku": "SKU-000456", "qty": 1, "price": 5.25 } ],
-        "total": 45.23,
-        "currency": "EUR"
-    })
-}
-
 /// The `n`th order as a stored event.
 pub fn recorded(n: u64) -> RecordedEvent {
     RecordedEvent {
@@ -61,7 +50,7 @@ pub fn recorded(n: u64) -> RecordedEvent {
         event_type: "OrderPlaced".into(),
         content_type: ContentType::Json,
         created: Utc::now(),
-        data: serde_json::to_vec(&payload(n)).expect("payload").into(),
+        data: serde_json::to_vec(&order(n)).expect("payload").into(),
         metadata: Default::default(),
     }
 }
