@@ -1,3 +1,4 @@
+use futures::FutureExt as _;
 use tokio::time::{timeout_at, Instant};
 
 use crate::sinks::BatchLimits;
@@ -51,8 +52,19 @@ pub(super) async fn collect(
         if linger_until.is_none() && !batch.events.is_empty() {
             linger_until = Some(Instant::now() + limits.linger);
         }
-        // Without events yet, only take what is already there.
-        let until = linger_until.unwrap_or_else(Instant::now);
+        // Without events yet, or once the linger is over, only take what
+        // is already there: without a timer, whose tick (a millisecond)
+        // would hold every batch of a sink that does not linger.
+        let until = match linger_until {
+            Some(until) if until > Instant::now() => until,
+            _ => match subscription.next().now_or_never() {
+                Some(message) => {
+                    take(&mut batch, message)?;
+                    continue;
+                }
+                None => break,
+            },
+        };
         match timeout_at(until, subscription.next()).await {
             Ok(message) => take(&mut batch, message)?,
             Err(_) => break,
