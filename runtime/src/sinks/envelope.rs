@@ -164,27 +164,45 @@ fn write_timestamp(time: &DateTime<Utc>, out: &mut Vec<u8>) {
     );
 }
 
-/// Appends valid JSON `json` to `out` without insignificant whitespace.
+/// Appends valid JSON `json` to `out` without insignificant whitespace,
+/// copying runs of bytes at a time (a compact payload is copied in a few
+/// runs: its strings and what lies between them).
 pub fn minify_json_into(json: &[u8], out: &mut Vec<u8>) {
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in json {
-        if in_string {
-            out.push(byte);
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
+    out.reserve(json.len());
+    let mut rest = json;
+    while !rest.is_empty() {
+        // Outside a string: copy up to the next whitespace or string.
+        let stop = rest
+            .iter()
+            .position(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'"'))
+            .unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..stop]);
+        rest = &rest[stop..];
+        match rest.first() {
+            None => break,
+            Some(b'"') => {
+                // A string, whole: up to its closing quote (escapes skipped).
+                let end = string_end(rest);
+                out.extend_from_slice(&rest[..end]);
+                rest = &rest[end..];
             }
-        } else if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
-            if byte == b'"' {
-                in_string = true;
-            }
-            out.push(byte);
+            Some(_) => rest = &rest[1..],
         }
     }
+}
+
+/// The length of the string `json` starts with, both quotes included (all
+/// of `json` when it is not closed).
+fn string_end(json: &[u8]) -> usize {
+    let mut i = 1;
+    while i < json.len() {
+        match json[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    json.len()
 }
 
 fn write_string(value: &str, out: &mut Vec<u8>) {
@@ -318,5 +336,58 @@ mod tests {
             write_timestamp(&time, &mut out);
             assert_eq!(String::from_utf8(out).expect("utf-8"), timestamp(&time));
         }
+    }
+
+    /// What minifying must give: the text without whitespace outside strings.
+    fn minified_byte_by_byte(json: &[u8]) -> Vec<u8> {
+        let (mut out, mut in_string, mut escaped) = (Vec::new(), false, false);
+        for &byte in json {
+            if in_string {
+                out.push(byte);
+                if escaped {
+                    escaped = false;
+                } else if byte == b'\\' {
+                    escaped = true;
+                } else if byte == b'"' {
+                    in_string = false;
+                }
+            } else if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+                in_string = byte == b'"';
+                out.push(byte);
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn minifying_drops_only_whitespace_outside_strings(value in json_value(), pretty: bool) {
+            let text = if pretty {
+                serde_json::to_vec_pretty(&value).expect("json")
+            } else {
+                serde_json::to_vec(&value).expect("json")
+            };
+            let mut out = Vec::new();
+            minify_json_into(&text, &mut out);
+            proptest::prop_assert_eq!(&out, &minified_byte_by_byte(&text));
+            proptest::prop_assert_eq!(serde_json::from_slice::<Value>(&out).expect("json"), value);
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[ a-z\\\\\"\\t\\n\\u{e9}]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map("[ a-z\\\\\"]{0,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 }
