@@ -168,6 +168,14 @@ fn write_timestamp(time: &DateTime<Utc>, out: &mut Vec<u8>) {
 /// copying runs of bytes at a time (a compact payload is copied in a few
 /// runs: its strings and what lies between them).
 pub fn minify_json_into(json: &[u8], out: &mut Vec<u8>) {
+    // Compact JSON without a blank anywhere is copied whole.
+    if !json
+        .iter()
+        .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        out.extend_from_slice(json);
+        return;
+    }
     out.reserve(json.len());
     let mut rest = json;
     while !rest.is_empty() {
