@@ -8,12 +8,14 @@
 
 #![allow(clippy::print_stdout)]
 
+mod support;
+
 use std::path::Path;
 use std::time::Instant;
 
 use connectors::api::access::{ApiTokens, Role};
 use connectors::connector::{Command, ConnectorDefinition, ConnectorId};
-use connectors::node::{Node, NodeConfig, StoreLocation};
+use connectors::node::{Node, StoreLocation};
 use connectors::secrets::{Keyring, SecretKey};
 use rcgen::{CertificateParams, KeyPair};
 use serde_json::json;
@@ -67,22 +69,8 @@ fn certificate(dir: &Path) -> String {
 async fn api_row(dir: &Path, guard: Guard, requests: u64) -> (f64, u64) {
     std::fs::create_dir_all(dir).expect("create the node's directory");
     let port = free_port();
-    let mut config = NodeConfig {
-        store: StoreLocation::Embedded,
-        grpc: None,
-        data_dir: dir.to_owned(),
-        listen: format!("127.0.0.1:{port}").parse().expect("addr"),
-        max_body_bytes: 1 << 20,
-        member: "bench".into(),
-        role: None,
-        runs_connectors: true,
-        heartbeat: connectors::activation::DEFAULT_HEARTBEAT,
-        lease: connectors::activation::DEFAULT_LEASE,
-        max_module_bytes: NodeConfig::DEFAULT_MAX_MODULE_BYTES,
-        destinations: Default::default(),
-        secrets: Default::default(),
-        access: Default::default(),
-    };
+    let mut config = support::node::config(dir.to_owned(), StoreLocation::Embedded, "bench");
+    config.listen = format!("127.0.0.1:{port}").parse().expect("addr");
     let mut client = reqwest::Client::builder();
     let mut scheme = "http";
     if !matches!(guard, Guard::Open) {

@@ -121,17 +121,7 @@ async fn a_batching_sink_gets_each_keys_events_in_order() {
 async fn after_the_lease_lapses_no_lane_sends_more_and_nothing_is_checkpointed() {
     let fixture = Fixture::new(keyed(json!({}))).await;
     let written = fixture.append_streams(8, 5).await;
-    let lease = Arc::new(Mutex::new(Some(
-        Instant::now() + std::time::Duration::from_secs(86_400),
-    )));
-    let until = Arc::clone(&lease);
-    let tenure = Tenure::new(
-        OwnerTag {
-            member: "m1".into(),
-            epoch: 1,
-        },
-        move || *until.lock().expect("lease"),
-    );
+    let (tenure, lease) = revocable_tenure();
     let (handle, probe) = fixture.spawn(tenure, vec![Step::Stall], vec![]).await;
     probe.wait_until_stalled().await;
     probe.wait_for(4).await;

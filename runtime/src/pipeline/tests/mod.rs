@@ -187,6 +187,22 @@ fn revisions(events: &[RecordedEvent]) -> Vec<u64> {
     events.iter().map(|e| e.revision).collect()
 }
 
+/// A tenure that holds until the test sets its lease to `None`.
+fn revocable_tenure() -> (Tenure, Arc<Mutex<Option<Instant>>>) {
+    let lease = Arc::new(Mutex::new(Some(
+        Instant::now() + std::time::Duration::from_secs(86_400),
+    )));
+    let until = Arc::clone(&lease);
+    let tenure = Tenure::new(
+        OwnerTag {
+            member: "m1".into(),
+            epoch: 1,
+        },
+        move || *until.lock().expect("lease"),
+    );
+    (tenure, lease)
+}
+
 async fn wait_until_finished(handle: &PipelineHandle) {
     tokio::time::timeout(WAIT_BOUND, async {
         while !handle.is_finished() {

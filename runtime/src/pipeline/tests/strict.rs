@@ -97,17 +97,7 @@ async fn a_stop_during_a_stalled_delivery_checkpoints_what_was_delivered() {
 async fn a_pipeline_whose_tenure_ended_writes_no_checkpoint_after_it() {
     let fixture = Fixture::new(json!({})).await;
     let positions = fixture.append(5).await;
-    let lease = Arc::new(Mutex::new(Some(
-        Instant::now() + std::time::Duration::from_secs(86_400),
-    )));
-    let until = Arc::clone(&lease);
-    let tenure = Tenure::new(
-        OwnerTag {
-            member: "m1".into(),
-            epoch: 1,
-        },
-        move || *until.lock().expect("lease"),
-    );
+    let (tenure, lease) = revocable_tenure();
     let (handle, probe) = fixture
         .spawn(
             tenure,
