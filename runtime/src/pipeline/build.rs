@@ -44,17 +44,25 @@ pub(super) async fn build_chain(
     })
 }
 
-/// `count` sinks of the connector, from `source`: one per delivery lane.
+/// `count` sinks of the connector, from `source`: one per delivery lane,
+/// forked from the first where the sink allows it (an HTTP sink's lanes
+/// share its client), else each built alone.
 pub(super) async fn build_sinks(
     ctx: &RunContext,
     stages: &dyn StageFactory,
     source: &SinkSource,
     count: usize,
 ) -> Result<Vec<Box<dyn Sink>>, Fault> {
-    let mut sinks = Vec::with_capacity(count);
-    for lane in 0..count.max(1) {
-        sinks.push(build_sink(ctx, stages, source, lane == 0).await?);
+    let first = build_sink(ctx, stages, source, true).await?;
+    let mut sinks = Vec::with_capacity(count.max(1));
+    for _ in 1..count.max(1) {
+        let sibling = match first.fork() {
+            Some(sibling) => sibling,
+            None => build_sink(ctx, stages, source, false).await?,
+        };
+        sinks.push(sibling);
     }
+    sinks.insert(0, first);
     Ok(sinks)
 }
 

@@ -264,6 +264,13 @@ pub enum SinkError {
 /// A running sink.
 #[async_trait]
 pub trait Sink: Send {
+    /// Another sink to the same destination, for one more delivery lane,
+    /// sharing what can be shared (an HTTP client and its connections);
+    /// `None` when each lane must build its own (a component instance).
+    fn fork(&self) -> Option<Box<dyn Sink>> {
+        None
+    }
+
     /// The batch shape this sink wants.
     fn batch_limits(&self) -> BatchLimits;
 

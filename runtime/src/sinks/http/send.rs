@@ -53,6 +53,7 @@ enum Attempt {
 }
 
 /// Sends requests with one client, method and retry policy.
+#[derive(Clone)]
 pub struct Transport {
     pub client: Client,
     pub method: Method,

@@ -25,12 +25,14 @@ const PER_EVENT_LIMITS: BatchLimits = BatchLimits {
 };
 
 /// Where requests go.
+#[derive(Clone)]
 enum Target {
     Fixed(Url),
     Template(UrlTemplate),
 }
 
 /// Sends events to an HTTP endpoint (see the [module docs](super)).
+#[derive(Clone)]
 pub struct HttpSink {
     config: HttpSinkConfig,
     target: Target,
@@ -190,6 +192,12 @@ fn fill(slots: &mut [Option<DeliveryOutcome>], outcome: &DeliveryOutcome) {
 
 #[async_trait]
 impl Sink for HttpSink {
+    /// A sibling sharing this sink's client (its connection pool and its
+    /// root certificates, loaded once).
+    fn fork(&self) -> Option<Box<dyn Sink>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn batch_limits(&self) -> BatchLimits {
         match &self.config.batch {
             Some(batch) => BatchLimits {
