@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::assert_in_order_with_bounded_replays;
 use crate::support::cluster::{read_checkpoints, until, Checkpoints, Cluster};
-use crate::support::deliveries::{assert_one_owner_at_a_time, deliveries, epochs, positions};
+use crate::support::deliveries::{
+    assert_one_owner_at_a_time, deliveries, epochs, positions, Delivery,
+};
 use crate::support::Receiver;
 
 use super::{
@@ -208,8 +210,16 @@ async fn cluster_member_frozen_past_its_lease_sends_nothing_once_replaced() {
             assert_eq!(members[0], frozen, "{id}: {members:?}");
             assert!(members.len() >= 2, "{id} moved: {members:?}");
         }
-        // A hand-over away and maybe one back once the member returns.
-        assert_in_order_with_bounded_replays(&positions(&got[id]), &expected[id], 2, MAX_REPLAY);
+        // A hand-over away and maybe one back once the member returns; on a
+        // loaded machine another member's lease may lapse too, and each
+        // new ownership epoch resumes from the checkpoint once.
+        let replays = replays_allowed(&got[id]);
+        assert_in_order_with_bounded_replays(
+            &positions(&got[id]),
+            &expected[id],
+            replays,
+            MAX_REPLAY,
+        );
         let seen = &checkpoints[id];
         assert!(!seen.is_empty(), "{id} saved checkpoints");
         let in_order: Vec<&(u64, u64)> = seen.values().collect();
@@ -248,8 +258,21 @@ async fn cluster_member_stalled_past_its_fence_but_within_its_lease_resumes_deli
     for id in &ids {
         let members = assert_one_owner_at_a_time(id, &got[id]);
         eprintln!("{id}: owners {members:?}, epochs {:?}", epochs(&got[id]));
-        assert_in_order_with_bounded_replays(&positions(&got[id]), &expected[id], 2, MAX_REPLAY);
+        let replays = replays_allowed(&got[id]);
+        assert_in_order_with_bounded_replays(
+            &positions(&got[id]),
+            &expected[id],
+            replays,
+            MAX_REPLAY,
+        );
     }
     cluster.wait_alive(&THREE).await;
     cluster.wait_balanced(&ids, &THREE).await;
+}
+
+/// Replays a connector may show: two (a hand-over away and one back), or
+/// one per change of ownership epoch when there were more (each owner,
+/// under each claim, resumes from the checkpoint once).
+fn replays_allowed(deliveries: &[Delivery]) -> usize {
+    epochs(deliveries).len().saturating_sub(1).max(2)
 }
