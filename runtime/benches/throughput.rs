@@ -23,7 +23,7 @@ use connectors::grpc::GrpcConfig;
 use connectors::node::{Node, NodeConfig, StoreLocation};
 use connectors::store::embedded::SqliteStore;
 use connectors::store::kurrent::KurrentStore;
-use connectors::store::{AllStart, Direction, EventStore, ExpectedRevision, NewEvent};
+use connectors::store::{EventStore, ExpectedRevision, NewEvent};
 use serde_json::json;
 
 /// A JSON object of about 250 bytes.
@@ -196,24 +196,7 @@ async fn store_rows(store: Arc<dyn EventStore>, via: &str) -> Vec<Row> {
     });
 
     let start = Clock::start();
-    let mut read = 0u64;
-    let mut from = AllStart::Start;
-    loop {
-        let page = store
-            .read_all(Direction::Forwards, from, 1000)
-            .await
-            .expect("read");
-        read += page.len() as u64;
-        match page.last() {
-            Some(last) if page.len() == 1000 => {
-                from = AllStart::Position(connectors::store::Position::new(
-                    last.position.commit + 1,
-                    last.position.prepare + 1,
-                ))
-            }
-            _ => break,
-        }
-    }
+    let read = support::read_whole_all(store.as_ref()).await;
     rows.push(Row {
         what: format!("{via}: read `$all` forwards, pages of 1000"),
         events: read,

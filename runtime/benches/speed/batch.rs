@@ -10,10 +10,11 @@
 use std::path::Path;
 use std::time::Instant;
 
-use connectors::store::{AllStart, Direction, EventStore, Position};
+use connectors::store::EventStore;
 use serde_json::json;
 
 use crate::context::{batch_sink, definition, Bench, NoRate, ORDERS};
+use crate::support::read_whole_all;
 use crate::table::{rate, ratio, thousands, Row};
 
 const ROW_1: &str = "1. batch of 1,000, no transform, embedded";
@@ -105,24 +106,7 @@ async fn redact_row(bench: &Bench, no_transform: Option<f64>) -> Row {
 /// Reads the whole `$all` forwards in pages of 1,000: events read, per second.
 async fn raw_read_rate(store: &dyn EventStore) -> (u64, f64) {
     let start = Instant::now();
-    let mut read = 0u64;
-    let mut from = AllStart::Start;
-    loop {
-        let page = store
-            .read_all(Direction::Forwards, from, 1000)
-            .await
-            .expect("read `$all`");
-        read += page.len() as u64;
-        match page.last() {
-            Some(last) if page.len() == 1000 => {
-                from = AllStart::Position(Position::new(
-                    last.position.commit + 1,
-                    last.position.prepare + 1,
-                ))
-            }
-            _ => break,
-        }
-    }
+    let read = read_whole_all(store).await;
     (read, read as f64 / start.elapsed().as_secs_f64())
 }
 

@@ -13,6 +13,8 @@ pub mod orders;
 pub mod scale;
 pub mod wasm_ratio;
 
+use connectors::store::{AllStart, Direction, EventStore, Position};
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,4 +50,27 @@ pub async fn receiver() -> (String, Arc<AtomicU64>) {
     let addr: SocketAddr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/ingest"), counter)
+}
+
+/// Reads the whole `$all` forwards in pages of 1,000 (what a catching-up
+/// subscription reads); the events read.
+pub async fn read_whole_all(store: &dyn EventStore) -> u64 {
+    let mut read = 0u64;
+    let mut from = AllStart::Start;
+    loop {
+        let page = store
+            .read_all(Direction::Forwards, from, 1000)
+            .await
+            .expect("read `$all`");
+        read += page.len() as u64;
+        match page.last() {
+            Some(last) if page.len() == 1000 => {
+                from = AllStart::Position(Position::new(
+                    last.position.commit + 1,
+                    last.position.prepare + 1,
+                ))
+            }
+            _ => return read,
+        }
+    }
 }

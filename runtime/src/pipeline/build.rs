@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::sinks::wasm::WasmSinkConfig;
-use crate::sinks::{RetryNotice, Sink, SinkConfig, SinkContext};
+use crate::sinks::{BatchLimits, RetryNotice, Sink, SinkConfig, SinkContext};
 use crate::wasm::{GuestIdentity, SinkStage};
 
 use super::chain_build::{self, ChainBuildError};
@@ -44,16 +44,18 @@ pub(super) async fn build_chain(
     })
 }
 
-/// `count` sinks of the connector, from `source`: one per delivery lane,
-/// forked from the first where the sink allows it (an HTTP sink's lanes
-/// share its client), else each built alone.
+/// `count` sinks of the connector (at least one), from `source`: one per
+/// delivery lane, forked from the first where the sink allows it (an HTTP
+/// sink's lanes share its client), else each built alone; with the batch
+/// shape they want.
 pub(super) async fn build_sinks(
     ctx: &RunContext,
     stages: &dyn StageFactory,
     source: &SinkSource,
     count: usize,
-) -> Result<Vec<Box<dyn Sink>>, Fault> {
+) -> Result<(BatchLimits, Vec<Box<dyn Sink>>), Fault> {
     let first = build_sink(ctx, stages, source, true).await?;
+    let limits = first.batch_limits();
     let mut sinks = Vec::with_capacity(count.max(1));
     for _ in 1..count.max(1) {
         let sibling = match first.fork() {
@@ -63,7 +65,7 @@ pub(super) async fn build_sinks(
         sinks.push(sibling);
     }
     sinks.insert(0, first);
-    Ok(sinks)
+    Ok((limits, sinks))
 }
 
 /// One sink of the connector, from `source`; the first one shows its

@@ -94,9 +94,9 @@ impl Window {
                 handled_up_to,
                 fault,
             }) => {
-                // With one lane, every batch before this one was handled,
-                // and this one up to `handled_up_to`.
-                self.acknowledge_handled(checkpointer);
+                // With one lane, every batch before this one was handled
+                // (acknowledged before the final save), and this one up to
+                // `handled_up_to`.
                 if let (1, Some(position)) = (lanes, handled_up_to) {
                     checkpointer.advance(position, 0);
                 }
@@ -123,20 +123,6 @@ impl Window {
             }
         }
         None
-    }
-
-    /// As [`Window::acknowledge`], before a stop: the batches already
-    /// handled count, whatever comes after them.
-    fn acknowledge_handled(&mut self, checkpointer: &mut Checkpointer) {
-        while self
-            .batches
-            .front()
-            .is_some_and(|f| f.waiting_for == 0 && f.then_stop.is_none())
-        {
-            if let Some(end) = self.batches.pop_front().and_then(|h| h.end) {
-                checkpointer.advance(end, 0);
-            }
-        }
     }
 }
 
@@ -234,6 +220,8 @@ pub(super) async fn deliver_in_order(
             Ok(())
         }
         Err(Ended::Faulted(fault)) => {
+            // The batches handled before the fault count.
+            in_flight.acknowledge(checkpointer, status);
             checkpointer.save(status).await?;
             Err(fault.into())
         }

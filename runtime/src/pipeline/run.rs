@@ -97,15 +97,8 @@ async fn run_until_stopped(
         status.add_stage_module(module);
     }
     let ordering = &definition.ordering;
-    let sinks = build_sinks(ctx, stages, &sink_source, ordering.concurrency()).await?;
-    let sink_limits = sinks
-        .first()
-        .map(|sink| sink.batch_limits())
-        .unwrap_or(BatchLimits {
-            max_events: 1,
-            max_bytes: 1,
-            linger: std::time::Duration::ZERO,
-        });
+    let (sink_limits, sinks) =
+        build_sinks(ctx, stages, &sink_source, ordering.concurrency()).await?;
     let Some((from, progress)) = resume_point(ctx).await else {
         return Ok(());
     };
