@@ -28,7 +28,8 @@ pub struct BatchRows {
     pub no_transform: Option<f64>,
 }
 
-pub async fn rows(bench: &Bench) -> BatchRows {
+/// Row 1, and row 2 when `with_redact`.
+pub async fn rows(bench: &Bench, with_redact: bool) -> BatchRows {
     let events = bench.settings.events;
     let (read, read_rate) = raw_read_rate(bench.node.store().as_ref()).await;
     let plain = bench
@@ -58,9 +59,12 @@ pub async fn rows(bench: &Bench) -> BatchRows {
         }
         Err(NoRate(why)) => Row::not_available(ROW_1, TARGET_1, why.clone()),
     };
-    let row_2 = redact_row(bench, plain.as_ref().ok().copied()).await;
+    let mut rows = vec![row_1];
+    if with_redact {
+        rows.push(redact_row(bench, plain.as_ref().ok().copied()).await);
+    }
     BatchRows {
-        rows: vec![row_1, row_2],
+        rows,
         no_transform: plain.ok(),
     }
 }

@@ -17,6 +17,8 @@ pub struct Settings {
     /// `SPEED_DEADLINE_SECS`: how long one delivery may take before its row
     /// says it stalled.
     pub deadline: Duration,
+    /// `SPEED_ROWS`: the rows to run (e.g. `1,5`); all when unset.
+    pub rows: Option<Vec<u8>>,
 }
 
 impl Settings {
@@ -34,6 +36,16 @@ impl Settings {
             keyed_events: number("SPEED_KEYED_EVENTS", 5_000),
             latency: Duration::from_secs(number("SPEED_LATENCY_SECS", 10)),
             deadline: Duration::from_secs(number("SPEED_DEADLINE_SECS", 600)),
+            rows: std::env::var("SPEED_ROWS").ok().map(|rows| {
+                rows.split(',')
+                    .filter_map(|row| row.trim().parse().ok())
+                    .collect()
+            }),
         }
+    }
+
+    /// Whether this run measures row `row`.
+    pub fn wants(&self, row: u8) -> bool {
+        self.rows.as_ref().is_none_or(|rows| rows.contains(&row))
     }
 }

@@ -17,8 +17,6 @@
 //! re-parsing the payload into a tree (they keep its key order and only drop
 //! insignificant whitespace, so the output is always one line).
 
-use std::io::Write as _;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -66,9 +64,11 @@ pub fn write_envelope(event: &RecordedEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(event.id.hyphenated().encode_lower(&mut id).as_bytes());
     out.extend_from_slice(b"\",\"stream\":");
     write_string(&event.stream, out);
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, ",\"revision\":{}", event.revision);
-    let _ = write!(out, ",\"position\":{}", event.position.commit);
+    let mut number = itoa::Buffer::new();
+    out.extend_from_slice(b",\"revision\":");
+    out.extend_from_slice(number.format(event.revision).as_bytes());
+    out.extend_from_slice(b",\"position\":");
+    out.extend_from_slice(number.format(event.position.commit).as_bytes());
     out.extend_from_slice(b",\"type\":");
     write_string(&event.event_type, out);
     out.extend_from_slice(b",\"created\":\"");
@@ -138,12 +138,17 @@ pub fn timestamp(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// [`timestamp`], written into `out` without building a string (years
-/// 0 to 9999, as every stored event has; others go through [`timestamp`]).
+/// [`timestamp`], written into `out` digit by digit (years 0 to 9999, as
+/// every stored event has; others go through [`timestamp`]).
 fn write_timestamp(time: &DateTime<Utc>, out: &mut Vec<u8>) {
     use chrono::{Datelike, Timelike};
-    if !(0..=9999).contains(&time.year()) {
-        out.extend_from_slice(timestamp(time).as_bytes());
+    let time = time.naive_utc();
+    let Ok(year) = u32::try_from(time.year()) else {
+        out.extend_from_slice(timestamp(&time.and_utc()).as_bytes());
+        return;
+    };
+    if year > 9999 {
+        out.extend_from_slice(timestamp(&time.and_utc()).as_bytes());
         return;
     }
     // Leap seconds show as :60, as chrono writes them.
@@ -151,17 +156,31 @@ fn write_timestamp(time: &DateTime<Utc>, out: &mut Vec<u8>) {
         n if n >= 1_000_000_000 => (time.second() + 1, (n - 1_000_000_000) / 1_000_000),
         n => (time.second(), n / 1_000_000),
     };
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        time.year(),
-        time.month(),
-        time.day(),
-        time.hour(),
-        time.minute(),
-        second,
-        millis
-    );
+    write_digits(year, 4, out);
+    out.push(b'-');
+    write_digits(time.month(), 2, out);
+    out.push(b'-');
+    write_digits(time.day(), 2, out);
+    out.push(b'T');
+    write_digits(time.hour(), 2, out);
+    out.push(b':');
+    write_digits(time.minute(), 2, out);
+    out.push(b':');
+    write_digits(second, 2, out);
+    out.push(b'.');
+    write_digits(millis, 3, out);
+    out.push(b'Z');
+}
+
+/// The last `width` (at most 4) decimal digits of `value`, zero-padded.
+fn write_digits(mut value: u32, width: usize, out: &mut Vec<u8>) {
+    let mut digits = [b'0'; 4];
+    for digit in digits[..width].iter_mut().rev() {
+        // A remainder of 10 fits in a byte.
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    out.extend_from_slice(&digits[..width]);
 }
 
 /// Appends valid JSON `json` to `out` without insignificant whitespace,
@@ -169,9 +188,7 @@ fn write_timestamp(time: &DateTime<Utc>, out: &mut Vec<u8>) {
 /// runs: its strings and what lies between them).
 pub fn minify_json_into(json: &[u8], out: &mut Vec<u8>) {
     // Compact JSON without a blank anywhere is copied whole.
-    if !json
-        .iter()
-        .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    if memchr::memchr3(b' ', b'\n', b'\t', json).is_none() && memchr::memchr(b'\r', json).is_none()
     {
         out.extend_from_slice(json);
         return;
@@ -332,6 +349,9 @@ mod tests {
             Utc.timestamp_millis_opt(253_402_300_799_999).single(),
             Utc.timestamp_millis_opt(-62_135_596_800_000).single(),
             Utc.timestamp_opt(1_483_228_799, 1_500_000_000).single(),
+            // Years outside 0..=9999 take chrono's own path.
+            Utc.timestamp_millis_opt(253_402_300_800_000).single(),
+            Utc.timestamp_millis_opt(-62_135_596_800_001).single(),
         ];
         for time in times.into_iter().flatten() {
             let mut out = Vec::new();

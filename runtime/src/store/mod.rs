@@ -25,12 +25,14 @@ pub mod kurrent;
 mod multi;
 mod page;
 mod pattern;
+mod subscription;
 mod types;
 
 pub use error::StoreError;
 pub use filter::{Matcher, SubscriptionFilter};
-pub use page::{event_bytes, ByteGate, Page};
+pub use page::{event_bytes, Page};
 pub use pattern::{Pattern, PatternError, MAX_PATTERN_BYTES};
+pub use subscription::{ByteGate, Chunk, Subscription};
 pub use types::*;
 
 pub(crate) use multi::check_stream_appends;

@@ -4,10 +4,6 @@
 //! that cannot stop a read midway are read in small chunks instead
 //! ([`stream_page_in_chunks`], [`all_page_in_chunks`]).
 
-use std::sync::Arc;
-
-use tokio::sync::Semaphore;
-
 use super::{AllStart, Direction, EventStore, RecordedEvent, StoreError, StreamStart};
 
 /// Events a chunked page read asks for at a time: a page holds at most the
@@ -49,45 +45,6 @@ impl Page {
             page.events.push(event);
         }
         Ok(page)
-    }
-}
-
-/// Bounds the bytes of events a backend task has sent down a subscription's
-/// channel and the consumer has not taken yet: the task waits in
-/// [`ByteGate::admit`] before sending, [`Subscription::next`] releases.
-///
-/// [`Subscription::next`]: super::Subscription::next
-#[derive(Debug)]
-pub struct ByteGate {
-    permits: Semaphore,
-    /// The budget in KiB; an event bigger than all of it takes all of it.
-    total_kib: usize,
-}
-
-impl ByteGate {
-    pub fn new(max_bytes: usize) -> Arc<Self> {
-        let total_kib = (max_bytes / 1024).clamp(1, Semaphore::MAX_PERMITS);
-        Arc::new(Self {
-            permits: Semaphore::new(total_kib),
-            total_kib,
-        })
-    }
-
-    fn kib(&self, event: &RecordedEvent) -> usize {
-        event_bytes(event).div_ceil(1024).clamp(1, self.total_kib)
-    }
-
-    /// Waits until `event` fits the budget, and counts it in.
-    pub async fn admit(&self, event: &RecordedEvent) {
-        let kib = u32::try_from(self.kib(event)).unwrap_or(u32::MAX);
-        if let Ok(permit) = self.permits.acquire_many(kib).await {
-            permit.forget();
-        }
-    }
-
-    /// Counts `event` out once the consumer took it.
-    pub fn release(&self, event: &RecordedEvent) {
-        self.permits.add_permits(self.kib(event));
     }
 }
 
@@ -175,8 +132,6 @@ pub async fn all_page_in_chunks<S: EventStore + ?Sized>(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use chrono::Utc;
     use uuid::Uuid;
 
@@ -195,25 +150,6 @@ mod tests {
             data: vec![0; bytes].into(),
             metadata: Default::default(),
         })
-    }
-
-    #[tokio::test]
-    async fn the_gate_holds_senders_until_the_consumer_takes_events() {
-        // 10 KiB; each small event counts 2 KiB (1000 bytes and overhead).
-        let gate = ByteGate::new(10 * 1024);
-        let small = event(1000).expect("event");
-        for _ in 0..5 {
-            gate.admit(&small).await;
-        }
-        let sixth = tokio::time::timeout(Duration::from_millis(50), gate.admit(&small));
-        assert!(sixth.await.is_err(), "over the budget: the sender waits");
-        gate.release(&small);
-        gate.admit(&small).await;
-        for _ in 0..5 {
-            gate.release(&small);
-        }
-        // An event bigger than the whole budget passes once all of it is free.
-        gate.admit(&event(1 << 20).expect("event")).await;
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //! clones only the events the filter passes), and from SQLite otherwise (a
 //! subscription catching up from further back). Both yield the same events
 //! and checkpoints: a page of either is turned into messages by the same
-//! [`Cursor`].
+//! [`Cursor`], and the messages of a page go to the consumer as one
+//! [`Chunk`].
 
 use std::sync::Arc;
 
@@ -30,7 +31,7 @@ use super::read::{read_after, Readers};
 use super::tail::Tail;
 use crate::store::page::event_bytes;
 use crate::store::{
-    ByteGate, Position, RecordedEvent, StoreError, Subscription, SubscriptionFilter,
+    ByteGate, Chunk, Position, RecordedEvent, StoreError, Subscription, SubscriptionFilter,
     SubscriptionMessage,
 };
 
@@ -41,12 +42,12 @@ const TAIL_PAGE_SIZE: usize = 4096;
 /// Bytes read per query, and bytes of matching events taken from the tail
 /// per page (a page of large events stops early).
 const PAGE_BYTES: usize = 8 * 1024 * 1024;
-/// Messages buffered between the task and the consumer.
-const CHANNEL_CAPACITY: usize = 256;
+/// Chunks (pages of messages) buffered between the task and the consumer.
+const CHANNEL_CAPACITY: usize = 16;
 /// Bytes of events buffered between the task and the consumer.
 const CHANNEL_BYTES: usize = 16 * 1024 * 1024;
 
-type Sender = mpsc::Sender<Result<SubscriptionMessage, StoreError>>;
+type Sender = mpsc::Sender<Result<Chunk, StoreError>>;
 
 /// Starts a subscription delivering events after `after` (exclusive).
 pub(super) fn spawn(
@@ -67,7 +68,7 @@ pub(super) fn spawn(
         gate: Arc::clone(&gate),
     };
     tokio::spawn(task.run(after));
-    Subscription::with_gate(rx, gate)
+    Subscription::chunked(rx, gate)
 }
 
 struct Task {
@@ -260,21 +261,21 @@ impl Task {
         }
     }
 
-    async fn emit_all(&self, messages: Vec<SubscriptionMessage>) -> Result<(), Stop> {
-        for message in messages {
-            self.emit(message).await?;
+    /// Sends the messages of a page as one chunk, once the consumer has
+    /// room for its events.
+    async fn emit_all(&self, messages: Chunk) -> Result<(), Stop> {
+        if messages.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        tokio::select! {
+            () = self.gate.admit(&messages) => {}
+            () = self.tx.closed() => return Err(Stop::Closed),
+        }
+        self.tx.send(Ok(messages)).await.map_err(|_| Stop::Closed)
     }
 
     async fn emit(&self, message: SubscriptionMessage) -> Result<(), Stop> {
-        if let SubscriptionMessage::Event(event) = &message {
-            tokio::select! {
-                () = self.gate.admit(event) => {}
-                () = self.tx.closed() => return Err(Stop::Closed),
-            }
-        }
-        self.tx.send(Ok(message)).await.map_err(|_| Stop::Closed)
+        self.emit_all(vec![message]).await
     }
 }
 
