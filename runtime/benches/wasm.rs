@@ -48,8 +48,16 @@ async fn component_rows(cache: &Path) {
             per_second(ratio.component_us_per_event),
         );
         row(
+            &format!("pass-through component (the crossing), batches of {events_per_batch}"),
+            per_second(ratio.crossing_us_per_event),
+        );
+        row(
             &format!("component / native cost, batches of {events_per_batch}"),
             format!("{:.2}x", ratio.ratio()),
+        );
+        row(
+            &format!("the guest's own work (component minus crossing) / native, batches of {events_per_batch}"),
+            format!("{:.2}x ({:.2} µs/event)", ratio.guest_work_ratio(), ratio.guest_work_us_per_event()),
         );
     }
 
