@@ -4,6 +4,9 @@
 //!    1,000 through the store trait, as a subscription catching up reads
 //!    it), then a connector delivering the `SPEED_EVENTS` orders in HTTP
 //!    batches of 1,000 with no transform; its rate against the raw rate.
+//!    Beside each rate, the CPU time this process (the node; the receiver
+//!    is another process) spent per event: steadier than a rate on a
+//!    shared machine.
 //! 2. The same connector with the `redact` component
 //!    (`{"remove": ["card"]}`) as its one transform, against row 1's rate.
 
@@ -14,6 +17,7 @@ use connectors::store::EventStore;
 use serde_json::json;
 
 use crate::context::{batch_sink, definition, Bench, NoRate, ORDERS};
+use crate::support::cpu::own_cpu_seconds;
 use crate::support::read_whole_all;
 use crate::table::{rate, ratio, thousands, Row};
 
@@ -31,7 +35,10 @@ pub struct BatchRows {
 /// Row 1, and row 2 when `with_redact`.
 pub async fn rows(bench: &Bench, with_redact: bool) -> BatchRows {
     let events = bench.settings.events;
+    let read_cpu = own_cpu_seconds();
     let (read, read_rate) = raw_read_rate(bench.node.store().as_ref()).await;
+    let read_cpu = cpu_us_per_event(own_cpu_seconds() - read_cpu, read);
+    let delivery_cpu = own_cpu_seconds();
     let plain = bench
         .deliver(
             &bench.api,
@@ -40,6 +47,7 @@ pub async fn rows(bench: &Bench, with_redact: bool) -> BatchRows {
             events,
         )
         .await;
+    let delivery_cpu = cpu_us_per_event(own_cpu_seconds() - delivery_cpu, events);
     let row_1 = match &plain {
         Ok(delivered) => {
             let share = delivered / read_rate;
@@ -47,7 +55,7 @@ pub async fn rows(bench: &Bench, with_redact: bool) -> BatchRows {
                 ROW_1,
                 TARGET_1,
                 format!(
-                    "{} ({} events); raw `$all` read {} ({} events); {}",
+                    "{} ({} events, the node's CPU {delivery_cpu:.2} us/event); raw `$all` read {} ({} events, {read_cpu:.2} us/event); {}",
                     rate(*delivered),
                     thousands(events),
                     rate(read_rate),
@@ -112,6 +120,12 @@ async fn raw_read_rate(store: &dyn EventStore) -> (u64, f64) {
     let start = Instant::now();
     let read = read_whole_all(store).await;
     (read, read as f64 / start.elapsed().as_secs_f64())
+}
+
+/// CPU microseconds per event of `seconds` of this process's CPU: the node
+/// and the bench (the receiver is another process).
+fn cpu_us_per_event(seconds: f64, events: u64) -> f64 {
+    seconds * 1e6 / events.max(1) as f64
 }
 
 /// The built `redact` component (`guest-examples/build.sh redact`).

@@ -70,6 +70,7 @@ mod table;
 mod workload;
 
 use context::Bench;
+
 use receiver::{RECEIVER_ROLE, ROLE_VARIABLE};
 use receiver_process::ReceiverProcess;
 use settings::Settings;

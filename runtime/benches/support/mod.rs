@@ -1,13 +1,15 @@
 //! Shared by the benchmarks: a local HTTP receiver that counts events
 //! ([`receiver`]), nodes started as a library ([`node`]), the management API
 //! called in process ([`api`]), the order events they append ([`orders`]),
-//! the measurement of many connectors on one node ([`scale`]) and the
+//! the CPU time of a process ([`cpu`]), the measurement of many
+//! connectors on one node ([`scale`]) and the
 //! `redact` component measured against its native twin ([`wasm_ratio`]).
 //! Each benchmark uses a part of it.
 
 #![allow(dead_code)]
 
 pub mod api;
+pub mod cpu;
 pub mod node;
 pub mod orders;
 pub mod scale;

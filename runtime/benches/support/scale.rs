@@ -37,6 +37,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
+use super::cpu::cpu_seconds_of;
 
 const MEMBERS_STREAM: &str = "$connectors-members";
 /// Events per append request.
@@ -202,7 +203,7 @@ pub async fn measure_scale(settings: ScaleSettings) -> ScaleReport {
     node.upload("redact", redact_component()).await;
 
     let started = Instant::now();
-    let ticks_at_start = cpu_ticks(node.pid());
+    let cpu_at_start = cpu_seconds_of(node.pid());
     for index in 0..settings.connectors {
         let definition = json!({
             "sink": {
@@ -228,16 +229,16 @@ pub async fn measure_scale(settings: ScaleSettings) -> ScaleReport {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let delivered = started.elapsed();
-    let load_ticks = cpu_ticks(node.pid()) - ticks_at_start;
+    let load_cpu_seconds = cpu_seconds_of(node.pid()) - cpu_at_start;
     let rss = rss_mib(node.pid());
     let mut first_deliveries = receiver.first_deliveries(started);
 
     tokio::time::sleep(settings.settle).await;
     let head = node.head().await;
-    let ticks_before = cpu_ticks(node.pid());
+    let cpu_before = cpu_seconds_of(node.pid());
     let idle_started = Instant::now();
     tokio::time::sleep(settings.idle).await;
-    let ticks = cpu_ticks(node.pid()) - ticks_before;
+    let idle_cpu_seconds = cpu_seconds_of(node.pid()) - cpu_before;
     let idle_seconds = idle_started.elapsed().as_secs_f64();
     let appended_idle = node.appended_after(head).await;
     let heartbeats = appended_idle.get(MEMBERS_STREAM).copied().unwrap_or(0);
@@ -255,10 +256,10 @@ pub async fn measure_scale(settings: ScaleSettings) -> ScaleReport {
             .copied()
             .unwrap_or(0.0),
         all_delivered_seconds: delivered.as_secs_f64(),
-        load_cpu_seconds: load_ticks as f64 / ticks_per_second(),
+        load_cpu_seconds,
         rss_mib: rss,
         idle_seconds,
-        idle_cpu_percent: ticks as f64 / ticks_per_second() / idle_seconds * 100.0,
+        idle_cpu_percent: idle_cpu_seconds / idle_seconds * 100.0,
         idle_non_heartbeat_appends_per_second: others as f64 / idle_seconds,
         idle_heartbeats: heartbeats,
         idle_appends_by_stream: appended_idle,
@@ -490,29 +491,6 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS in /proc/<pid>/status");
     kib / 1024.0
-}
-
-/// CPU time `pid` used so far (user + system), in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the stat");
-    // The fields after the command name (which may hold spaces) in `(...)`.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .expect("a stat line");
-    // utime and stime are the 14th and 15th fields; `fields` starts at the 3rd.
-    let field = |n: usize| -> u64 { fields[n - 3].parse().expect("a number of ticks") };
-    field(14) + field(15)
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux almost always).
-fn ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 fn redact_component() -> Vec<u8> {
