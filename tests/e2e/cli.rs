@@ -459,3 +459,25 @@ async fn preview_and_dead_letters_print_what_the_api_answers() {
     let table = cli(&node, &["dead-letters", "list", "quiet"]);
     assert!(table.ok().contains("REASON"), "{}", table.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_its_own_ca_is_reached_over_https_with_ca_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = crate::access_tls::test_pki(dir.path());
+    let (node, _grpc_port) = crate::access_tls::tls_node(dir.path(), &pki).await;
+    // The admin token `tls_node` gives its node.
+    let token = [("CONNECTORS_TOKEN", "tls-admin-0123456789abcdef")];
+    assert!(node.base.starts_with("https://"), "{}", node.base);
+
+    let untrusted = cli_with_env(&node.base, &["members"], &token);
+    assert!(
+        untrusted
+            .failed()
+            .starts_with(&format!("error: cannot reach the node at {}: ", node.base)),
+        "{}",
+        untrusted.stderr
+    );
+    let ca = pki.ca.display().to_string();
+    let trusted = cli_with_env(&node.base, &["members", "--ca-file", &ca], &token);
+    assert!(trusted.ok().contains("leader"), "{}", trusted.stdout);
+}
