@@ -1,15 +1,9 @@
 //! `connectors connector apply -f DIR`: the plan that makes a node's
 //! connectors match a directory of definition files.
 //!
-//! Every `*.json` file in the directory (not its subdirectories) is one
-//! connector: the body `POST /connectors/{id}` takes (a definition, plus
-//! `enable`, which only matters when the connector is created). Its id is
-//! the file's `id` field when it has one, else the file name without
-//! `.json`. Other files are ignored.
-//!
-//! [`plan`] compares each file with what `GET /connectors` answers, after
-//! reading both as a definition so defaults the node fills in and the
-//! order of fields do not count: a missing connector is created, a
+//! [`plan`] compares each [`DefinitionFile`] of the directory with what
+//! `GET /connectors` answers, after reading both as a definition so
+//! defaults the node fills in and the order of fields do not count: a missing connector is created, a
 //! different one reconfigured (`PUT`, listing the settings that differ), an
 //! equal one left alone; a connector without a file is deleted only with
 //! `--prune`. The node never returns secrets, so secrets compare masked on
@@ -18,152 +12,15 @@
 //! file's secrets; `--resend-secrets` updates every connector whose file
 //! holds a secret, to roll secrets.
 //!
-//! Everything here is pure: no network, and files are only read.
+//! Everything here is pure: no network, no files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::connector::{ConnectorDefinition, ConnectorId};
-
-/// Why a directory of definitions cannot be applied.
-#[derive(Debug, thiserror::Error)]
-pub enum DefinitionFileError {
-    #[error("cannot read `{}`: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("`{}` is not JSON: {source}", path.display())]
-    NotJson {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("`{}` must hold a JSON object (a connector definition), e.g. `{{\"sink\": {{\"type\": \"console\"}}}}`", path.display())]
-    NotAnObject { path: PathBuf },
-    #[error("`{}`: {reason}", path.display())]
-    InvalidId { path: PathBuf, reason: String },
-    #[error("`{}` and `{}` both define connector `{id}`", first.display(), second.display())]
-    DuplicateId {
-        id: String,
-        first: PathBuf,
-        second: PathBuf,
-    },
-    #[error("`{}` holds no `*.json` definition files", .0.display())]
-    Empty(PathBuf),
-}
-
-/// One definition file.
-#[derive(Debug, Clone)]
-pub struct DefinitionFile {
-    pub path: PathBuf,
-    pub id: ConnectorId,
-    /// `enable` as the file says, for a create.
-    pub enable: Option<Value>,
-    /// The definition: the file without `id` and `enable`.
-    pub definition: Map<String, Value>,
-}
-
-impl DefinitionFile {
-    /// Reads `path`; its id is `id` when given, else the file's `id` field,
-    /// else the file name without its extension.
-    pub fn read(path: &Path, id: Option<&str>) -> Result<Self, DefinitionFileError> {
-        let bytes = std::fs::read(path).map_err(|source| DefinitionFileError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|source| DefinitionFileError::NotJson {
-                path: path.to_owned(),
-                source,
-            })?;
-        let Value::Object(mut definition) = value else {
-            return Err(DefinitionFileError::NotAnObject {
-                path: path.to_owned(),
-            });
-        };
-        let field = definition.remove("id");
-        let enable = definition.remove("enable");
-        let invalid = |reason: String| DefinitionFileError::InvalidId {
-            path: path.to_owned(),
-            reason,
-        };
-        let id = match (id, field) {
-            (Some(id), _) => id.to_owned(),
-            (None, Some(Value::String(id))) => id,
-            (None, Some(other)) => {
-                return Err(invalid(format!("`id` must be a string, not `{other}`")))
-            }
-            (None, None) => path
-                .file_stem()
-                .map(|stem| stem.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        };
-        let id = ConnectorId::parse(&id).map_err(|e| invalid(e.to_string()))?;
-        Ok(Self {
-            path: path.to_owned(),
-            id,
-            enable,
-            definition,
-        })
-    }
-
-    /// What `POST /connectors/{id}` takes: the definition and `enable`.
-    pub fn create_body(&self) -> Value {
-        let mut body = self.definition.clone();
-        if let Some(enable) = &self.enable {
-            body.insert("enable".into(), enable.clone());
-        }
-        Value::Object(body)
-    }
-
-    /// What `PUT /connectors/{id}` takes: the definition.
-    pub fn update_body(&self) -> Value {
-        Value::Object(self.definition.clone())
-    }
-
-    /// The file name, for messages.
-    pub fn name(&self) -> String {
-        self.path.file_name().map_or_else(
-            || self.path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        )
-    }
-}
-
-/// Reads every `*.json` file in `dir`, ordered by id.
-pub fn read_dir(dir: &Path) -> Result<Vec<DefinitionFile>, DefinitionFileError> {
-    let read_error = |source| DefinitionFileError::Read {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut paths = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read_error)? {
-        let path = entry.map_err(read_error)?.path();
-        if path.extension().is_some_and(|e| e == "json") && path.is_file() {
-            paths.push(path);
-        }
-    }
-    if paths.is_empty() {
-        return Err(DefinitionFileError::Empty(dir.to_owned()));
-    }
-    paths.sort();
-    let mut files: BTreeMap<ConnectorId, DefinitionFile> = BTreeMap::new();
-    for path in paths {
-        let file = DefinitionFile::read(&path, None)?;
-        if let Some(first) = files.get(&file.id) {
-            return Err(DefinitionFileError::DuplicateId {
-                id: file.id.to_string(),
-                first: first.path.clone(),
-                second: file.path,
-            });
-        }
-        files.insert(file.id.clone(), file);
-    }
-    Ok(files.into_values().collect())
-}
+pub use super::definition_file::{read_dir, DefinitionFile, DefinitionFileError};
+use crate::connector::ConnectorDefinition;
 
 /// A connector on the node: its id and definition (secrets masked), or
 /// `None` when the node cannot read it.

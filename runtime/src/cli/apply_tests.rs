@@ -1,9 +1,12 @@
 //! The plan of `apply`: which connectors are created, updated, left alone
 //! or deleted, and the settings an update changes.
 
+use std::path::PathBuf;
+
 use serde_json::json;
 
 use super::*;
+use crate::connector::ConnectorId;
 
 fn file(id: &str, definition: Value) -> DefinitionFile {
     let Value::Object(definition) = definition else {
@@ -172,50 +175,4 @@ fn diffs_name_added_removed_and_indexed_settings() {
             "+ new: \"x\"",
         ]
     );
-}
-
-#[test]
-fn files_name_their_connectors_and_duplicates_are_refused() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("orders.json"),
-        r#"{"sink": {"type": "console"}}"#,
-    )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("other.json"),
-        r#"{"id": "named", "enable": false, "sink": {"type": "console"}}"#,
-    )
-    .expect("write");
-    std::fs::write(dir.path().join("notes.txt"), "not a definition").expect("write");
-    let files = read_dir(dir.path()).expect("read the directory");
-    let ids: Vec<&str> = files.iter().map(|f| f.id.as_str()).collect();
-    assert_eq!(ids, vec!["named", "orders"]);
-    assert_eq!(files[0].create_body()["enable"], json!(false));
-    assert!(files[0].update_body().get("enable").is_none());
-    assert!(files[0].update_body().get("id").is_none());
-
-    std::fs::write(
-        dir.path().join("again.json"),
-        r#"{"id": "orders", "sink": {"type": "console"}}"#,
-    )
-    .expect("write");
-    let error = read_dir(dir.path()).expect_err("two files define `orders`");
-    assert!(
-        error.to_string().contains("both define connector `orders`"),
-        "{error}"
-    );
-}
-
-#[test]
-fn a_bad_file_is_named_in_the_error() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("broken.json"), "{").expect("write");
-    let error = read_dir(dir.path()).expect_err("not JSON");
-    assert!(error.to_string().contains("broken.json"), "{error}");
-    let empty = tempfile::tempdir().expect("temp dir");
-    assert!(matches!(
-        read_dir(empty.path()),
-        Err(DefinitionFileError::Empty(_))
-    ));
 }

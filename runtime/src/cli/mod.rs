@@ -8,7 +8,8 @@
 //! - [`output`]: human tables (the default) or the API's JSON
 //!   (`--output json`);
 //! - one file per command group: [`connector`] (with [`apply`], which
-//!   makes the node's connectors match a directory of definition files),
+//!   plans how the node's connectors come to match a directory of
+//!   [`definition_file`]s),
 //!   [`module`], [`preview`], [`dead_letters`], [`members`], and
 //!   [`completions`] for shells.
 
@@ -17,6 +18,7 @@ pub mod client;
 pub mod completions;
 pub mod connector;
 pub mod dead_letters;
+pub mod definition_file;
 pub mod members;
 pub mod module;
 pub mod output;
