@@ -3,11 +3,12 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{example, free_port, NodeProcess};
+use crate::support::{event, eventually, example, free_port, NodeProcess, Receiver};
 
 const ADMIN_TOKEN: &str = "cli-admin-0123456789abcdef";
 
@@ -284,6 +285,15 @@ async fn apply_makes_the_node_match_a_directory_and_a_second_run_does_nothing() 
         "http://127.0.0.1:9/v1"
     );
 
+    let planned = apply(&["--dry-run", "--output", "json"]).json();
+    assert_eq!(planned["dryRun"], true);
+    let hook_step = &planned["changes"][0];
+    assert_eq!(
+        (&hook_step["id"], &hook_step["action"]),
+        (&json!("hook"), &json!("update"))
+    );
+    assert_eq!(hook_step["settings"][0]["path"], "sink.url");
+
     let update = apply(&[]);
     assert!(
         update.ok().contains("updated   hook (hook.json)"),
@@ -296,6 +306,20 @@ async fn apply_makes_the_node_match_a_directory_and_a_second_run_does_nothing() 
         "http://127.0.0.1:9/v2"
     );
     assert!(apply(&[]).ok().starts_with("nothing to do"));
+
+    // A new secret alone is not visible on the node; `--resend-secrets`
+    // sends it.
+    let mut rolled = hook("v2");
+    rolled["sink"]["auth"]["token"] = json!("a-new-secret");
+    write_json(&defs.join("hook.json"), &rolled);
+    assert!(apply(&[]).ok().starts_with("nothing to do"));
+    let resent = apply(&["--resend-secrets"]);
+    assert!(resent.ok().contains("updated   hook"), "{}", resent.stdout);
+    assert!(
+        resent.stdout.contains("unchanged orders"),
+        "{}",
+        resent.stdout
+    );
 
     std::fs::remove_file(defs.join("orders.json")).expect("remove a file");
     let kept = apply(&[]);
@@ -480,4 +504,54 @@ async fn a_node_with_its_own_ca_is_reached_over_https_with_ca_file() {
     let ca = pki.ca.display().to_string();
     let trusted = cli_with_env(&node.base, &["members", "--ca-file", &ca], &token);
     assert!(trusted.ok().contains("leader"), "{}", trusted.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_secrets_rolls_a_secret_the_node_cannot_show() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = NodeProcess::start(&dir.path().join("node")).await;
+    let receiver = Receiver::start().await;
+    let defs = dir.path().join("connectors");
+    std::fs::create_dir_all(&defs).expect("defs dir");
+    let definition = |token: &str| {
+        json!({
+            "sink": {"type": "http", "url": format!("{}/hook", receiver.url),
+                     "auth": {"type": "bearer", "token": token}},
+            "filter": {"streams": {"prefixes": ["cli-"]}},
+        })
+    };
+    let defs_arg = defs.display().to_string();
+    let apply = |extra: &[&str]| {
+        let mut args = vec!["connector", "apply", "-f", defs_arg.as_str()];
+        args.extend_from_slice(extra);
+        cli(&node, &args)
+    };
+    let bearer_arrives = |token: &'static str| {
+        let receiver = receiver.clone();
+        async move {
+            eventually(Duration::from_secs(30), token, || {
+                let receiver = receiver.clone();
+                async move {
+                    receiver
+                        .accepted()
+                        .iter()
+                        .any(|r| r.header("authorization") == format!("Bearer {token}"))
+                        .then_some(())
+                }
+            })
+            .await
+        }
+    };
+
+    write_json(&defs.join("hook.json"), &definition("first-secret"));
+    apply(&[]).ok();
+    node.append("cli-1", &[event("Tick", json!({}))]).await;
+    bearer_arrives("first-secret").await;
+
+    write_json(&defs.join("hook.json"), &definition("second-secret"));
+    assert!(apply(&[]).ok().starts_with("nothing to do"));
+    let resent = apply(&["--resend-secrets"]);
+    assert!(resent.ok().contains("updated   hook"), "{}", resent.stdout);
+    node.append("cli-1", &[event("Tick", json!({}))]).await;
+    bearer_arrives("second-secret").await;
 }
