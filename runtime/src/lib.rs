@@ -15,12 +15,15 @@
 //! - [`api`]: the HTTP management API; [`access`]: who may reach the API
 //!   and the gRPC protocol; [`tls`]: both listeners over TLS;
 //! - [`strict_de`]: deserialization that keeps the path of a bad setting;
-//! - [`node`] wires everything together; [`demo`] is the demo connector.
+//! - [`node`] wires everything together; [`demo`] is the demo connector;
+//! - [`cli`]: the `connectors` command's options and its client of a
+//!   running node's API.
 
 pub mod access;
 pub mod activation;
 pub mod api;
 pub mod backoff;
+pub mod cli;
 pub mod connector;
 pub mod demo;
 pub mod grpc;

@@ -1,16 +1,19 @@
-//! The `connectors` command.
+//! The `connectors` command: runs a node (`serve`, `demo`), or talks to a
+//! running one over its HTTP API (every other command; see
+//! [`connectors::cli`]).
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use connectors::access::AccessArgs;
-use connectors::activation::{DEFAULT_HEARTBEAT, DEFAULT_LEASE};
-use connectors::connector::MemberRole;
-use connectors::node::{Node, NodeConfig, StoreLocation};
+use clap::{CommandFactory, Parser, Subcommand};
+use connectors::cli::connector::ConnectorCommand;
+use connectors::cli::dead_letters::DeadLetterCommand;
+use connectors::cli::module::ModuleCommand;
+use connectors::cli::preview::PreviewArgs;
+use connectors::cli::serve::{ServeArgs, DEMO_DATA, SERVE_DATA};
+use connectors::cli::ClientArgs;
+use connectors::node::Node;
 use tracing_subscriber::EnvFilter;
 
 /// A WebAssembly-extensible connector runtime for KurrentDB / EventStoreDB.
@@ -36,95 +39,48 @@ enum Commands {
         #[arg(long, default_value_t = 1000)]
         interval_ms: u64,
     },
-}
-
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// Directory of the embedded store and of the compiled-module cache
-    /// [default: ./data; ./demo-data for `demo`].
-    #[arg(long, env = "CONNECTORS_DATA")]
-    data: Option<PathBuf>,
-    /// Run as a sidecar of a KurrentDB / EventStoreDB node instead of using
-    /// the embedded store: a connection string such as
-    /// `esdb://admin:changeit@db1:2113,db2:2113?tls=false` or
-    /// `kurrentdb+discover://cluster.example.com:2113`.
-    #[arg(
-        long,
-        env = "CONNECTORS_STORE",
-        value_name = "CONNECTION_STRING",
-        hide_env_values = true
-    )]
-    store: Option<String>,
-    /// Serve the KurrentDB gRPC protocol over the embedded store on this
-    /// address (cleartext HTTP/2, clients use `?tls=false`; TLS with
-    /// `--tls-cert`).
-    #[arg(long, env = "CONNECTORS_GRPC_LISTEN", value_name = "ADDR")]
-    grpc_listen: Option<SocketAddr>,
-    /// Address of the HTTP API.
-    #[arg(long, default_value = "127.0.0.1:2119", env = "CONNECTORS_LISTEN")]
-    listen: SocketAddr,
-    /// Largest request body the API accepts, in bytes.
-    #[arg(long, default_value_t = 16 * 1024 * 1024)]
-    max_body_bytes: usize,
-    /// Largest WebAssembly module that can be uploaded, in bytes.
-    #[arg(long, default_value_t = connectors::node::NodeConfig::DEFAULT_MAX_MODULE_BYTES)]
-    max_module_bytes: usize,
-    /// This member's name in the cluster, unique among the members sharing
-    /// the store (default: the listen address).
-    #[arg(long, env = "CONNECTORS_MEMBER")]
-    member: Option<String>,
-    /// This member's role, which connectors' `affinity` matches [default:
-    /// `leader` for an embedded node; a sidecar takes the role that gossip
-    /// reports for the node it is attached to].
-    #[arg(long, env = "CONNECTORS_ROLE", value_enum)]
-    role: Option<MemberRole>,
-    /// Serve the API but run no connectors (they run on other members).
-    #[arg(long)]
-    no_connectors: bool,
-    /// Milliseconds between two heartbeats of this member.
-    #[arg(long, env = "CONNECTORS_HEARTBEAT_MS", default_value_t = DEFAULT_HEARTBEAT.as_millis() as u64)]
-    heartbeat_ms: u64,
-    /// Milliseconds without a heartbeat after which a member counts as dead
-    /// and its connectors move (at least three heartbeats).
-    #[arg(long, env = "CONNECTORS_LEASE_MS", default_value_t = DEFAULT_LEASE.as_millis() as u64)]
-    lease_ms: u64,
-    #[command(flatten)]
-    destinations: connectors::outbound::DestinationArgs,
-    #[command(flatten)]
-    secrets: connectors::secrets::SecretsArgs,
-    #[command(flatten)]
-    access: AccessArgs,
-}
-
-/// Where `serve` keeps its data unless told otherwise.
-const SERVE_DATA: &str = "./data";
-/// Where `demo` keeps its data unless told otherwise: apart from `serve`'s,
-/// so the demo connector and its events never show up in a normal node.
-const DEMO_DATA: &str = "./demo-data";
-
-impl ServeArgs {
-    /// The node's configuration; `default_data` when `--data` is not given.
-    fn config(self, default_data: &str) -> NodeConfig {
-        NodeConfig {
-            member: self.member.unwrap_or_else(|| self.listen.to_string()),
-            role: self.role,
-            runs_connectors: !self.no_connectors,
-            heartbeat: Duration::from_millis(self.heartbeat_ms),
-            lease: Duration::from_millis(self.lease_ms),
-            store: match self.store {
-                Some(connection) => StoreLocation::Kurrent(connection),
-                None => StoreLocation::Embedded,
-            },
-            grpc: self.grpc_listen.map(|listen| self.access.grpc(listen)),
-            access: self.access.config(),
-            data_dir: self.data.unwrap_or_else(|| PathBuf::from(default_data)),
-            listen: self.listen,
-            max_body_bytes: self.max_body_bytes,
-            max_module_bytes: self.max_module_bytes,
-            destinations: self.destinations.rules(),
-            secrets: self.secrets.config(),
-        }
-    }
+    /// Lists, shows, creates, applies, enables, disables, resets and
+    /// deletes the connectors of a running node.
+    Connector {
+        #[command(subcommand)]
+        command: ConnectorCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Uploads, lists and deletes the WebAssembly components of a running
+    /// node.
+    Module {
+        #[command(subcommand)]
+        command: ModuleCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Runs a filter and transform chain over events without creating
+    /// anything (the body of `POST /preview` in a file).
+    Preview {
+        #[command(flatten)]
+        preview: PreviewArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Lists the events a connector refused for good.
+    DeadLetters {
+        #[command(subcommand)]
+        command: DeadLetterCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Lists the members of the cluster and the connectors each runs.
+    Members {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Prints the completion script for a shell, e.g.
+    /// `connectors completions bash > /etc/bash_completion.d/connectors`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs the command; a failure is printed as one line, `error: ` and its
@@ -141,19 +97,15 @@ fn main() -> ExitCode {
 
 #[tokio::main]
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     match cli.command {
         Commands::Serve(args) => {
+            init_logs();
             let node = Node::start(args.config(SERVE_DATA)).await?;
             node.serve(shutdown_signal()).await
         }
         Commands::Demo { serve, interval_ms } => {
+            init_logs();
             let config = serve.config(DEMO_DATA);
             tracing::info!(
                 data = %config.data_dir.display(),
@@ -165,7 +117,35 @@ async fn run() -> anyhow::Result<()> {
                 .context("cannot start the demo")?;
             node.serve(shutdown_signal()).await
         }
+        Commands::Connector { command, client } => {
+            connectors::cli::connector::run(command, &client).await
+        }
+        Commands::Module { command, client } => {
+            connectors::cli::module::run(command, &client).await
+        }
+        Commands::Preview { preview, client } => {
+            connectors::cli::preview::run(preview, &client).await
+        }
+        Commands::DeadLetters { command, client } => {
+            connectors::cli::dead_letters::run(command, &client).await
+        }
+        Commands::Members { client } => connectors::cli::members::run(&client).await,
+        Commands::Completions { shell } => Ok(connectors::cli::completions::print(
+            shell,
+            &mut Cli::command(),
+        )?),
     }
+}
+
+/// Logs of a node go to standard error, filtered by `RUST_LOG` (default
+/// `info`).
+fn init_logs() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Completes on Ctrl-C or SIGTERM.

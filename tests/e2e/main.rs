@@ -8,6 +8,7 @@ mod access_grpc;
 mod access_tls;
 mod bad_input;
 mod bounded_work;
+mod cli;
 mod cluster;
 mod console;
 mod corrupt_record;
