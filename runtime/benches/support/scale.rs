@@ -31,13 +31,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::cpu::cpu_seconds_of;
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
-use super::cpu::cpu_seconds_of;
 
 const MEMBERS_STREAM: &str = "$connectors-members";
 /// Events per append request.
