@@ -70,27 +70,16 @@ pub async fn run(command: ModuleCommand, args: &ClientArgs) -> anyhow::Result<()
         }
         ModuleCommand::List => {
             let answer = client.get("/modules").await?;
-            if out.is_json() {
-                return Ok(out.json(&answer)?);
-            }
-            let rows = answer
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|module| {
-                    vec![
-                        field(module, "/name"),
-                        field(module, "/worlds"),
-                        field(module, "/size"),
-                        field(module, "/versionCount"),
-                        field(module, "/uploaded"),
-                        field(module, "/digest"),
-                    ]
-                })
-                .collect();
-            out.table(
-                &["NAME", "WORLDS", "SIZE", "VERSIONS", "UPLOADED", "DIGEST"],
-                rows,
+            out.listing(
+                &answer,
+                &[
+                    ("NAME", "/name"),
+                    ("WORLDS", "/worlds"),
+                    ("SIZE", "/size"),
+                    ("VERSIONS", "/versionCount"),
+                    ("UPLOADED", "/uploaded"),
+                    ("DIGEST", "/digest"),
+                ],
             )?;
         }
         ModuleCommand::Delete { name } => {

@@ -53,6 +53,27 @@ impl Printer {
         self.text(text)
     }
 
+    /// Prints `answer`, a JSON array, as it is in JSON mode, else as a
+    /// table with one column per `(header, JSON pointer)` of `columns`.
+    pub fn listing(&self, answer: &Value, columns: &[(&str, &str)]) -> std::io::Result<()> {
+        if self.is_json() {
+            return self.json(answer);
+        }
+        let rows = answer
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|item| {
+                columns
+                    .iter()
+                    .map(|(_, pointer)| field(item, pointer))
+                    .collect()
+            })
+            .collect();
+        let header: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
+        self.table(&header, rows)
+    }
+
     /// Prints `rows` under `header` as a table.
     pub fn table(&self, header: &[&str], rows: Vec<Vec<String>>) -> std::io::Result<()> {
         self.text(&render_table(header, rows))
