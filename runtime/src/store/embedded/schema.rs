@@ -132,16 +132,17 @@ pub(super) fn store_head(conn: &Connection, head: u64) -> rusqlite::Result<()> {
 /// Maps a row selected with [`EVENT_COLUMNS`].
 pub(super) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<RecordedEvent> {
     let position = from_i64(row.get(0)?);
-    let id: Vec<u8> = row.get(3)?;
-    let content_type: String = row.get(5)?;
+    // The id and the content type are read in place, without a copy.
+    let id = Uuid::from_slice(row.get_ref(3)?.as_blob()?).unwrap_or_default();
+    let content_type = content_type_from_sql(row.get_ref(5)?.as_str()?);
     let created: i64 = row.get(6)?;
     Ok(RecordedEvent {
-        id: Uuid::from_slice(&id).unwrap_or_default(),
+        id,
         stream: row.get(1)?,
         revision: from_i64(row.get(2)?),
         position: Position::new(position, position),
         event_type: row.get(4)?,
-        content_type: content_type_from_sql(&content_type),
+        content_type,
         created: DateTime::from_timestamp_micros(created).unwrap_or_default(),
         data: row.get::<_, Vec<u8>>(7)?.into(),
         metadata: row.get::<_, Vec<u8>>(8)?.into(),
