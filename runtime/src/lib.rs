@@ -12,7 +12,8 @@
 //!   where sinks may connect (the destination policy);
 //! - [`wasm`]: the WebAssembly host; [`modules`]: uploaded components;
 //! - [`secrets`]: secrets encrypted at rest, masked in text;
-//! - [`api`]: the HTTP management API; [`access`]: who may reach the API
+//! - [`api`]: the HTTP management API; [`ui`]: its status page in the
+//!   browser; [`access`]: who may reach the API
 //!   and the gRPC protocol; [`tls`]: both listeners over TLS;
 //! - [`strict_de`]: deserialization that keeps the path of a bad setting;
 //! - [`node`] wires everything together; [`demo`] is the demo connector;
@@ -36,4 +37,5 @@ pub mod sinks;
 pub mod store;
 pub mod strict_de;
 pub mod tls;
+pub mod ui;
 pub mod wasm;

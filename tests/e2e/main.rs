@@ -28,6 +28,7 @@ mod secrets;
 mod sidecar;
 mod stage_checks;
 mod status_truth;
+mod ui;
 mod wasm;
 mod wasm_faults;
 mod wasm_limits;

@@ -106,6 +106,7 @@ pub fn router(state: AppState, max_body_bytes: usize, access: ApiAccess) -> Rout
                 .get(modules::get)
                 .delete(modules::delete),
         )
+        .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

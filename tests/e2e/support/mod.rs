@@ -1,5 +1,6 @@
 //! Test harness: the real binary, a real receiver, and clusters of members.
 
+pub mod browser;
 mod clients;
 pub mod cluster;
 pub mod deliveries;
