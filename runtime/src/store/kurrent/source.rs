@@ -51,7 +51,9 @@ pub(super) enum Source {
     Client(Arc<Connection>),
 }
 
-/// One run of a subscription: one call, until it fails.
+/// One run of a subscription: one call, until it fails. (One value per
+/// run, made once: the size of its variants does not matter.)
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Run {
     Own(Streaming<Result<Received, Malformed>>),
     Client {
