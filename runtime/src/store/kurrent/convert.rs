@@ -1,4 +1,5 @@
-//! Mappings between the store's types and the client's.
+//! Mappings between the store's types and the client's, and the filter
+//! options of our own `$all` subscription request.
 
 use chrono::{DateTime, Utc};
 use kurrentdb::{EventData, ResolvedEvent, StreamPosition, StreamState};

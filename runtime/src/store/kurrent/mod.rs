@@ -1,5 +1,7 @@
 //! An [`EventStore`] backed by a KurrentDB (EventStoreDB) server, or any
-//! server speaking its gRPC protocol, through the official `kurrentdb` client.
+//! server speaking its gRPC protocol, through the official `kurrentdb` client
+//! for everything but `$all` subscriptions and multi-stream appends, which
+//! this backend calls itself.
 //!
 //! - `connection`: connection strings (`esdb://`, `esdb+discover://`,
 //!   `kurrentdb://`, `kurrentdb+discover://`, with `user:password@`, several
@@ -10,7 +12,9 @@
 //! - `subscribe`: `$all` subscriptions that resubscribe after lost
 //!   connections from the last position seen, without gaps or duplicates,
 //!   reading `Streams.Read` on a channel of our own (`source`) and decoding
-//!   its messages without the official client's copies (`decode`);
+//!   its messages without the official client's copies (`decode`); with
+//!   `tlsVerifyCert=false`, which that channel does not make, through the
+//!   official client;
 //! - `multi`: atomic appends to several streams through the server's v2
 //!   `AppendSession` (KurrentDB 25.1 or later; older servers give
 //!   [`StoreError::Unsupported`]), since the official client has no such
