@@ -10,7 +10,8 @@
 //! any member that serves clients). Cleartext or TLS as the settings say:
 //! TLS trusts `tlsCaFile` when given, else the system's roots, and presents
 //! `userCertFile` / `userKeyFile` when given. Basic credentials from the
-//! connection string go in the `authorization` header of each call.
+//! connection string go in the `authorization` header of each call;
+//! connections are pinged as `keepAliveInterval` / `keepAliveTimeout` say.
 //!
 //! A channel is made once and kept; a call that lost its connection
 //! [`NodeChannel::forget`]s it, so the next one looks for the node again.
@@ -130,7 +131,13 @@ impl NodeChannel {
 
     fn endpoint(&self, node: &Endpoint) -> Result<tonic::transport::Endpoint, StoreError> {
         let uri = self.settings.to_uri(node);
-        let endpoint = tonic::transport::Endpoint::from(uri).connect_timeout(CONNECT_TIMEOUT);
+        let (interval, timeout) = keep_alive(&self.settings);
+        let mut endpoint = tonic::transport::Endpoint::from(uri)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keep_alive_timeout(timeout);
+        if let Some(interval) = interval {
+            endpoint = endpoint.http2_keep_alive_interval(interval);
+        }
         if !self.settings.is_secure_mode_enabled() {
             return Ok(endpoint);
         }
@@ -208,6 +215,33 @@ impl NodeChannel {
             .into_inner()
             .members)
     }
+}
+
+/// The HTTP/2 keep-alive of the settings (`keepAliveInterval`,
+/// `keepAliveTimeout`; 10 s each unless set), as the official client pings
+/// its connections, so that a connection that silently died ends a live
+/// subscription instead of leaving it waiting. The settings show these only
+/// in their serialized form (milliseconds; the largest number when
+/// disabled). `None`: no pings.
+fn keep_alive(settings: &ClientSettings) -> (Option<Duration>, Duration) {
+    const DEFAULT: Duration = Duration::from_secs(10);
+    /// Longer is as good as never, and keeps timer arithmetic in range.
+    const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
+    let serialized = serde_json::to_value(settings).ok();
+    let millis = |field: &str| {
+        serialized
+            .as_ref()
+            .and_then(|value| value.get(field))
+            .and_then(serde_json::Value::as_u64)
+    };
+    let interval = match millis("keep_alive_interval") {
+        Some(u64::MAX) => None,
+        Some(ms) => Some(Duration::from_millis(ms).min(LONGEST)),
+        None => Some(DEFAULT),
+    };
+    let timeout =
+        millis("keep_alive_timeout").map_or(DEFAULT, |ms| Duration::from_millis(ms).min(LONGEST));
+    (interval, timeout)
 }
 
 /// The member a channel for `target` goes to, among `members`: for writes
@@ -299,6 +333,21 @@ mod tests {
 
     fn port(node: Option<Endpoint>) -> Option<u32> {
         node.map(|n| n.port)
+    }
+
+    #[test]
+    fn keep_alive_follows_the_connection_string() {
+        let parse = |s: &str| super::super::connection::parse_settings(s).expect("settings");
+        let ten = Duration::from_secs(10);
+        assert_eq!(keep_alive(&parse("esdb://h:1")), (Some(ten), ten));
+        assert_eq!(
+            keep_alive(&parse(
+                "esdb://h:1?keepAliveInterval=20000&keepAliveTimeout=30000"
+            )),
+            (Some(Duration::from_secs(20)), Duration::from_secs(30))
+        );
+        let (interval, _) = keep_alive(&parse("esdb://h:1?keepAliveInterval=-1"));
+        assert_eq!(interval, None, "-1 turns the pings off");
     }
 
     #[test]
