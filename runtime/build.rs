@@ -1,6 +1,7 @@
-//! Generates the server side (and, for the protocol tests, the client side)
-//! of the KurrentDB gRPC protocol subset in `proto/`, compiled in-process by
-//! protox: no `protoc` needed.
+//! Generates the server side and the client side of the KurrentDB gRPC
+//! protocol subset in `proto/`, compiled in-process by protox: no `protoc`
+//! needed. The payloads of read answers are `bytes::Bytes`, so they move
+//! between the store, the wire and the events read without copies.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
@@ -19,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_transport(true)
         .build_server(true)
+        .bytes([".event_store.client.streams.ReadResp"])
         .compile_fds(files)?;
     Ok(())
 }

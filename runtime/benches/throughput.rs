@@ -1,5 +1,5 @@
 //! Throughput of the embedded store (directly and through the KurrentDB gRPC
-//! protocol with the official Rust client), and of connectors delivering to
+//! protocol with the sidecar's backend), and of connectors delivering to
 //! a local HTTP receiver, on an embedded node and as a sidecar reading a
 //! store node over gRPC. Run with `cargo bench --bench throughput`; results
 //! are printed as a Markdown table (see docs/benchmarks.md).
@@ -112,8 +112,9 @@ fn embedded_store(dir: &std::path::Path) -> Arc<dyn EventStore> {
     Arc::new(SqliteStore::open(&dir.join("store-bench.db")).expect("open store"))
 }
 
-/// Another embedded store, used through the gRPC protocol with the official
-/// Rust client (the sidecar's backend). The server stays up until the end.
+/// Another embedded store, used through the gRPC protocol by the sidecar's
+/// backend (the official Rust client for appends and reads, its own decoder
+/// for subscriptions). The server stays up until the end.
 async fn grpc_store(dir: &std::path::Path) -> (Arc<dyn EventStore>, connectors::grpc::GrpcServer) {
     let served: Arc<dyn EventStore> =
         Arc::new(SqliteStore::open(&dir.join("grpc-bench.db")).expect("open store"));

@@ -1,12 +1,12 @@
 //! Conversions between protocol messages and the store's types: event ids,
 //! stream names, expected revisions, positions and recorded events.
 
-use std::collections::HashMap;
-
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tonic::Status;
 use uuid::Uuid;
 
+use super::proto::streams::read_resp::read_event::recorded_event::MetadataEntry;
 use super::proto::streams::read_resp::{self, read_event};
 use super::proto::streams::{append_req, delete_req, tombstone_req, ReadResp};
 use super::proto::{self, StreamIdentifier};
@@ -104,28 +104,36 @@ expected_revision_from!(append_req::options::ExpectedStreamRevision);
 expected_revision_from!(delete_req::options::ExpectedStreamRevision);
 expected_revision_from!(tombstone_req::options::ExpectedStreamRevision);
 
-/// A recorded event as a `ReadResp` message (taking the event, so its
-/// payload moves instead of being copied).
+/// A recorded event as a `ReadResp` message, taking the event so that its
+/// payloads, type and stream name move into the message instead of being
+/// copied; the metadata keys are static.
 pub fn read_event(event: RecordedEvent, structured_ids: bool) -> ReadResp {
-    let mut metadata = HashMap::with_capacity(3);
-    metadata.insert(TYPE_KEY.to_owned(), event.event_type);
-    metadata.insert(
-        CONTENT_TYPE_KEY.to_owned(),
-        event.content_type.mime().to_owned(),
-    );
-    metadata.insert(
-        CREATED_KEY.to_owned(),
-        ticks_since_epoch(event.created).to_string(),
-    );
+    let entry = |key: &'static str, value: Bytes| MetadataEntry {
+        key: Bytes::from_static(key.as_bytes()),
+        value,
+    };
+    let metadata = vec![
+        entry(TYPE_KEY, Bytes::from(event.event_type.into_bytes())),
+        entry(
+            CONTENT_TYPE_KEY,
+            Bytes::from_static(event.content_type.mime().as_bytes()),
+        ),
+        entry(
+            CREATED_KEY,
+            Bytes::from(ticks_since_epoch(event.created).to_string().into_bytes()),
+        ),
+    ];
     let recorded = read_event::RecordedEvent {
         id: Some(uuid_to_proto(event.id, structured_ids)),
-        stream_identifier: Some(stream_identifier(&event.stream)),
+        stream_identifier: Some(StreamIdentifier {
+            stream_name: event.stream.into_bytes(),
+        }),
         stream_revision: event.revision,
         prepare_position: event.position.prepare,
         commit_position: event.position.commit,
         metadata,
-        custom_metadata: event.metadata.into(),
-        data: event.data.into(),
+        custom_metadata: event.metadata,
+        data: event.data,
     };
     ReadResp {
         content: Some(read_resp::Content::Event(read_resp::ReadEvent {

@@ -1,12 +1,14 @@
 //! The KurrentDB client backend ([`KurrentStore`]) against the embedded
 //! node's gRPC protocol server (on a [`SqliteStore`]): the conformance suite,
 //! one test per check plus a concurrent run (here), reads and tombstones
-//! ([`reads`]), credentials and connection strings ([`access`]), and
-//! subscriptions across server restarts ([`subscriptions`]).
+//! ([`reads`]), credentials and connection strings ([`access`]),
+//! subscriptions across server restarts ([`subscriptions`]), and what
+//! subscriptions deliver, message by message ([`subscription_reads`]).
 
 mod access;
 mod gossip;
 mod reads;
+mod subscription_reads;
 mod subscriptions;
 
 use std::net::SocketAddr;

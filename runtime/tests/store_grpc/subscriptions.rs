@@ -162,7 +162,7 @@ async fn got_position(store: &KurrentStore, stream: &str, revision: u64) -> Posi
 }
 
 /// Starts a server on `addr` again, waiting for the port to be free.
-async fn restart(store: &SqliteStore, addr: SocketAddr) -> GrpcServer {
+pub(super) async fn restart(store: &SqliteStore, addr: SocketAddr) -> GrpcServer {
     let config = || GrpcConfig {
         listen: addr,
         credentials: None,
@@ -183,6 +183,8 @@ async fn restart(store: &SqliteStore, addr: SocketAddr) -> GrpcServer {
 }
 
 /// Dropping a subscription ends its task (and the server's side of it).
+/// The store's connection, made by its first subscription, stays for the
+/// next ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_subscription_stops_it() {
     let node = Node::start(None).await;
@@ -192,6 +194,11 @@ async fn dropping_a_subscription_stops_it() {
         .append(&stream, ExpectedRevision::NoStream, events("Seen", 1))
         .await
         .expect("append");
+    let mut first = store
+        .subscribe_all(SubscribeFrom::Start, stream_filter(&stream))
+        .await
+        .expect("subscribe");
+    collect_events(&mut first, 1).await;
     let metrics = tokio::runtime::Handle::current().metrics();
     let before = metrics.num_alive_tasks();
     let mut sub = store
@@ -210,6 +217,7 @@ async fn dropping_a_subscription_stops_it() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    drop(first);
     node.server.shutdown().await;
 }
 

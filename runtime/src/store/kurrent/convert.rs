@@ -1,9 +1,12 @@
-//! Mappings between the store's types and the client's.
+//! Mappings between the store's types and the client's, and the filter
+//! options of our own `$all` subscription request.
 
 use chrono::{DateTime, Utc};
 use kurrentdb::{EventData, ResolvedEvent, StreamPosition, StreamState};
 use serde_json::value::RawValue;
 
+use super::protocol::streams::read_req::options::filter_options::{Expression, Filter, Window};
+use super::protocol::streams::read_req::options::FilterOptions;
 use crate::store::{
     AppendResult, ContentType, ExpectedRevision, Matcher, NewEvent, Position, RecordedEvent,
     StoreError, StreamMetadata, SubscriptionFilter,
@@ -143,27 +146,93 @@ pub(super) fn parse_metadata(stream: &str, data: &[u8]) -> Result<StreamMetadata
     })
 }
 
-/// The server-side part of `filter`: the server filters on one of stream
-/// name or event type, so it takes the stream matcher if there is one, else
-/// the event type matcher, else (when system events are excluded) a regex
-/// that excludes `$` types. Whatever it does not cover is checked on the
-/// client with [`SubscriptionFilter::matches`]. `None`: no server-side filter
-/// (and so no checkpoints from the server).
-pub(super) fn server_filter(filter: &SubscriptionFilter) -> Option<kurrentdb::SubscriptionFilter> {
+/// What the server filters on for a subscription with `filter`: the server
+/// filters on one of stream name or event type, so it takes the stream
+/// matcher if there is one, else the event type matcher, else (when system
+/// events are excluded) a regex that excludes `$` types. Whatever it does
+/// not cover is checked on the client with [`SubscriptionFilter::matches`].
+/// `None`: no server-side filter (and so no checkpoints from the server).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ServerFilter<'a> {
+    on: FilterOn<'a>,
+    /// Events the server considers between two checkpoints.
+    window: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FilterOn<'a> {
+    StreamName(&'a Matcher),
+    EventType(&'a Matcher),
+    NoSystemEvents,
+}
+
+/// The regex of the official client's `exclude_system_events`.
+const NO_SYSTEM_EVENTS: &str = "^[^\\$].*";
+
+pub(super) fn server_filter(filter: &SubscriptionFilter) -> Option<ServerFilter<'_>> {
     let expressible = |m: &&Matcher| match m {
         Matcher::Prefixes(prefixes) => !prefixes.is_empty(),
         Matcher::Regex(_) => true,
     };
-    let base = if let Some(stream) = filter.stream.as_ref().filter(expressible) {
-        with_matcher(kurrentdb::SubscriptionFilter::on_stream_name(), stream)
+    let on = if let Some(stream) = filter.stream.as_ref().filter(expressible) {
+        FilterOn::StreamName(stream)
     } else if let Some(event_type) = filter.event_type.as_ref().filter(expressible) {
-        with_matcher(kurrentdb::SubscriptionFilter::on_event_type(), event_type)
+        FilterOn::EventType(event_type)
     } else if !filter.include_system_events {
-        kurrentdb::SubscriptionFilter::on_event_type().exclude_system_events()
+        FilterOn::NoSystemEvents
     } else {
         return None;
     };
-    Some(base.max(filter.checkpoint_interval.max(1)))
+    Some(ServerFilter {
+        on,
+        window: filter.checkpoint_interval.max(1),
+    })
+}
+
+impl ServerFilter<'_> {
+    /// The filter as the official client takes it.
+    pub(super) fn for_client(&self) -> kurrentdb::SubscriptionFilter {
+        let base = match self.on {
+            FilterOn::StreamName(matcher) => {
+                with_matcher(kurrentdb::SubscriptionFilter::on_stream_name(), matcher)
+            }
+            FilterOn::EventType(matcher) => {
+                with_matcher(kurrentdb::SubscriptionFilter::on_event_type(), matcher)
+            }
+            FilterOn::NoSystemEvents => {
+                kurrentdb::SubscriptionFilter::on_event_type().exclude_system_events()
+            }
+        };
+        base.max(self.window)
+    }
+
+    /// The filter as `Streams.Read` takes it, exactly as the official client
+    /// sends it (a window of `max` events, multiplier 1).
+    pub(super) fn options(&self) -> FilterOptions {
+        let expression = |matcher: &Matcher| match matcher {
+            Matcher::Prefixes(prefixes) => Expression {
+                regex: String::new(),
+                prefix: prefixes.clone(),
+            },
+            Matcher::Regex(regex) => Expression {
+                regex: regex.as_str().to_owned(),
+                prefix: Vec::new(),
+            },
+        };
+        let filter = match self.on {
+            FilterOn::StreamName(matcher) => Filter::StreamIdentifier(expression(matcher)),
+            FilterOn::EventType(matcher) => Filter::EventType(expression(matcher)),
+            FilterOn::NoSystemEvents => Filter::EventType(Expression {
+                regex: NO_SYSTEM_EVENTS.to_owned(),
+                prefix: Vec::new(),
+            }),
+        };
+        FilterOptions {
+            filter: Some(filter),
+            window: Some(Window::Max(self.window)),
+            checkpoint_interval_multiplier: 1,
+        }
+    }
 }
 
 fn with_matcher(
@@ -228,21 +297,45 @@ mod tests {
             checkpoint_interval: 7,
             ..SubscriptionFilter::default()
         };
-        let debug = format!("{:?}", server_filter(&filter));
+        let on_streams = server_filter(&filter).expect("a server filter");
+        let debug = format!("{:?}", on_streams.for_client());
         assert!(debug.contains("based_on_stream: true"), "{debug}");
         assert!(debug.contains("max: Some(7)"), "{debug}");
         assert!(debug.contains("\"a-\", \"b-\""), "{debug}");
+        let options = on_streams.options();
+        assert_eq!(options.window, Some(Window::Max(7)));
+        assert_eq!(options.checkpoint_interval_multiplier, 1);
+        match options.filter {
+            Some(Filter::StreamIdentifier(e)) => assert_eq!(e.prefix, ["a-", "b-"]),
+            other => panic!("{other:?}"),
+        }
 
         let types = SubscriptionFilter {
             event_type: Some(Matcher::Prefixes(vec!["X".into()])),
             ..SubscriptionFilter::default()
         };
-        let debug = format!("{:?}", server_filter(&types));
+        let on_types = server_filter(&types).expect("a server filter");
+        let debug = format!("{:?}", on_types.for_client());
         assert!(debug.contains("based_on_stream: false"), "{debug}");
+        assert!(matches!(
+            on_types.options().filter,
+            Some(Filter::EventType(_))
+        ));
 
         let system = SubscriptionFilter::default();
-        let debug = format!("{:?}", server_filter(&system));
-        assert!(debug.contains("regex: Some"), "{debug}");
+        let no_system = server_filter(&system).expect("a server filter");
+        let client_debug = format!("{:?}", no_system.for_client());
+        assert!(client_debug.contains("regex: Some"), "{client_debug}");
+        match no_system.options().filter {
+            Some(Filter::EventType(e)) => {
+                assert!(
+                    client_debug.contains(&format!("{:?}", e.regex)),
+                    "{client_debug}"
+                );
+                assert!(e.prefix.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
 
         assert!(server_filter(&SubscriptionFilter::everything()).is_none());
     }

@@ -1,4 +1,6 @@
-//! Mapping the client's errors to [`StoreError`]s.
+//! Mapping the client's errors to [`StoreError`]s. The statuses of the
+//! calls this backend makes itself (`$all` subscriptions) are first read as
+//! the client reads them (`kurrentdb::Error::from_grpc`), so both map alike.
 //!
 //! - wrong expected version -> [`StoreError::WrongExpectedRevision`] (for
 //!   appends the server says where the stream is; for deletes and tombstones

@@ -1,5 +1,7 @@
 //! An [`EventStore`] backed by a KurrentDB (EventStoreDB) server, or any
-//! server speaking its gRPC protocol, through the official `kurrentdb` client.
+//! server speaking its gRPC protocol, through the official `kurrentdb` client
+//! for everything but `$all` subscriptions and multi-stream appends, which
+//! this backend calls itself.
 //!
 //! - `connection`: connection strings (`esdb://`, `esdb+discover://`,
 //!   `kurrentdb://`, `kurrentdb+discover://`, with `user:password@`, several
@@ -8,12 +10,18 @@
 //! - `convert`: events, positions, expected revisions, metadata, filters;
 //! - `errors`: client errors to [`StoreError`]s;
 //! - `subscribe`: `$all` subscriptions that resubscribe after lost
-//!   connections from the last position seen, without gaps or duplicates;
+//!   connections from the last position seen, without gaps or duplicates,
+//!   reading `Streams.Read` on a channel of our own (`source`) and decoding
+//!   its messages without the official client's copies (`decode`); with
+//!   `tlsVerifyCert=false`, which that channel does not make, through the
+//!   official client;
 //! - `multi`: atomic appends to several streams through the server's v2
 //!   `AppendSession` (KurrentDB 25.1 or later; older servers give
-//!   [`StoreError::Unsupported`]), on a channel of our own (`channel`,
-//!   leader found by gossip) with clients generated from our protos
-//!   (`protocol`), since the official client has no such call;
+//!   [`StoreError::Unsupported`]), since the official client has no such
+//!   call;
+//! - `channel`: the channels of those calls (the leader for writes, the
+//!   node `nodePreference` names for subscriptions, found by gossip), with
+//!   clients and messages generated from our protos (`protocol`);
 //! - `gossip`: the role of the node a sidecar is attached to, from the
 //!   cluster's gossip ([`attached_node_role`]).
 //!
@@ -42,10 +50,12 @@
 mod channel;
 mod connection;
 mod convert;
+mod decode;
 mod errors;
 mod gossip;
 mod multi;
 mod protocol;
+mod source;
 mod subscribe;
 
 use std::sync::Arc;
@@ -57,10 +67,11 @@ use kurrentdb::{
     TombstoneStreamOptions,
 };
 
-use self::channel::V2Channel;
+use self::channel::{NodeChannel, Target};
 use self::connection::Connection;
 use self::errors::Context;
 pub use self::gossip::{attached_node_role, GossipError, NodeRole, GOSSIP_DEADLINE};
+use self::source::Source;
 use crate::store::{
     check_append, check_stream_appends, check_writable, AllStart, AppendResult, CurrentRevision,
     Direction, EventStore, ExpectedRevision, MultiAppendResult, NewEvent, Position, RecordedEvent,
@@ -80,7 +91,10 @@ const READ_DEADLINE: Duration = Duration::from_secs(60);
 pub struct KurrentStore {
     connection: Arc<Connection>,
     /// For multi-stream appends, which the official client cannot make.
-    v2: Arc<V2Channel>,
+    writes: Arc<NodeChannel>,
+    /// For `$all` subscriptions, read and decoded here rather than by the
+    /// official client (see `source`).
+    reads: Arc<NodeChannel>,
 }
 
 impl KurrentStore {
@@ -93,9 +107,12 @@ impl KurrentStore {
     /// outside a tokio runtime. Does not contact the server.
     pub fn connect(connection_string: &str) -> Result<KurrentStore, StoreError> {
         let settings = connection::parse_settings(connection_string)?;
-        let v2 = V2Channel::new(
+        let credentials = connection::credentials(connection_string.trim());
+        let writes = NodeChannel::new(settings.clone(), Target::Leader, credentials.clone())?;
+        let reads = NodeChannel::new(
             settings.clone(),
-            connection::credentials(connection_string.trim()),
+            Target::Preferred(settings.node_preference()),
+            credentials,
         )?;
         let connection = Connection::new(settings)?;
         tracing::debug!(
@@ -104,7 +121,8 @@ impl KurrentStore {
         );
         Ok(KurrentStore {
             connection: Arc::new(connection),
-            v2: Arc::new(v2),
+            writes: Arc::new(writes),
+            reads: Arc::new(reads),
         })
     }
 
@@ -267,7 +285,7 @@ impl EventStore for KurrentStore {
         appends: Vec<StreamAppend>,
     ) -> Result<MultiAppendResult, StoreError> {
         check_stream_appends(&appends)?;
-        multi::append_streams(&self.v2, appends).await
+        multi::append_streams(&self.writes, appends).await
     }
 
     async fn read_stream(
@@ -344,11 +362,14 @@ impl EventStore for KurrentStore {
             SubscribeFrom::After(position) => Some(position),
             SubscribeFrom::End => self.head_position().await?,
         };
-        Ok(subscribe::spawn(
-            Arc::clone(&self.connection),
-            start,
-            filter,
-        ))
+        // Our channel verifies certificates; without that, the official
+        // client's subscription.
+        let source = if self.reads.verifies_certificates() {
+            Source::Own(Arc::clone(&self.reads))
+        } else {
+            Source::Client(Arc::clone(&self.connection))
+        };
+        Ok(subscribe::spawn(source, start, filter))
     }
 
     async fn stream_metadata(&self, stream: &str) -> Result<Option<StreamMetadata>, StoreError> {

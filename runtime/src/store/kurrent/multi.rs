@@ -1,6 +1,6 @@
 //! Atomic appends to several streams through the server's v2
 //! `StreamsService.AppendSession` (KurrentDB 25.1 or later), which the
-//! official client lacks: one request per stream on the [`V2Channel`], the
+//! official client lacks: one request per stream on the [`NodeChannel`], the
 //! answer's revisions and position back as a [`MultiAppendResult`].
 //!
 //! Events become records: the id as `record_id`, the event type as the
@@ -14,7 +14,7 @@
 use prost::Message;
 use tonic::{Code, Request, Status};
 
-use super::channel::V2Channel;
+use super::channel::NodeChannel;
 use super::protocol::google::rpc;
 use super::protocol::v2::errors::{
     StreamRevisionConflictErrorDetails, StreamTombstonedErrorDetails,
@@ -28,7 +28,7 @@ use crate::store::{
 
 /// Appends `appends` (already checked) atomically.
 pub(super) async fn append_streams(
-    channel: &V2Channel,
+    channel: &NodeChannel,
     appends: Vec<StreamAppend>,
 ) -> Result<MultiAppendResult, StoreError> {
     let requests = appends

@@ -1,7 +1,8 @@
 //! The protocol types and clients this backend calls itself, generated from
-//! `runtime/proto/` (the official client has no multi-stream append): the
-//! v2 streams service with its error details, the status message that
-//! carries them, and gossip to find a cluster's leader. Private to the
+//! `runtime/proto/`: `Streams.Read` for `$all` subscriptions (messages whose
+//! payloads are `Bytes`), the v2 streams service with its error details
+//! and the status message that carries them (the official client has no
+//! multi-stream append), and gossip to find a cluster's nodes. Private to the
 //! backend; the nesting mirrors the protobuf packages so the generated
 //! cross-package paths resolve.
 
@@ -10,6 +11,10 @@
 pub mod event_store {
     pub mod client {
         tonic::include_proto!("event_store.client");
+
+        pub mod streams {
+            tonic::include_proto!("event_store.client.streams");
+        }
 
         pub mod gossip {
             tonic::include_proto!("event_store.client.gossip");
@@ -37,5 +42,5 @@ pub mod google {
     }
 }
 
-pub use event_store::client::gossip;
+pub use event_store::client::{gossip, streams};
 pub use kurrentdb::protocol::v2::streams as v2;

@@ -1,26 +1,34 @@
 //! `$all` subscriptions that survive lost connections.
 //!
-//! A task per subscription runs the client's subscription (with the client's
-//! own retries off) and forwards its messages. It remembers the last
-//! position it saw (of an event or a checkpoint); when the subscription fails
-//! with a transient error (connection lost, server restarting) it waits with
-//! exponential backoff and subscribes again *after* that position, so nothing
-//! is skipped, and drops any event at or before it, so nothing is delivered
-//! twice. Other errors (access denied, a filter the server refuses) are sent
-//! to the [`Subscription`] once, which then ends. The task stops as soon as
-//! the [`Subscription`] is dropped.
+//! A task per subscription runs the server's subscription, one run at a
+//! time from a [`Source`] (our own `Streams.Read` call, or the official
+//! client's subscription where our channel cannot go), and forwards its
+//! messages. It remembers the last position it saw (of an event or a
+//! checkpoint); when a run fails with a transient error (connection lost,
+//! server restarting, a node no longer the leader) it waits with
+//! exponential backoff and subscribes again *after* that position, so
+//! nothing is skipped, and drops any event at or before it, so nothing is
+//! delivered twice. Other errors (access denied, a filter the server
+//! refuses) are sent to the [`Subscription`] once, which then ends.
+//! Checkpoints never go backwards; `CaughtUp` is reported once. The task
+//! stops as soon as the [`Subscription`] is dropped.
+//!
+//! When the server cannot filter everything (see
+//! [`convert::server_filter`]), the rest is filtered here, with a
+//! checkpoint every `checkpoint_interval` events considered.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use kurrentdb::{SubscribeToAllOptions, SubscriptionEvent};
 use tokio::sync::mpsc;
 
-use super::connection::Connection;
 use super::convert;
-use super::errors::{self, Context};
+use super::decode::Received;
+use super::source::{Failure, Run, Source};
 use crate::backoff::Backoff;
-use crate::store::{Position, StoreError, Subscription, SubscriptionFilter, SubscriptionMessage};
+use crate::store::StoreError;
+use crate::store::{
+    Position, RecordedEvent, Subscription, SubscriptionFilter, SubscriptionMessage,
+};
 
 /// Messages buffered between the task and the [`Subscription`].
 const CHANNEL_CAPACITY: usize = 256;
@@ -31,15 +39,15 @@ type Sender = mpsc::Sender<Result<SubscriptionMessage, StoreError>>;
 
 /// Starts a subscription after `start` (`None`: from the start of `$all`).
 pub(super) fn spawn(
-    connection: Arc<Connection>,
+    source: Source,
     start: Option<Position>,
     filter: SubscriptionFilter,
 ) -> Subscription {
     let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
     let task = Task {
-        server_filter: convert::server_filter(&filter),
+        server_filters: convert::server_filter(&filter).is_some(),
         filter,
-        connection,
+        source,
         last: start,
         last_checkpoint: None,
         caught_up: false,
@@ -50,9 +58,10 @@ pub(super) fn spawn(
 }
 
 struct Task {
-    connection: Arc<Connection>,
+    source: Source,
     filter: SubscriptionFilter,
-    server_filter: Option<kurrentdb::SubscriptionFilter>,
+    /// Whether the server filters (and so sends checkpoints).
+    server_filters: bool,
     /// The last position seen (event or checkpoint): where to resubscribe.
     last: Option<Position>,
     /// The last checkpoint reported, so checkpoints never go backwards.
@@ -64,11 +73,11 @@ struct Task {
     unreported: u32,
 }
 
-/// Why one run of the client's subscription ended.
+/// Why one run ended.
 enum End {
     /// The [`Subscription`] was dropped.
     Closed,
-    Failed(kurrentdb::Error),
+    Failed(Failure),
 }
 
 impl Task {
@@ -76,36 +85,37 @@ impl Task {
         let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         let mut attempt = 0u32;
         loop {
-            let (generation, client) = self.connection.client();
-            let mut options =
-                SubscribeToAllOptions::default().position(convert::subscription_start(self.last));
-            if let Some(filter) = &self.server_filter {
-                options = options.filter(filter.clone());
-            }
             tracing::debug!(after = ?self.last, attempt, "subscribing to $all");
-            let mut subscription = client.subscribe_to_all(&options).await;
-            let end = tokio::select! {
-                () = sender.closed() => End::Closed,
-                end = self.forward(&mut subscription, &sender, &mut backoff) => end,
+            let server_filter = convert::server_filter(&self.filter);
+            let opened = tokio::select! {
+                () = sender.closed() => return,
+                opened = self.source.open(self.last, server_filter.as_ref()) => opened,
             };
-            let error = match end {
+            let (run, end) = match opened {
+                Ok(mut run) => {
+                    let end = tokio::select! {
+                        () = sender.closed() => End::Closed,
+                        end = self.forward(&mut run, &sender, &mut backoff) => end,
+                    };
+                    (Some(run), end)
+                }
+                Err(failure) => (None, End::Failed(failure)),
+            };
+            let failure = match end {
                 End::Closed => return,
-                End::Failed(error) => error,
+                End::Failed(failure) => failure,
             };
-            if !errors::is_transient(&error) {
-                tracing::warn!(%error, "the $all subscription failed");
-                let error = errors::store_error(error, Context::all("subscribe to $all"));
+            if !failure.transient {
+                tracing::warn!(error = %failure.error, "the $all subscription failed");
                 // The subscription may be gone already; nothing else to do.
-                let _ = sender.send(Err(error)).await;
+                let _ = sender.send(Err(failure.error)).await;
                 return;
             }
-            if errors::is_connection_failure(&error) {
-                self.connection.reset(generation);
-            }
+            self.source.recover(run.as_ref(), &failure);
             attempt += 1;
             let delay = backoff.next_wait();
             tracing::warn!(
-                %error,
+                error = %failure.error,
                 after = ?self.last,
                 retry_in = ?delay,
                 attempt,
@@ -118,39 +128,31 @@ impl Task {
         }
     }
 
-    /// Forwards the messages of one run of the client's subscription until
-    /// it fails or the [`Subscription`] is dropped.
-    async fn forward(
-        &mut self,
-        subscription: &mut kurrentdb::Subscription,
-        sender: &Sender,
-        backoff: &mut Backoff,
-    ) -> End {
+    /// Forwards the messages of one run until it fails or the
+    /// [`Subscription`] is dropped.
+    async fn forward(&mut self, run: &mut Run, sender: &Sender, backoff: &mut Backoff) -> End {
         loop {
-            let event = match subscription.next_subscription_event().await {
-                Ok(event) => event,
-                Err(error) => return End::Failed(error),
+            let received = match run.next().await {
+                Ok(received) => received,
+                Err(failure) => return End::Failed(failure),
             };
-            let message = match event {
-                SubscriptionEvent::Confirmed(id) => {
+            let message = match received {
+                Received::Confirmed(id) => {
                     tracing::debug!(subscription = %id, "subscribed to $all");
                     backoff.reset();
                     None
                 }
-                SubscriptionEvent::EventAppeared(resolved) => {
+                Received::Event(event) => {
                     backoff.reset();
-                    convert::recorded_event(resolved).and_then(|event| self.on_event(event))
+                    self.on_event(event)
                 }
-                SubscriptionEvent::Checkpoint(position) => {
+                Received::Checkpoint(position) => {
                     backoff.reset();
-                    self.on_checkpoint(convert::position(position))
+                    self.on_checkpoint(position)
                 }
-                SubscriptionEvent::CaughtUp(_) => (!std::mem::replace(&mut self.caught_up, true))
+                Received::CaughtUp => (!std::mem::replace(&mut self.caught_up, true))
                     .then_some(SubscriptionMessage::CaughtUp),
-                SubscriptionEvent::FellBehind(_)
-                | SubscriptionEvent::FirstStreamPosition(_)
-                | SubscriptionEvent::LastStreamPosition(_)
-                | SubscriptionEvent::LastAllPosition(_) => None,
+                Received::Nothing => None,
             };
             if let Some(message) = message {
                 if sender.send(Ok(message)).await.is_err() {
@@ -160,7 +162,7 @@ impl Task {
         }
     }
 
-    fn on_event(&mut self, event: crate::store::RecordedEvent) -> Option<SubscriptionMessage> {
+    fn on_event(&mut self, event: RecordedEvent) -> Option<SubscriptionMessage> {
         if self.last.is_some_and(|last| event.position <= last) {
             tracing::debug!(position = %event.position, "skipping an event seen before");
             return None;
@@ -170,7 +172,7 @@ impl Task {
             self.unreported = 0;
             return Some(SubscriptionMessage::Event(event));
         }
-        if self.server_filter.is_some() {
+        if self.server_filters {
             // The server reports checkpoints.
             return None;
         }
