@@ -11,6 +11,11 @@
 
 #![allow(clippy::print_stdout)]
 
+/// Only what this benchmark needs of the shared support.
+#[path = "support/cpu.rs"]
+#[allow(dead_code)]
+mod cpu;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -46,23 +51,9 @@ fn bench_event(n: usize) -> EventData {
     .id(uuid::Uuid::new_v4())
 }
 
-/// CPU time this process has used (user + system), from `/proc/self/stat`.
+/// CPU time this process has used (user + system).
 fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name (which is in parentheses).
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 here;
-    // the kernel reports them in USER_HZ, 100 on Linux.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    Duration::from_secs_f64(cpu::own_cpu_seconds())
 }
 
 /// Wall time, rate and client CPU per event of one phase.

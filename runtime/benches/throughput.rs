@@ -25,6 +25,7 @@ use connectors::store::embedded::SqliteStore;
 use connectors::store::kurrent::KurrentStore;
 use connectors::store::{EventStore, ExpectedRevision, NewEvent};
 use serde_json::json;
+use support::cpu::own_cpu_seconds;
 
 /// A JSON object of about 250 bytes.
 fn payload(n: u64) -> serde_json::Value {
@@ -76,7 +77,7 @@ impl Clock {
     fn start() -> Clock {
         Clock {
             wall: Instant::now(),
-            cpu: process_cpu_seconds(),
+            cpu: own_cpu_seconds(),
         }
     }
 
@@ -85,26 +86,8 @@ impl Clock {
     }
 
     fn cpu_seconds(&self) -> f64 {
-        process_cpu_seconds() - self.cpu
+        own_cpu_seconds() - self.cpu
     }
-}
-
-/// User and system time of this process so far (Linux: `/proc/self/stat`,
-/// in 1/100 s; 0 elsewhere).
-fn process_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces): state is the
-    // first, user time the 12th, system time the 13th.
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: f64 = after_name
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|field| field.parse::<f64>().ok())
-        .sum();
-    ticks / 100.0
 }
 
 /// The embedded store, used directly.
