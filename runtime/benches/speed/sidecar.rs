@@ -1,6 +1,8 @@
 //! Row 5: the same orders in batches of 1,000, delivered by a sidecar: a
 //! second node in this process whose store is the embedded node, reached
-//! over the KurrentDB gRPC protocol (the official Rust client), as
+//! over the KurrentDB gRPC protocol (the sidecar backend: its `$all`
+//! subscription through its own decoder, the rest through the official
+//! Rust client), as
 //! `throughput.rs` measures it. The sidecar joins as a follower and the
 //! connector asks for `"affinity": "follower"`, so the sidecar runs it, not
 //! the embedded node. Against row 1's embedded rate.
