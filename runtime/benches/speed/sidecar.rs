@@ -2,10 +2,9 @@
 //! second node in this process whose store is the embedded node, reached
 //! over the KurrentDB gRPC protocol (the sidecar backend: its `$all`
 //! subscription through its own decoder, the rest through the official
-//! Rust client), as
-//! `throughput.rs` measures it. The sidecar joins as a follower and the
-//! connector asks for `"affinity": "follower"`, so the sidecar runs it, not
-//! the embedded node. Against row 1's embedded rate.
+//! Rust client), as `throughput.rs` measures it. The sidecar joins as a
+//! follower and the connector asks for `"affinity": "follower"`, so the
+//! sidecar runs it, not the embedded node. Against row 1's embedded rate.
 
 use connectors::connector::MemberRole;
 
