@@ -14,8 +14,8 @@ use super::origin::same_origin_or_not_a_browser;
 use super::ApiAccess;
 use crate::api::ApiError;
 
-/// Paths served without a token (liveness probes).
-const OPEN_PATHS: [&str; 1] = ["/health"];
+/// Paths served without a token (liveness probes, the API's description).
+const OPEN_PATHS: [&str; 2] = crate::api::openapi::PUBLIC_PATHS;
 
 const HOW_TO_AUTHENTICATE: &str = "send `Authorization: Bearer <token>` with a token the node was started with (`--api-token`, `CONNECTORS_API_TOKEN` or `--api-tokens-file`)";
 
