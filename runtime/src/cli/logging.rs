@@ -51,12 +51,7 @@ impl LogArgs {
     /// The filter these options choose: `--log-filter` / `CONNECTORS_LOG`,
     /// else `RUST_LOG`, else `info`.
     pub fn filter(&self) -> Result<EnvFilter, LogFilterError> {
-        let chosen = self
-            .log_filter
-            .clone()
-            .or_else(|| std::env::var("RUST_LOG").ok())
-            .filter(|f| !f.trim().is_empty())
-            .unwrap_or_else(|| "info".to_owned());
+        let chosen = chosen_filter(self.log_filter.as_deref(), std::env::var("RUST_LOG").ok());
         EnvFilter::builder()
             .parse(&chosen)
             .map_err(|source| LogFilterError {
@@ -64,6 +59,17 @@ impl LogArgs {
                 source,
             })
     }
+}
+
+/// The first filter given and not blank: the option's, then `rust_log`,
+/// then `info`.
+fn chosen_filter(option: Option<&str>, rust_log: Option<String>) -> String {
+    option
+        .map(str::to_owned)
+        .into_iter()
+        .chain(rust_log)
+        .find(|f| !f.trim().is_empty())
+        .unwrap_or_else(|| "info".to_owned())
 }
 
 /// Whether text logs on standard error get colours: only on a terminal,
@@ -95,13 +101,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_flag_filter_is_used_as_given() {
+    fn the_option_comes_before_rust_log_which_comes_before_info() {
+        let rust_log = || Some("warn".to_owned());
+        assert_eq!(chosen_filter(Some("debug"), rust_log()), "debug");
+        assert_eq!(chosen_filter(None, rust_log()), "warn");
+        assert_eq!(chosen_filter(Some(" "), rust_log()), "warn");
+        assert_eq!(chosen_filter(None, None), "info");
+        assert_eq!(chosen_filter(None, Some(String::new())), "info");
+    }
+
+    #[test]
+    fn the_option_filter_is_parsed() {
         let args = LogArgs {
             log_format: LogFormat::Json,
             log_filter: Some("warn,connectors=trace".into()),
         };
         let filter = args.filter().expect("valid filter");
-        assert_eq!(filter.to_string(), "warn,connectors=trace");
+        assert_eq!(
+            filter.max_level_hint(),
+            Some(tracing_subscriber::filter::LevelFilter::TRACE)
+        );
     }
 
     #[test]
