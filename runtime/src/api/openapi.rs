@@ -39,7 +39,7 @@ const BEARER: &str = "bearer";
     ),
     components(schemas(ErrorBody)),
     security(("bearer" = [])),
-    modifiers(&SharedAnswers),
+    modifiers(&BearerScheme),
     tags(
         (name = "connectors", description = "Create, inspect, reconfigure, enable, disable, reset and delete connectors"),
         (name = "dead letters", description = "The events a connector refused for good"),
@@ -51,11 +51,10 @@ const BEARER: &str = "bearer";
 )]
 pub struct ApiDoc;
 
-/// Adds the bearer scheme, and the access checks' answers to every
-/// operation that needs a token.
-struct SharedAnswers;
+/// Adds the bearer-token scheme.
+struct BearerScheme;
 
-impl Modify for SharedAnswers {
+impl Modify for BearerScheme {
     fn modify(&self, document: &mut Document) {
         let components = document.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -72,7 +71,8 @@ impl Modify for SharedAnswers {
     }
 }
 
-/// Adds the answers every protected operation may give.
+/// Adds the answers of the access checks and of a failure inside the node
+/// to every operation that needs a token.
 fn add_shared_answers(document: &mut Document) {
     let shared = [
         (
