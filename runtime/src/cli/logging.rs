@@ -40,11 +40,12 @@ pub struct LogArgs {
 
 /// A log filter that does not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid log filter `{filter}` (e.g. `info,connectors=debug`): {source}")]
+#[error("invalid log filter `{filter}` (e.g. `info,connectors=debug`): {reason}")]
 pub struct LogFilterError {
     filter: String,
-    #[source]
-    source: tracing_subscriber::filter::ParseError,
+    /// The parser's explanation (kept as text: its own chain of causes
+    /// repeats it).
+    reason: String,
 }
 
 impl LogArgs {
@@ -54,9 +55,9 @@ impl LogArgs {
         let chosen = chosen_filter(self.log_filter.as_deref(), std::env::var("RUST_LOG").ok());
         EnvFilter::builder()
             .parse(&chosen)
-            .map_err(|source| LogFilterError {
+            .map_err(|e| LogFilterError {
                 filter: chosen,
-                source,
+                reason: e.to_string(),
             })
     }
 }
