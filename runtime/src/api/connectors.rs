@@ -8,6 +8,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::definition_schema::{ConnectorDefinitionSchema, CreateConnectorSchema};
 use super::error::{ApiError, ErrorBody};
 use super::json::{parse, read_body, StrictJson};
 use super::log_position;
@@ -34,7 +35,7 @@ pub struct ConnectorView {
     enabled: bool,
     /// The definition as created (see `POST /connectors/{id}`), secrets
     /// replaced by a marker.
-    #[schema(value_type = Object)]
+    #[schema(value_type = ConnectorDefinitionSchema)]
     definition: ConnectorDefinition,
     /// Grows with every reset.
     round: u64,
@@ -313,10 +314,10 @@ const CREATE_FIELDS: &str =
     tag = "connectors",
     params(("id" = String, Path, description = "The connector's id, e.g. `orders-to-webhook`")),
     request_body(
-        content = Object,
+        content = CreateConnectorSchema,
         content_type = "application/json",
-        description = "The definition: `sink` (required), `filter`, `transforms`, `start`, `checkpoint`, `onFailure`, `affinity`; and `enable` (default `true`)",
-        example = json!({"sink": {"type": "http", "url": "https://example.com/hook"}, "filter": {"streamPrefix": "orders-"}})
+        description = "The definition, and `enable` (default `true`)",
+        example = json!({"sink": {"type": "http", "url": "https://example.com/hook"}, "filter": {"streams": {"prefixes": ["orders-"]}}})
     ),
     responses(
         (status = 201, description = "Created", body = ConnectorView),
@@ -378,9 +379,9 @@ pub async fn create(
     tag = "connectors",
     params(("id" = String, Path, description = "The connector's id, e.g. `orders-to-webhook`")),
     request_body(
-        content = Object,
+        content = ConnectorDefinitionSchema,
         content_type = "application/json",
-        description = "The new definition (the fields of a create, without `enable`)"
+        description = "The new definition (the fields of a create, without `enable`); secrets sent back as `******` keep their value while their destination is unchanged"
     ),
     responses(
         (status = 200, description = "Reconfigured", body = ConnectorView),

@@ -14,6 +14,7 @@
 pub mod access;
 mod connectors;
 mod dead_letters;
+mod definition_schema;
 mod error;
 mod json;
 mod log_position;
