@@ -8,6 +8,8 @@
 //! operation shares: the bearer-token scheme and, on every operation that
 //! needs a token, the answers of the access checks (401, 403, 421) and of a
 //! failure inside the node (500), all with the [`ErrorBody`] schema.
+//! A connector definition's schema is written by hand
+//! ([`super::definition_schema`]), checked against its parser.
 //!
 //! The document is public, like `/health`: it describes the API and holds
 //! no data, and tools (client generators, API explorers) read it before
