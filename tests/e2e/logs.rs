@@ -147,7 +147,7 @@ async fn json_logs_name_the_connector_and_never_show_a_secret() {
 
     // Both sinks fail, and the pipelines say so in their spans.
     let lines = eventually(
-        Duration::from_secs(60),
+        Duration::from_secs(180),
         "failed deliveries logged",
         || async {
             let lines = json_lines(&node.log());
