@@ -9,12 +9,12 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use connectors::cli::connector::ConnectorCommand;
 use connectors::cli::dead_letters::DeadLetterCommand;
+use connectors::cli::logging;
 use connectors::cli::module::ModuleCommand;
 use connectors::cli::preview::PreviewArgs;
 use connectors::cli::serve::{ServeArgs, DEMO_DATA, SERVE_DATA};
 use connectors::cli::ClientArgs;
 use connectors::node::Node;
-use tracing_subscriber::EnvFilter;
 
 /// A WebAssembly-extensible connector runtime for KurrentDB / EventStoreDB.
 #[derive(Parser)]
@@ -100,12 +100,12 @@ async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Commands::Serve(args) => {
-            init_logs();
+            logging::init(&args.logs)?;
             let node = Node::start(args.config(SERVE_DATA)).await?;
             node.serve(shutdown_signal()).await
         }
         Commands::Demo { serve, interval_ms } => {
-            init_logs();
+            logging::init(&serve.logs)?;
             let config = serve.config(DEMO_DATA);
             tracing::info!(
                 data = %config.data_dir.display(),
@@ -135,17 +135,6 @@ async fn run() -> anyhow::Result<()> {
             &mut Cli::command(),
         )?),
     }
-}
-
-/// Logs of a node go to standard error, filtered by `RUST_LOG` (default
-/// `info`).
-fn init_logs() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 /// Completes on Ctrl-C or SIGTERM.

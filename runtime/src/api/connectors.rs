@@ -8,7 +8,8 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
+use super::definition_schema::{ConnectorDefinitionSchema, CreateConnectorSchema};
+use super::error::{ApiError, ErrorBody};
 use super::json::{parse, read_body, StrictJson};
 use super::log_position;
 use super::path::PathName;
@@ -26,11 +27,15 @@ use crate::wasm::World;
 
 /// A connector as the API shows it: its definition (secrets redacted) and
 /// its live status.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectorView {
+    #[schema(value_type = String)]
     id: ConnectorId,
     enabled: bool,
+    /// The definition as created (see `POST /connectors/{id}`), secrets
+    /// replaced by a marker.
+    #[schema(value_type = ConnectorDefinitionSchema)]
     definition: ConnectorDefinition,
     /// Grows with every reset.
     round: u64,
@@ -41,10 +46,13 @@ pub struct ConnectorView {
     status: StatusView,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct StatusView {
+    /// The pipeline's state (`starting`, `running`, `faulted`, ...), its
+    /// position, counts, last error and stages.
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     live: StatusSnapshot,
     /// How far the log's head is past `position` (log positions), now.
     lag: Option<u64>,
@@ -211,16 +219,25 @@ async fn run(
 
 /// A connector as listed or inspected: readable, or one whose stored events
 /// cannot be read, shown by its id as faulted with the reason.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Listed {
     Readable(Box<ConnectorView>),
     Unreadable {
+        #[schema(value_type = String)]
         id: ConnectorId,
         status: Box<StatusView>,
     },
 }
 
+/// `GET /connectors`: every connector with its status.
+#[utoipa::path(
+    get,
+    path = "/connectors",
+    operation_id = "listConnectors",
+    tag = "connectors",
+    responses((status = 200, description = "Every connector, with its status", body = Vec<Listed>))
+)]
 pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let listing = state.repository.list().await?;
     let mut views = Vec::new();
@@ -249,6 +266,19 @@ fn unreadable_view(id: ConnectorId, reason: String) -> Listed {
     }
 }
 
+/// `GET /connectors/{id}`.
+#[utoipa::path(
+    get,
+    path = "/connectors/{id}",
+    operation_id = "getConnector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id, e.g. `orders-to-webhook`")),
+    responses(
+        (status = 200, description = "The connector with its status (faulted, with the reason, when its stored events cannot be read)", body = Listed),
+        (status = 400, description = "An invalid id, body or setting", body = ErrorBody),
+        (status = 404, description = "No such connector", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     PathName(id): PathName,
@@ -277,6 +307,27 @@ const CREATE_FIELDS: &str =
     "`sink`, `filter`, `transforms`, `start`, `checkpoint`, `onFailure`, `affinity`, `enable`";
 
 /// `POST /connectors/{id}`: the definition plus `enable` (default `true`).
+#[utoipa::path(
+    post,
+    path = "/connectors/{id}",
+    operation_id = "createConnector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id, e.g. `orders-to-webhook`")),
+    request_body(
+        content = CreateConnectorSchema,
+        content_type = "application/json",
+        description = "The definition, and `enable` (default `true`)",
+        example = json!({"sink": {"type": "http", "url": "https://example.com/hook"}, "filter": {"streams": {"prefixes": ["orders-"]}}})
+    ),
+    responses(
+        (status = 201, description = "Created", body = ConnectorView),
+        (status = 400, description = "An invalid id, body or setting", body = ErrorBody),
+        (status = 409, description = "A connector with this id exists", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "A WebAssembly stage refuses its `config`", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     PathName(id): PathName,
@@ -321,6 +372,26 @@ pub async fn create(
 /// `PUT /connectors/{id}`: replaces the definition. Secrets sent back as the
 /// redaction marker keep their stored value while their destination is
 /// unchanged.
+#[utoipa::path(
+    put,
+    path = "/connectors/{id}",
+    operation_id = "reconfigureConnector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id, e.g. `orders-to-webhook`")),
+    request_body(
+        content = ConnectorDefinitionSchema,
+        content_type = "application/json",
+        description = "The new definition (the fields of a create, without `enable`); secrets sent back as `******` keep their value while their destination is unchanged"
+    ),
+    responses(
+        (status = 200, description = "Reconfigured", body = ConnectorView),
+        (status = 400, description = "An invalid id, body or setting", body = ErrorBody),
+        (status = 404, description = "No such connector", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "A WebAssembly stage refuses its `config`", body = ErrorBody),
+    )
+)]
 pub async fn reconfigure(
     State(state): State<AppState>,
     PathName(id): PathName,
@@ -343,6 +414,19 @@ pub async fn reconfigure(
     ))
 }
 
+/// `POST /connectors/{id}/enable`.
+#[utoipa::path(
+    post,
+    path = "/connectors/{id}/enable",
+    operation_id = "enableConnector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id, e.g. `orders-to-webhook`")),
+    responses(
+        (status = 200, description = "Enabled: its pipeline starts", body = ConnectorView),
+        (status = 400, description = "An invalid id, body or setting", body = ErrorBody),
+        (status = 404, description = "No such connector", body = ErrorBody),
+    )
+)]
 pub async fn enable(
     State(state): State<AppState>,
     PathName(id): PathName,
@@ -351,6 +435,19 @@ pub async fn enable(
     Ok(Json(run(&state, &id, Command::Enable).await?))
 }
 
+/// `POST /connectors/{id}/disable`.
+#[utoipa::path(
+    post,
+    path = "/connectors/{id}/disable",
+    operation_id = "disableConnector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id, e.g. `orders-to-webhook`")),
+    responses(
+        (status = 200, description = "Disabled: its pipeline stops, checkpointing what it delivered", body = ConnectorView),
+        (status = 400, description = "An invalid id, body or setting", body = ErrorBody),
+        (status = 404, description = "No such connector", body = ErrorBody),
+    )
+)]
 pub async fn disable(
     State(state): State<AppState>,
     PathName(id): PathName,
@@ -360,16 +457,31 @@ pub async fn disable(
 }
 
 /// The body of a reset: where the new round starts.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetRequest {
     /// `"start"`, `"end"` or a log position to resume after; required, so
     /// an empty request never replays the whole log by accident.
+    #[schema(value_type = Object, example = json!("end"))]
     to: Option<StartFrom>,
 }
 
 /// `POST /connectors/{id}/reset` with `{"to": ...}`: `"start"`, `"end"` or
 /// the position of an event to resume after (at most the log's head).
+#[utoipa::path(
+    post,
+    path = "/connectors/{id}/reset",
+    operation_id = "resetConnector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id, e.g. `orders-to-webhook`")),
+    request_body(content = ResetRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Reset: a new round starts where `to` says", body = ConnectorView),
+        (status = 400, description = "An invalid id, body or setting", body = ErrorBody),
+        (status = 404, description = "No such connector", body = ErrorBody),
+        (status = 422, description = "`to` is missing", body = ErrorBody),
+    )
+)]
 pub async fn reset(
     State(state): State<AppState>,
     PathName(id): PathName,
@@ -401,6 +513,20 @@ pub async fn reset(
     Ok(Json(run(&state, &id, Command::Reset { to }).await?))
 }
 
+/// `DELETE /connectors/{id}`: stops the connector and forgets it, its
+/// checkpoints and dead letters.
+#[utoipa::path(
+    delete,
+    path = "/connectors/{id}",
+    operation_id = "deleteConnector",
+    tag = "connectors",
+    params(("id" = String, Path, description = "The connector's id, e.g. `orders-to-webhook`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "An invalid id, body or setting", body = ErrorBody),
+        (status = 404, description = "No such connector", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     PathName(id): PathName,

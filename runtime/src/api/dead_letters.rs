@@ -73,9 +73,12 @@ impl DeadLetterQuery {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DeadLetterAnswer {
+    /// The letters: `revision`, `deadLetteredAt`, `stage`, `reason`, the
+    /// sink's `status` and `response` when it answered, and the `event`.
+    #[schema(value_type = Vec<Object>)]
     dead_letters: Vec<StoredDeadLetter>,
     /// The `from` of the next page; absent on the last one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,6 +86,22 @@ struct DeadLetterAnswer {
 }
 
 /// `GET /connectors/{id}/dead-letters`.
+#[utoipa::path(
+    get,
+    path = "/connectors/{id}/dead-letters",
+    operation_id = "listDeadLetters",
+    tag = "dead letters",
+    params(
+        ("id" = String, Path, description = "The connector's id"),
+        ("from" = Option<u64>, Query, description = "The revision of the dead-letter stream to start at (`nextFrom` of the page before; default 0)"),
+        ("limit" = Option<usize>, Query, description = "How many letters, 1 to 1000 (default 20)"),
+    ),
+    responses(
+        (status = 200, description = "A page of dead letters, oldest first", body = DeadLetterAnswer),
+        (status = 400, description = "An invalid id or query", body = super::error::ErrorBody),
+        (status = 404, description = "No such connector", body = super::error::ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     PathName(id): PathName,

@@ -20,11 +20,16 @@ pub struct ApiError {
     pub details: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A stable, machine-readable code, e.g. `not-found`, `invalid-setting`.
     code: &'a str,
+    /// What went wrong and what to do about it, for a person.
     message: &'a str,
+    /// Extra machine-readable fields, for some codes.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     details: Option<&'a serde_json::Value>,
 }
 

@@ -7,6 +7,14 @@ use axum::Json;
 use super::AppState;
 use crate::activation::MemberView;
 
+/// `GET /members`.
+#[utoipa::path(
+    get,
+    path = "/members",
+    operation_id = "listMembers",
+    tag = "node",
+    responses((status = 200, description = "Every member: its name, role, address, last heartbeat and the connectors it runs", body = Vec<Object>))
+)]
 pub async fn list(State(state): State<AppState>) -> Json<Vec<MemberView>> {
     Json(state.cluster.members())
 }

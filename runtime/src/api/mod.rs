@@ -6,25 +6,33 @@
 //! listeners, the cross-origin check); tests call it without a socket, the
 //! node serves it on `--listen` (over TLS with `--tls-cert`). Every error is
 //! a JSON `{"code", "message"}` body ([`ApiError`]); JSON bodies must be
-//! `application/json` and are parsed strictly ([`json::StrictJson`]).
+//! `application/json` and are parsed strictly ([`json::StrictJson`]). Each
+//! request is logged in its own span ([`request_log`]). Every route is
+//! registered with its OpenAPI description, served at `/openapi.json`
+//! ([`openapi`]).
 
 pub mod access;
 mod connectors;
 mod dead_letters;
+mod definition_schema;
 mod error;
 mod json;
 mod log_position;
 mod members;
 mod modules;
+pub mod openapi;
 mod path;
 mod preview;
+mod request_log;
 mod streams;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use access::ApiAccess;
 pub use error::ApiError;
@@ -78,42 +86,54 @@ pub fn router(state: AppState, max_body_bytes: usize, access: ApiAccess) -> Rout
         .modules
         .max_bytes()
         .saturating_add(modules::BODY_HEADROOM);
-    let routes = Router::new()
-        .route("/health", get(health))
-        .route("/connectors", get(connectors::list))
-        .route("/members", get(members::list))
-        .route(
-            "/connectors/{id}",
-            get(connectors::get)
-                .post(connectors::create)
-                .put(connectors::reconfigure)
-                .delete(connectors::delete),
-        )
-        .route("/connectors/{id}/enable", post(connectors::enable))
-        .route("/connectors/{id}/disable", post(connectors::disable))
-        .route("/connectors/{id}/reset", post(connectors::reset))
-        .route("/connectors/{id}/dead-letters", get(dead_letters::list))
-        .route("/preview", post(preview::preview))
-        .route(
-            "/streams/{stream}",
-            get(streams::read).post(streams::append),
-        )
-        .route("/modules", get(modules::list))
-        .route(
-            "/modules/{name}",
-            put(modules::upload)
-                .layer(DefaultBodyLimit::max(max_upload_bytes))
-                .get(modules::get)
-                .delete(modules::delete),
-        )
+    let (routes, _document) = documented_routes(max_upload_bytes).split_for_parts();
+    let routes = routes
         .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(request_log::record_route))
         .with_state(state);
-    access.layer(routes)
+    access.layer(routes).layer(request_log::layer())
 }
 
+/// Every route of the API, each registered with its documentation (so a
+/// route cannot be served without appearing in `/openapi.json`); module
+/// uploads accept bodies up to `max_upload_bytes`.
+fn documented_routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
+    let (schemas, paths, upload) = routes!(modules::upload);
+    let upload = upload.layer(DefaultBodyLimit::max(max_upload_bytes));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(connectors::list))
+        .routes(routes!(members::list))
+        .routes(routes!(
+            connectors::get,
+            connectors::create,
+            connectors::reconfigure,
+            connectors::delete
+        ))
+        .routes(routes!(connectors::enable))
+        .routes(routes!(connectors::disable))
+        .routes(routes!(connectors::reset))
+        .routes(routes!(dead_letters::list))
+        .routes(routes!(preview::preview))
+        .routes(routes!(streams::read, streams::append))
+        .routes(routes!(modules::list))
+        .routes((schemas, paths, upload))
+        .routes(routes!(modules::get, modules::delete))
+}
+
+/// `GET /health`.
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "node",
+    security(()),
+    responses((status = 200, description = "The node is up: `{\"status\": \"ok\"}`", body = Object))
+)]
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }

@@ -21,12 +21,14 @@ use crate::wasm::World;
 pub(super) const BODY_HEADROOM: usize = 64 * 1024;
 
 /// One version as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionView {
     name: String,
     digest: String,
     size: u64,
+    /// `transform` and/or `sink`.
+    #[schema(value_type = Vec<String>)]
     worlds: Vec<World>,
     uploaded: DateTime<Utc>,
     /// `name@sha256:<hex>`, to pin this version in a connector.
@@ -47,7 +49,7 @@ impl From<ModuleVersion> for VersionView {
 }
 
 /// A module in the list: its latest version and how many it has.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SummaryView {
     #[serde(flatten)]
@@ -65,7 +67,7 @@ impl From<ModuleSummary> for SummaryView {
 }
 
 /// A module with every version, newest first.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DetailView {
     name: String,
@@ -90,6 +92,22 @@ impl From<ModuleDetail> for DetailView {
 /// when each picks the version up (running connectors keep the version they
 /// started with until their next start), warning when the new version
 /// refuses a follower's config.
+#[utoipa::path(
+    put,
+    path = "/modules/{name}",
+    operation_id = "uploadModule",
+    tag = "modules",
+    params(("name" = String, Path, description = "The module's name, e.g. `redact-pii`")),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component's bytes (`application/wasm` or `application/octet-stream`)"),
+    responses(
+        (status = 201, description = "A new version", body = UploadView),
+        (status = 200, description = "These bytes already are the latest version", body = UploadView),
+        (status = 400, description = "An invalid name, or not a component", body = super::error::ErrorBody),
+        (status = 413, description = "Larger than the node's module limit", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/wasm` nor `application/octet-stream`", body = super::error::ErrorBody),
+        (status = 422, description = "A component of no world this node runs", body = super::error::ErrorBody),
+    )
+)]
 pub async fn upload(
     State(state): State<AppState>,
     PathName(name): PathName,
@@ -145,7 +163,7 @@ async fn new_version_refusal(state: &AppState, id: &ConnectorId) -> Option<Strin
 
 /// What an upload answers: the version, how long compiling took, and the
 /// connectors that follow the name.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadView {
     #[serde(flatten)]
@@ -158,7 +176,7 @@ pub struct UploadView {
 }
 
 /// A connector that follows the uploaded name.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FollowerView {
     connector: String,
@@ -235,6 +253,13 @@ fn is_multipart_form(body: &[u8]) -> bool {
 }
 
 /// `GET /modules`: every module with its latest version, by name.
+#[utoipa::path(
+    get,
+    path = "/modules",
+    operation_id = "listModules",
+    tag = "modules",
+    responses((status = 200, description = "Every module with its latest version", body = Vec<SummaryView>))
+)]
 pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let modules: Vec<SummaryView> = state
         .modules
@@ -247,6 +272,17 @@ pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, Ap
 }
 
 /// `GET /modules/{name}`: the module with every version, newest first.
+#[utoipa::path(
+    get,
+    path = "/modules/{name}",
+    operation_id = "getModule",
+    tag = "modules",
+    params(("name" = String, Path, description = "The module's name, e.g. `redact-pii`")),
+    responses(
+        (status = 200, description = "The module with every version, newest first", body = DetailView),
+        (status = 404, description = "No such module", body = super::error::ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     PathName(name): PathName,
@@ -256,6 +292,18 @@ pub async fn get(
 
 /// `DELETE /modules/{name}`: forgets every version; refused while a
 /// connector uses the module.
+#[utoipa::path(
+    delete,
+    path = "/modules/{name}",
+    operation_id = "deleteModule",
+    tag = "modules",
+    params(("name" = String, Path, description = "The module's name, e.g. `redact-pii`")),
+    responses(
+        (status = 204, description = "Deleted, every version"),
+        (status = 404, description = "No such module", body = super::error::ErrorBody),
+        (status = 409, description = "A connector uses the module", body = super::error::ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     PathName(name): PathName,

@@ -40,14 +40,16 @@ const SCAN_PAGE_BYTES: usize = 8 * 1024 * 1024;
 pub const MAX_PREVIEW_BYTES: usize = 16 * 1024 * 1024;
 
 /// What to try.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PreviewRequest {
     /// The stages to run, as in a connector definition.
     #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
     transforms: Vec<TransformConfig>,
     /// The built-in filter, as in a connector definition.
     #[serde(default)]
+    #[schema(value_type = Object)]
     filter: FilterConfig,
     /// Run over the last `last` events of the log that pass the filter
     /// (default 10, at most 1000).
@@ -57,13 +59,15 @@ pub struct PreviewRequest {
 }
 
 /// An event given in the request.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SampleEvent {
+    /// Default `preview-1`.
     #[serde(default = "default_stream")]
     stream: String,
     event_type: String,
     data: serde_json::Value,
+    #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -71,7 +75,15 @@ fn default_stream() -> String {
     "preview-1".into()
 }
 
-#[derive(Serialize)]
+/// What a preview answers: each event's outcome, and their counts.
+#[derive(Serialize, utoipa::ToSchema)]
+struct PreviewAnswer {
+    results: Vec<PreviewResult>,
+    summary: Summary,
+}
+
+/// One event's outcome.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PreviewResult {
     event: serde_json::Value,
@@ -87,7 +99,7 @@ struct PreviewResult {
     reason: Option<String>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Summary {
     delivered: usize,
@@ -95,6 +107,21 @@ struct Summary {
     dead_lettered: usize,
 }
 
+/// `POST /preview`.
+#[utoipa::path(
+    post,
+    path = "/preview",
+    operation_id = "preview",
+    tag = "preview",
+    request_body(content = PreviewRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "What each event would become", body = PreviewAnswer),
+        (status = 400, description = "An invalid body, filter or stage", body = super::error::ErrorBody),
+        (status = 413, description = "The body, or the events to run over, are too large", body = super::error::ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "A WebAssembly stage refuses its `config`", body = super::error::ErrorBody),
+    )
+)]
 pub async fn preview(
     State(state): State<AppState>,
     StrictJson(request): StrictJson<PreviewRequest>,
@@ -246,9 +273,7 @@ pub async fn preview(
             }
         });
     }
-    Ok(Json(
-        serde_json::json!({ "results": results, "summary": summary }),
-    ))
+    Ok(Json(PreviewAnswer { results, summary }))
 }
 
 /// The answer when stage `name` cannot be built: a store outage is the

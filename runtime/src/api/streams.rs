@@ -121,7 +121,7 @@ pub struct AppendQuery {
     expected_revision: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AppendResponse {
     next_expected_revision: u64,
@@ -169,6 +169,29 @@ fn check_stream_name(stream: &str) -> Result<(), ApiError> {
 /// each names its type as `eventType` or `type`.
 /// The expected revision comes from `?expectedRevision=` or the
 /// `ES-ExpectedVersion` header.
+#[utoipa::path(
+    post,
+    path = "/streams/{stream}",
+    operation_id = "appendToStream",
+    tag = "streams",
+    params(
+        ("stream" = String, Path, description = "The stream, e.g. `orders-42`"),
+        ("expectedRevision" = Option<String>, Query, description = "`any`, `no-stream`, `exists` or a revision number (or the `ES-ExpectedVersion` header)"),
+    ),
+    request_body(
+        content = Vec<Object>,
+        content_type = "application/json",
+        description = "The events: each with `eventType` (or `type`), `data`, and optionally `eventId` and `metadata` (an object)",
+        example = json!([{"eventType": "OrderPlaced", "data": {"orderId": "42", "total": 12}}])
+    ),
+    responses(
+        (status = 201, description = "Appended, atomically", body = AppendResponse),
+        (status = 400, description = "An invalid stream, body or expected revision", body = super::error::ErrorBody),
+        (status = 409, description = "The stream is not at the expected revision", body = super::error::ErrorBody),
+        (status = 413, description = "The body is too large", body = super::error::ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = super::error::ErrorBody),
+    )
+)]
 pub async fn append(
     State(state): State<AppState>,
     PathName(stream): PathName,
@@ -235,9 +258,11 @@ pub struct ReadQuery {
     count: Option<usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ReadResponse {
+    /// The events: `id`, `stream`, `revision`, `position`, `type`,
+    /// `created`, `data`, `metadata`.
     events: Vec<serde_json::Value>,
     /// Present when the page stopped at [`PAGE_BYTES`] before `count`
     /// events: the `from` of the next page in the same direction.
@@ -285,6 +310,23 @@ fn parse_read(query: &ReadQuery) -> Result<(Direction, From, usize), ApiError> {
 }
 
 /// `GET /streams/{stream}` and `GET /streams/$all`.
+#[utoipa::path(
+    get,
+    path = "/streams/{stream}",
+    operation_id = "readStream",
+    tag = "streams",
+    params(
+        ("stream" = String, Path, description = "The stream, e.g. `orders-42`; `$all` reads the whole log"),
+        ("direction" = Option<String>, Query, description = "`forwards` (default) or `backwards`"),
+        ("from" = Option<String>, Query, description = "`start`, `end`, or a revision (a log position for `$all`)"),
+        ("count" = Option<usize>, Query, description = "How many events, at most 4096 (default 20)"),
+    ),
+    responses(
+        (status = 200, description = "A page of events", body = ReadResponse),
+        (status = 400, description = "An invalid stream or query", body = super::error::ErrorBody),
+        (status = 404, description = "No such stream", body = super::error::ErrorBody),
+    )
+)]
 pub async fn read(
     State(state): State<AppState>,
     PathName(stream): PathName,

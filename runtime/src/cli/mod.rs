@@ -11,7 +11,8 @@
 //!   plans how the node's connectors come to match a directory of
 //!   [`definition_file`]s),
 //!   [`module`], [`preview`], [`dead_letters`], [`members`], and
-//!   [`completions`] for shells.
+//!   [`completions`] for shells;
+//! - [`logging`]: the logs of a node (`--log-format`, `--log-filter`).
 
 pub mod apply;
 pub mod client;
@@ -19,6 +20,7 @@ pub mod completions;
 pub mod connector;
 pub mod dead_letters;
 pub mod definition_file;
+pub mod logging;
 pub mod members;
 pub mod module;
 pub mod output;

@@ -1,10 +1,11 @@
 //! `connectors serve` and `connectors demo`: the options of a node and the
-//! [`NodeConfig`] they make.
+//! [`NodeConfig`] they make; their logging options are [`LogArgs`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::logging::LogArgs;
 use crate::access::AccessArgs;
 use crate::activation::{DEFAULT_HEARTBEAT, DEFAULT_LEASE};
 use crate::connector::MemberRole;
@@ -67,6 +68,9 @@ pub struct ServeArgs {
     secrets: crate::secrets::SecretsArgs,
     #[command(flatten)]
     access: AccessArgs,
+    /// Format and filter of the node's logs.
+    #[command(flatten)]
+    pub logs: LogArgs,
 }
 
 /// Where `serve` keeps its data unless told otherwise.

@@ -81,6 +81,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::connector::{ConnectorRepository, ConnectorState};
 use build::SinkSource;
@@ -142,6 +143,14 @@ impl PipelineHandle {
         tenure: Tenure,
         sink: SinkSource,
     ) -> Self {
+        let span = tracing::info_span!(
+            "connector",
+            connector = %connector.id,
+            member = tracing::field::Empty
+        );
+        if let Some(owner) = tenure.owner() {
+            span.record("member", owner.member.as_str());
+        }
         let cancel = CancellationToken::new();
         let status = Arc::new(PipelineStatus::new(RunState::Starting));
         let ctx = Arc::new(RunContext {
@@ -151,7 +160,9 @@ impl PipelineHandle {
             status: Arc::clone(&status),
             cancel: cancel.clone(),
         });
-        let task = tokio::spawn(run::run(ctx, stages, sink));
+        // Every line the pipeline, its stages and its sink log names the
+        // connector (and the member running it).
+        let task = tokio::spawn(run::run(ctx, stages, sink).instrument(span));
         Self {
             cancel,
             task,

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::connector::{Ordering, Progress, StartFrom};
 use crate::sinks::BatchLimits;
@@ -123,7 +124,7 @@ async fn run_until_stopped(
         limits: read_limits,
     };
     status.set_state(RunState::Running);
-    let reader = tokio::spawn(read_ahead(Arc::clone(ctx), chain, plan, queue_tx));
+    let reader = tokio::spawn(read_ahead(Arc::clone(ctx), chain, plan, queue_tx).in_current_span());
     let key = match ordering {
         Ordering::Strict => None,
         Ordering::Keyed { by, .. } => Some(by.clone()),

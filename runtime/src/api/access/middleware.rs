@@ -14,10 +14,11 @@ use super::origin::same_origin_or_not_a_browser;
 use super::ApiAccess;
 use crate::api::ApiError;
 
-/// Paths served without a token: liveness probes, and the status page's
-/// files (they hold no data; the page asks for a token to call the API).
+/// Paths served without a token: liveness probes, the API's description,
+/// and the status page's files (they hold no data; the page asks for a
+/// token to call the API).
 fn is_open_path(path: &str) -> bool {
-    path == "/health" || crate::ui::PATHS.contains(&path)
+    crate::api::openapi::PUBLIC_PATHS.contains(&path) || crate::ui::PATHS.contains(&path)
 }
 
 const HOW_TO_AUTHENTICATE: &str = "send `Authorization: Bearer <token>` with a token the node was started with (`--api-token`, `CONNECTORS_API_TOKEN` or `--api-tokens-file`)";
