@@ -20,6 +20,7 @@ mod error_fixtures;
 mod first_hour;
 mod keyed_delivery;
 mod lifecycle;
+mod metrics;
 mod official_client;
 mod official_python_client;
 mod outage;

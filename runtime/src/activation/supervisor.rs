@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::connector::{ConnectorId, ConnectorRepository, ConnectorState};
+use crate::metrics::Metrics;
 use crate::pipeline::{
     PipelineHandle, PipelineStatus, RunState, StageFactory, StageModule, StatusSnapshot, Tenure,
 };
@@ -77,6 +78,8 @@ pub struct Supervisor {
     /// Read by the API without waiting for a start or stop in progress.
     statuses: Mutex<HashMap<ConnectorId, Arc<PipelineStatus>>>,
     pub(super) stop_grace: Duration,
+    /// Where the pipelines count; a deleted connector's series go.
+    metrics: Metrics,
 }
 
 impl Supervisor {
@@ -87,7 +90,14 @@ impl Supervisor {
             applied: Mutex::new(Applied::default()),
             statuses: Mutex::new(HashMap::new()),
             stop_grace: STOP_GRACE,
+            metrics: Metrics::default(),
         }
+    }
+
+    /// The supervisor, with its pipelines counting into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn applied(&self) -> std::sync::MutexGuard<'_, Applied> {
@@ -140,6 +150,7 @@ impl Supervisor {
             Arc::clone(&self.stages),
             state.clone(),
             tenure,
+            self.metrics.connector(state.id.as_str()),
         );
         self.set_status(&state.id, Some(Arc::clone(handle.status())));
         self.applied()
@@ -162,6 +173,7 @@ impl Supervisor {
         if forget {
             self.set_status(id, None);
             self.applied().gates.remove(id);
+            self.metrics.remove_connector(id.as_str());
         }
     }
 

@@ -1,5 +1,5 @@
 //! The HTTP management API (axum): connectors and their dead letters,
-//! the cluster's members, streams, modules, health.
+//! the cluster's members, streams, modules, health, metrics.
 //!
 //! [`router`] builds the whole API over an [`AppState`] behind its access
 //! checks ([`access`]: API tokens and roles, the `Host` check of loopback
@@ -15,6 +15,7 @@ mod error;
 mod json;
 mod log_position;
 mod members;
+mod metrics;
 mod modules;
 mod path;
 mod preview;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub wasm: WasmHost,
     /// Uploaded components.
     pub modules: ModuleRegistry,
+    /// What `GET /metrics` shows.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// How long an answer to a command waits for this member to act on it.
@@ -82,6 +85,7 @@ pub fn router(state: AppState, max_body_bytes: usize, access: ApiAccess) -> Rout
         .route("/health", get(health))
         .route("/connectors", get(connectors::list))
         .route("/members", get(members::list))
+        .route("/metrics", get(metrics::scrape))
         .route(
             "/connectors/{id}",
             get(connectors::get)

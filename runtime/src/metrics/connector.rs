@@ -176,6 +176,15 @@ pub struct ConnectorMetrics {
     families: ConnectorFamilies,
 }
 
+/// Names the connector only.
+impl std::fmt::Debug for ConnectorMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorMetrics")
+            .field("connector", &self.connector)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ConnectorMetrics {
     /// Handles that count into series no registry shows (tests, benchmarks,
     /// previews).

@@ -83,6 +83,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::connector::{ConnectorRepository, ConnectorState};
+use crate::metrics::ConnectorMetrics;
 use build::SinkSource;
 use context::RunContext;
 
@@ -102,12 +103,13 @@ pub struct PipelineHandle {
 
 impl PipelineHandle {
     /// Starts the pipeline of `connector` on the current tokio runtime; it
-    /// delivers while `tenure` holds.
+    /// delivers while `tenure` holds and counts into `metrics`.
     pub fn spawn(
         repository: ConnectorRepository,
         stages: Arc<dyn StageFactory>,
         connector: ConnectorState,
         tenure: Tenure,
+        metrics: ConnectorMetrics,
     ) -> Self {
         Self::spawn_from(
             repository,
@@ -115,6 +117,7 @@ impl PipelineHandle {
             connector,
             tenure,
             SinkSource::Definition,
+            metrics,
         )
     }
 
@@ -132,7 +135,8 @@ impl PipelineHandle {
             + 'static,
     ) -> Self {
         let source = SinkSource::Given(Arc::new(make_sink));
-        Self::spawn_from(repository, stages, connector, tenure, source)
+        let metrics = ConnectorMetrics::detached(connector.id.as_str());
+        Self::spawn_from(repository, stages, connector, tenure, source, metrics)
     }
 
     fn spawn_from(
@@ -141,15 +145,20 @@ impl PipelineHandle {
         connector: ConnectorState,
         tenure: Tenure,
         sink: SinkSource,
+        metrics: ConnectorMetrics,
     ) -> Self {
         let cancel = CancellationToken::new();
-        let status = Arc::new(PipelineStatus::new(RunState::Starting));
+        let status = Arc::new(PipelineStatus::counting(
+            RunState::Starting,
+            metrics.clone(),
+        ));
         let ctx = Arc::new(RunContext {
             repository,
             connector,
             tenure,
             status: Arc::clone(&status),
             cancel: cancel.clone(),
+            metrics,
         });
         let task = tokio::spawn(run::run(ctx, stages, sink));
         Self {
