@@ -12,7 +12,10 @@
 //! only to look a pipeline up, take it out or put it in, never across a
 //! stop, so a connector that is slow to stop does not hold up the others.
 //! A connector that has not run here since the node started shows what its
-//! checkpoints say: its position and its totals.
+//! checkpoints say: its position and its totals. Each pipeline counts into
+//! the node's metrics under its connector's label; its series go when it
+//! is stopped here (disabled, deleted, handed over), so they stay bounded
+//! by the pipelines this member runs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -78,7 +81,7 @@ pub struct Supervisor {
     /// Read by the API without waiting for a start or stop in progress.
     statuses: Mutex<HashMap<ConnectorId, Arc<PipelineStatus>>>,
     pub(super) stop_grace: Duration,
-    /// Where the pipelines count; a deleted connector's series go.
+    /// Where the pipelines count; a stopped pipeline's series go.
     metrics: Metrics,
 }
 
@@ -160,8 +163,9 @@ impl Supervisor {
     }
 
     /// Stops the connector's pipeline, if one runs, within `grace` (the
-    /// pipeline checkpoints what it delivered); a `forget`-ten connector
-    /// (deleted) no longer shows a status.
+    /// pipeline checkpoints what it delivered), and removes its metrics
+    /// series (they are for pipelines on this member); a `forget`-ten
+    /// connector (deleted) no longer shows a status.
     pub async fn stop(&self, id: &ConnectorId, grace: Option<Duration>, forget: bool) {
         let gate = self.gate(id);
         let _in_order = gate.lock().await;
@@ -170,10 +174,10 @@ impl Supervisor {
             stop(id, previous, grace.unwrap_or(self.stop_grace)).await;
             tracing::info!(connector = %id, "connector stopped");
         }
+        self.metrics.remove_connector(id.as_str());
         if forget {
             self.set_status(id, None);
             self.applied().gates.remove(id);
-            self.metrics.remove_connector(id.as_str());
         }
     }
 

@@ -14,9 +14,11 @@
 //! (per-connector counters, histograms and their removal), `sink` (sink
 //! requests by outcome and status class), `progress` (lag and caught-up,
 //! set at scrape time), `node` (store latency, members, assignments, build
-//! info), `buckets` (histogram bucket layouts). A deleted connector's
-//! series are removed ([`Metrics::remove_connector`]), so series do not
-//! grow without bound.
+//! info), `buckets` (histogram bucket layouts). A connector's series are
+//! removed when its pipeline stops on this member (disabled, deleted,
+//! handed over: [`Metrics::remove_connector`]), so series do not grow
+//! without bound; a pipeline started again counts from 0, as after a
+//! restart of the node.
 
 mod buckets;
 mod connector;
@@ -90,7 +92,7 @@ impl Metrics {
         self.inner.connectors.resolve(connector)
     }
 
-    /// Removes every series of `connector` (it was deleted).
+    /// Removes every series of `connector` (its pipeline stopped here).
     pub fn remove_connector(&self, connector: &str) {
         self.inner.connectors.remove(connector);
         self.inner.progress.remove(connector);
