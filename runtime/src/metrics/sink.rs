@@ -40,8 +40,10 @@ impl RequestOutcome {
 /// The class of a request's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestClass {
-    /// 1xx, 2xx and 3xx answers.
+    /// 2xx answers (and informational ones).
     Success,
+    /// 3xx answers (redirects are not followed).
+    Redirection,
     ClientError,
     ServerError,
     /// No answer: the connection failed or timed out.
@@ -49,8 +51,9 @@ pub enum RequestClass {
 }
 
 impl RequestClass {
-    const ALL: [RequestClass; 4] = [
+    const ALL: [RequestClass; 5] = [
         Self::Success,
+        Self::Redirection,
         Self::ClientError,
         Self::ServerError,
         Self::TransportError,
@@ -59,6 +62,7 @@ impl RequestClass {
     /// The class of an HTTP status code.
     pub fn of_status(status: u16) -> Self {
         match status {
+            300..=399 => Self::Redirection,
             400..=499 => Self::ClientError,
             500..=599 => Self::ServerError,
             _ => Self::Success,
@@ -69,6 +73,7 @@ impl RequestClass {
     pub fn name(self) -> &'static str {
         match self {
             Self::Success => "2xx",
+            Self::Redirection => "3xx",
             Self::ClientError => "4xx",
             Self::ServerError => "5xx",
             Self::TransportError => "transport_error",
@@ -102,7 +107,7 @@ impl SinkFamilies {
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "sink_requests",
-            "Requests the sink sent (each attempt), by outcome and class of answer (2xx, 4xx, 5xx, transport_error)",
+            "Requests the sink sent (each attempt), by outcome and class of answer (2xx, 3xx, 4xx, 5xx, transport_error)",
             self.requests.clone(),
         );
         registry.register_with_unit(

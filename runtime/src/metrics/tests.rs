@@ -54,6 +54,7 @@ fn sink_requests_by_outcome_and_class_with_their_latency() {
     );
     sink.record(RequestOutcome::Refused, RequestClass::of_status(422), took);
     sink.record(RequestOutcome::Failed, RequestClass::TransportError, took);
+    sink.record(RequestOutcome::Refused, RequestClass::of_status(302), took);
     let text = rendered(&metrics, &Snapshot::default());
     let series = |outcome: &str, class: &str| {
         format!(
@@ -63,13 +64,14 @@ fn sink_requests_by_outcome_and_class_with_their_latency() {
     assert!(text.contains(&format!("{} 2\n", series("delivered", "2xx"))));
     assert!(text.contains(&format!("{} 1\n", series("refused", "4xx"))));
     assert!(text.contains(&format!("{} 1\n", series("failed", "transport_error"))));
+    assert!(text.contains(&format!("{} 1\n", series("refused", "3xx"))));
     assert!(
         !text.contains(&series("failed", "5xx")),
         "no series before a request"
     );
     assert!(text.contains("# UNIT connectors_sink_request_duration_seconds seconds"));
     assert!(
-        text.contains("connectors_sink_request_duration_seconds_count{connector=\"orders\"} 4\n")
+        text.contains("connectors_sink_request_duration_seconds_count{connector=\"orders\"} 5\n")
     );
 }
 

@@ -45,6 +45,11 @@
 //! ([`json_filter`]); refused events are dead-lettered ([`dead_letters`]) or
 //! fault the connector, as its `onFailure` says.
 //!
+//! Each pipeline counts into its connector's series of the node's metrics
+//! ([`crate::metrics::ConnectorMetrics`], resolved when it starts): events
+//! read per batch, the status's counts as they are added, retries,
+//! checkpoints, and each transform stage's time per batch.
+//!
 //! In tests, `testing` has a mock destination (accepts, fails retryably,
 //! stalls, refuses chosen events) whose sinks the real pipeline delivers to
 //! in-process, in either ordering mode.

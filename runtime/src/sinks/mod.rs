@@ -9,6 +9,8 @@
 //! for good. Refused events ([`DeliveryOutcome::Rejected`]) are dead-lettered
 //! or fault the connector, as the connector says; the sink does not decide.
 //!
+//! The HTTP sink counts each request attempt in [`SinkContext::metrics`].
+//!
 //! Each sink is a folder with fixed roles: `config.rs` (settings, pure
 //! validation) and `sink.rs` (the running sink).
 
