@@ -119,14 +119,11 @@ impl SinkFamilies {
     }
 
     pub fn resolve(&self, connector: &str) -> SinkMetrics {
-        let label = ConnectorLabel {
-            connector: connector.to_owned(),
-        };
         SinkMetrics {
             connector: Arc::from(connector),
-            requests: self.requests.clone(),
+            families: self.clone(),
             cells: Arc::new(std::array::from_fn(|_| OnceLock::new())),
-            seconds: self.seconds.get_or_create_owned(&label),
+            seconds: Arc::new(OnceLock::new()),
         }
     }
 
@@ -152,13 +149,14 @@ fn request_labels(connector: &str, outcome: RequestOutcome, class: RequestClass)
 }
 
 /// What a sink counts its requests with. A series appears with its first
-/// request of that outcome and class; its handle is kept from then on.
+/// request (of that outcome and class); its handle is kept from then on,
+/// so a sink that makes no requests of its own shows none.
 #[derive(Clone)]
 pub struct SinkMetrics {
     connector: Arc<str>,
-    requests: Family<RequestLabels, Counter>,
+    families: SinkFamilies,
     cells: Arc<[OnceLock<Counter>; CELLS]>,
-    seconds: Histogram,
+    seconds: Arc<OnceLock<Histogram>>,
 }
 
 impl SinkMetrics {
@@ -170,10 +168,18 @@ impl SinkMetrics {
     /// Records one request attempt that took `took`.
     pub fn record(&self, outcome: RequestOutcome, class: RequestClass, took: Duration) {
         let counter = self.cells[cell(outcome, class)].get_or_init(|| {
-            self.requests
-                .get_or_create_owned(&request_labels(&self.connector, outcome, class))
+            self.families.requests.get_or_create_owned(&request_labels(
+                &self.connector,
+                outcome,
+                class,
+            ))
         });
         counter.inc();
-        self.seconds.observe(took.as_secs_f64());
+        let seconds = self.seconds.get_or_init(|| {
+            self.families.seconds.get_or_create_owned(&ConnectorLabel {
+                connector: self.connector.to_string(),
+            })
+        });
+        seconds.observe(took.as_secs_f64());
     }
 }

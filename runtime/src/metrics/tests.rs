@@ -110,6 +110,11 @@ fn a_removed_connector_leaves_no_series() {
     metrics.remove_connector("orders");
     let text = rendered(&metrics, &Snapshot::default());
     assert!(!text.contains("orders"), "{text}");
+    let text = rendered(&metrics, &Snapshot::default());
+    assert!(
+        !text.contains("connectors_sink_request_duration_seconds_count{connector=\"audit\"}"),
+        "no request histogram for a sink that made no requests"
+    );
     assert!(text.contains("connectors_events_delivered_total{connector=\"audit\"} 1\n"));
 }
 
