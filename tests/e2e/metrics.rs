@@ -1,8 +1,8 @@
 //! `GET /metrics` after a known run: the exact counts of what a connector
 //! read, delivered and dead-lettered, its sink requests by class, a
 //! histogram's count, caught-up, the cluster and the build; every line in
-//! the exposition format; a deleted connector's series gone; and a `read`
-//! token may scrape.
+//! the exposition format; a deleted connector's series gone; a trapping
+//! stage's trap counted; and a `read` token may scrape.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -314,4 +314,34 @@ async fn a_read_token_may_scrape_and_no_token_may_not() {
     assert_eq!(reader.status().as_u16(), 200);
     let text = reader.text().await.expect("text");
     assert!(text.contains("connectors_build_info"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trapping_stage_counts_its_trap_and_its_faulted_connector_stays_visible() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(dir.path()).await;
+    node.upload_example("misbehave").await;
+    let receiver = Receiver::start().await;
+    node.create_connector(
+        "trapping",
+        json!({
+            "sink": { "type": "http", "url": receiver.url },
+            "filter": { "streams": { "prefixes": ["trapping-"] } },
+            "transforms": [{ "module": "misbehave", "config": { "mode": "trap" } }]
+        }),
+    )
+    .await;
+    node.append("trapping-1", &[event("Poke", json!({ "n": 1 }))])
+        .await;
+    node.wait_faulted("trapping").await;
+    let samples = scrape(&node).await;
+    let of = |name: &str| format!("connectors_{name}{{connector=\"trapping\"}}");
+    assert_eq!(samples.value(&of("component_traps_total")), 1.0);
+    assert_eq!(samples.value(&of("events_read_total")), 1.0);
+    assert_eq!(samples.value(&of("events_delivered_total")), 0.0);
+    assert_eq!(
+        samples.get(&of("sink_request_duration_seconds_count")),
+        None
+    );
+    assert_eq!(receiver.count(), 0);
 }
