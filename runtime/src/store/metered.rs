@@ -145,3 +145,34 @@ impl EventStore for Metered {
         self.store.head_position().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Snapshot;
+    use crate::store::conformance;
+    use crate::store::embedded::SqliteStore;
+
+    /// The wrapper passes the whole conformance suite, so every call
+    /// reaches the store unchanged, and times what it ran.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_metered_store_conforms_and_times_appends_and_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sqlite = SqliteStore::open(&dir.path().join("events.db")).expect("open");
+        let metrics = Metrics::new();
+        let store = Metered::new(Arc::new(sqlite), &metrics);
+        conformance::run_all(&store).await;
+        let text = metrics.render(&Snapshot::default()).expect("render");
+        for operation in ["append", "read_stream", "read_all"] {
+            let count = format!(
+                "connectors_store_operation_duration_seconds_count{{operation=\"{operation}\"}} "
+            );
+            let line = text
+                .lines()
+                .find(|line| line.starts_with(&count))
+                .unwrap_or_else(|| panic!("no {operation} count in:\n{text}"));
+            let value: u64 = line[count.len()..].parse().expect("a count");
+            assert!(value > 0, "{line}");
+        }
+    }
+}
