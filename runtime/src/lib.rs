@@ -16,6 +16,7 @@
 //!   browser; [`access`]: who may reach the API
 //!   and the gRPC protocol; [`tls`]: both listeners over TLS;
 //! - [`strict_de`]: deserialization that keeps the path of a bad setting;
+//! - [`metrics`]: the Prometheus metrics of the node and its connectors;
 //! - [`node`] wires everything together; [`demo`] is the demo connector;
 //! - [`cli`]: the `connectors` command's options and its client of a
 //!   running node's API.
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod connector;
 pub mod demo;
 pub mod grpc;
+pub mod metrics;
 pub mod modules;
 pub mod node;
 pub mod outbound;

@@ -6,7 +6,10 @@
 //! use fails the start with a [`ListenError`] naming the flag that sets it.
 //! With the embedded store, the node holds its data directory's lock
 //! ([`data_lock`]) while it runs, so a second node on the same `--data`
-//! refuses to start and names the process holding it.
+//! refuses to start and names the process holding it. The node's
+//! [`Metrics`] are made here and handed to what counts: the pipelines
+//! (through the supervisor), the store calls of the connectors and the API
+//! ([`Metered`]) and `GET /metrics`.
 
 mod data_lock;
 
@@ -26,11 +29,13 @@ use crate::connector::{
     Command, CommandError, ConnectorId, ConnectorRepository, ConnectorState, MemberRole,
 };
 use crate::grpc::{GrpcConfig, GrpcServer};
+use crate::metrics::Metrics;
 use crate::modules::{ModuleRegistry, DEFAULT_MAX_MODULE_BYTES};
 use crate::outbound::{DestinationPolicy, DestinationRules};
 use crate::secrets::{open_keyring, SecretsConfig};
 use crate::store::embedded::SqliteStore;
 use crate::store::kurrent::KurrentStore;
+use crate::store::metered::Metered;
 use crate::store::{EventStore, StoreError};
 use crate::tls::TlsListener;
 use crate::wasm::{WasmConfig, WasmHost};
@@ -197,6 +202,10 @@ impl Node {
             None => None,
         };
         let grpc_addr = grpc.as_ref().map(GrpcServer::local_addr);
+        // The connectors' and the API's store calls are timed; the gRPC
+        // protocol's clients are not this node's calls.
+        let metrics = Metrics::new();
+        let store: Arc<dyn EventStore> = Arc::new(Metered::new(store, &metrics));
         let destinations = DestinationPolicy::for_node(&config.destinations, api_addr, grpc_addr);
         let cache_dir = config.data_dir.join("wasm-cache");
         let wasm = WasmHost::new(WasmConfig {
@@ -215,10 +224,10 @@ impl Node {
             ModuleRegistry::new(Arc::clone(&store), wasm.clone(), config.max_module_bytes)
                 .with_users(Arc::new(repository.clone()));
         // Pipelines build their WebAssembly stages from the uploaded modules.
-        let supervisor = Arc::new(Supervisor::new(
-            repository.clone(),
-            Arc::new(modules.clone()),
-        ));
+        let supervisor = Arc::new(
+            Supervisor::new(repository.clone(), Arc::new(modules.clone()))
+                .with_metrics(metrics.clone()),
+        );
         let remote = matches!(config.store, StoreLocation::Kurrent(_));
         let cluster_config = cluster_config(&config, api_addr, access.tls.is_some())?;
         let cluster = join_cluster(
@@ -244,6 +253,7 @@ impl Node {
                 cluster,
                 wasm,
                 modules,
+                metrics,
             },
             max_body_bytes: config.max_body_bytes,
             listener,

@@ -21,6 +21,7 @@ mod first_hour;
 mod keyed_delivery;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod official_client;
 mod official_python_client;
 mod openapi;

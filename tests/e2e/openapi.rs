@@ -13,10 +13,11 @@ use crate::support::{free_port, NodeProcess};
 const API_TOKEN: &str = "openapi-test-token-1f9e4c";
 
 /// The routes the API serves, as `METHOD path`.
-const KNOWN_ROUTES: [&str; 19] = [
+const KNOWN_ROUTES: [&str; 20] = [
     "GET /health",
     "GET /openapi.json",
     "GET /members",
+    "GET /metrics",
     "GET /connectors",
     "GET /connectors/{id}",
     "POST /connectors/{id}",

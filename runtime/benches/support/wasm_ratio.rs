@@ -102,6 +102,7 @@ pub fn identity() -> GuestIdentity {
         connector: "bench".into(),
         stage: "bench".into(),
         secrets: Vec::new(),
+        counters: Default::default(),
     }
 }
 

@@ -12,13 +12,17 @@
 //! only to look a pipeline up, take it out or put it in, never across a
 //! stop, so a connector that is slow to stop does not hold up the others.
 //! A connector that has not run here since the node started shows what its
-//! checkpoints say: its position and its totals.
+//! checkpoints say: its position and its totals. Each pipeline counts into
+//! the node's metrics under its connector's label; its series go when it
+//! is stopped here (disabled, deleted, handed over), so they stay bounded
+//! by the pipelines this member runs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::connector::{ConnectorId, ConnectorRepository, ConnectorState};
+use crate::metrics::Metrics;
 use crate::pipeline::{
     PipelineHandle, PipelineStatus, RunState, StageFactory, StageModule, StatusSnapshot, Tenure,
 };
@@ -77,6 +81,8 @@ pub struct Supervisor {
     /// Read by the API without waiting for a start or stop in progress.
     statuses: Mutex<HashMap<ConnectorId, Arc<PipelineStatus>>>,
     pub(super) stop_grace: Duration,
+    /// Where the pipelines count; a stopped pipeline's series go.
+    metrics: Metrics,
 }
 
 impl Supervisor {
@@ -87,7 +93,14 @@ impl Supervisor {
             applied: Mutex::new(Applied::default()),
             statuses: Mutex::new(HashMap::new()),
             stop_grace: STOP_GRACE,
+            metrics: Metrics::default(),
         }
+    }
+
+    /// The supervisor, with its pipelines counting into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn applied(&self) -> std::sync::MutexGuard<'_, Applied> {
@@ -140,6 +153,7 @@ impl Supervisor {
             Arc::clone(&self.stages),
             state.clone(),
             tenure,
+            self.metrics.connector(state.id.as_str()),
         );
         self.set_status(&state.id, Some(Arc::clone(handle.status())));
         self.applied()
@@ -149,8 +163,9 @@ impl Supervisor {
     }
 
     /// Stops the connector's pipeline, if one runs, within `grace` (the
-    /// pipeline checkpoints what it delivered); a `forget`-ten connector
-    /// (deleted) no longer shows a status.
+    /// pipeline checkpoints what it delivered), and removes its metrics
+    /// series (they are for pipelines on this member); a `forget`-ten
+    /// connector (deleted) no longer shows a status.
     pub async fn stop(&self, id: &ConnectorId, grace: Option<Duration>, forget: bool) {
         let gate = self.gate(id);
         let _in_order = gate.lock().await;
@@ -159,6 +174,7 @@ impl Supervisor {
             stop(id, previous, grace.unwrap_or(self.stop_grace)).await;
             tracing::info!(connector = %id, "connector stopped");
         }
+        self.metrics.remove_connector(id.as_str());
         if forget {
             self.set_status(id, None);
             self.applied().gates.remove(id);

@@ -1,5 +1,5 @@
 //! The HTTP management API (axum): connectors and their dead letters,
-//! the cluster's members, streams, modules, health.
+//! the cluster's members, streams, modules, health, metrics.
 //!
 //! [`router`] builds the whole API over an [`AppState`] behind its access
 //! checks ([`access`]: API tokens and roles, the `Host` check of loopback
@@ -19,6 +19,7 @@ mod error;
 mod json;
 mod log_position;
 mod members;
+mod metrics;
 mod modules;
 pub mod openapi;
 mod path;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub wasm: WasmHost,
     /// Uploaded components.
     pub modules: ModuleRegistry,
+    /// What `GET /metrics` shows.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// How long an answer to a command waits for this member to act on it.
@@ -108,6 +111,7 @@ fn documented_routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::serve))
         .routes(routes!(connectors::list))
         .routes(routes!(members::list))
+        .routes(routes!(metrics::scrape))
         .routes(routes!(
             connectors::get,
             connectors::create,

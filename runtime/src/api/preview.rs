@@ -467,6 +467,7 @@ mod tests {
             connector: "preview".into(),
             stage: "transforms[0] (redact)".into(),
             secrets: Vec::new(),
+            counters: Default::default(),
         };
         let Err(error) = StageFactory::transform(&registry, identity, &config).await else {
             panic!("no module `redact` was uploaded");

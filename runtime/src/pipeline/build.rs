@@ -32,16 +32,18 @@ pub(super) async fn build_chain(
     stages: &dyn StageFactory,
 ) -> Result<Chain, Fault> {
     let connector = &ctx.connector;
-    chain_build::build_chain(
+    let chain = chain_build::build_counted_chain(
         stages,
         connector.id.as_str(),
         &connector.definition.transforms,
+        &ctx.metrics.instances,
     )
     .await
     .map_err(|e| match e {
         ChainBuildError::Build { stage, error, .. } => Fault::StageBuild { stage, error },
         ChainBuildError::Init { stage, error, .. } => Fault::StageInit { stage, error },
-    })
+    })?;
+    Ok(chain.timed(|stage| ctx.metrics.stage_timer(stage)))
 }
 
 /// `count` sinks of the connector (at least one), from `source`: one per
@@ -102,6 +104,7 @@ async fn sink_component(
         connector: ctx.connector.id.to_string(),
         stage: name.clone(),
         secrets: config.secrets.values().cloned().collect(),
+        counters: ctx.metrics.instances.clone(),
     };
     let mut stage = match stages.sink(identity, config).await {
         Ok(stage) => stage,
@@ -121,10 +124,12 @@ async fn sink_component(
 /// stop at the first refused event, and where its retries are reported.
 fn sink_context(ctx: &RunContext, stages: &dyn StageFactory) -> SinkContext {
     let retry_status = Arc::clone(&ctx.status);
+    let retries = ctx.metrics.retries.clone();
     let id = ctx.connector.id.clone();
     SinkContext {
         connector_id: ctx.connector.id.to_string(),
         on_retry: Arc::new(move |notice: RetryNotice| {
+            retries.inc();
             tracing::warn!(connector = %id, attempt = notice.attempt, wait_ms = notice.wait.as_millis() as u64, error = %retry_status.redact(&notice.error), "delivery failed, retrying");
             retry_status.set_retrying(true);
             retry_status.record_error(format!(
@@ -137,5 +142,6 @@ fn sink_context(ctx: &RunContext, stages: &dyn StageFactory) -> SinkContext {
         stop_at_first_rejection: ctx.faults_on_failure(),
         destinations: stages.destinations(),
         owner: ctx.tenure.owner().cloned(),
+        metrics: ctx.metrics.sink.clone(),
     }
 }

@@ -1,9 +1,11 @@
 //! The one place a transform chain is built: each stage made from its
 //! module and `init`ed at once, named `transforms[i] (module)`. A pipeline
 //! builds its connector's chain here (a failure faults the connector at
-//! its start), and so does `/preview` (a failure is its answer).
+//! its start), and so does `/preview` (a failure is its answer). A
+//! pipeline's stages count their traps and restarts in its metrics.
 
 use crate::connector::TransformConfig;
+use crate::metrics::InstanceCounters;
 use crate::wasm::{GuestIdentity, StageError};
 
 use super::stages::{StageBuildError, StageFactory};
@@ -37,6 +39,17 @@ pub async fn build_chain(
     owner: &str,
     transforms: &[TransformConfig],
 ) -> Result<Chain, ChainBuildError> {
+    build_counted_chain(stages, owner, transforms, &InstanceCounters::default()).await
+}
+
+/// [`build_chain`], with the stages' traps and restarts counted in
+/// `counters`.
+pub async fn build_counted_chain(
+    stages: &dyn StageFactory,
+    owner: &str,
+    transforms: &[TransformConfig],
+    counters: &InstanceCounters,
+) -> Result<Chain, ChainBuildError> {
     let mut named = Vec::with_capacity(transforms.len());
     for (index, config) in transforms.iter().enumerate() {
         let name = format!("transforms[{index}] ({})", config.module);
@@ -44,6 +57,7 @@ pub async fn build_chain(
             connector: owner.to_owned(),
             stage: name.clone(),
             secrets: config.secrets.values().cloned().collect(),
+            counters: counters.clone(),
         };
         let mut stage = match stages.transform(identity, config).await {
             Ok(stage) => stage,

@@ -129,12 +129,19 @@ impl Checkpointer {
             position,
             totals,
         };
+        let started = Instant::now();
         match self
             .repository
             .save_checkpoint(&self.id, checkpoint, self.expected)
             .await
         {
             Ok(next) => {
+                if let Some(metrics) = status.metrics() {
+                    metrics.checkpoints.inc();
+                    metrics
+                        .checkpoint_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                }
                 self.expected = next;
                 self.pending = None;
                 self.saved = Some(position);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::connector::{ConnectorRepository, ConnectorState, OnFailure};
+use crate::metrics::ConnectorMetrics;
 
 use super::status::PipelineStatus;
 use super::tenure::Tenure;
@@ -25,6 +26,8 @@ pub(super) struct RunContext {
     pub status: Arc<PipelineStatus>,
     /// Cancelled when the pipeline is asked to stop.
     pub cancel: CancellationToken,
+    /// The connector's series in the node's metrics.
+    pub metrics: ConnectorMetrics,
 }
 
 impl RunContext {

@@ -67,6 +67,8 @@ pub(super) async fn deliver(
     // handled once every event at it is.
     let mut handled_up_to = None;
     let mut current = None;
+    // Counted once per batch, and before any early return.
+    let mut delivered = 0;
     for (event, outcome) in events.iter().zip(outcomes) {
         if current != Some(event.position) {
             handled_up_to = current;
@@ -74,11 +76,12 @@ pub(super) async fn deliver(
         }
         let rejection = match outcome {
             DeliveryOutcome::Delivered => {
-                status.add_delivered(1);
+                delivered += 1;
                 continue;
             }
             DeliveryOutcome::Rejected(rejection) => rejection,
         };
+        status.add_delivered(std::mem::take(&mut delivered));
         status.add_failed(1);
         let message = format!(
             "the sink refused event {} ({}@{}, position {}): {}",
@@ -102,6 +105,7 @@ pub(super) async fn deliver(
             return stop;
         }
     }
+    status.add_delivered(delivered);
     Delivery::Done
 }
 

@@ -45,6 +45,11 @@
 //! ([`json_filter`]); refused events are dead-lettered ([`dead_letters`]) or
 //! fault the connector, as its `onFailure` says.
 //!
+//! Each pipeline counts into its connector's series of the node's metrics
+//! ([`crate::metrics::ConnectorMetrics`], resolved when it starts): events
+//! read per batch, the status's counts as they are added, retries,
+//! checkpoints, and each transform stage's time per batch.
+//!
 //! In tests, `testing` has a mock destination (accepts, fails retryably,
 //! stalls, refuses chosen events) whose sinks the real pipeline delivers to
 //! in-process, in either ordering mode.
@@ -84,6 +89,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::connector::{ConnectorRepository, ConnectorState};
+use crate::metrics::ConnectorMetrics;
 use build::SinkSource;
 use context::RunContext;
 
@@ -103,12 +109,13 @@ pub struct PipelineHandle {
 
 impl PipelineHandle {
     /// Starts the pipeline of `connector` on the current tokio runtime; it
-    /// delivers while `tenure` holds.
+    /// delivers while `tenure` holds and counts into `metrics`.
     pub fn spawn(
         repository: ConnectorRepository,
         stages: Arc<dyn StageFactory>,
         connector: ConnectorState,
         tenure: Tenure,
+        metrics: ConnectorMetrics,
     ) -> Self {
         Self::spawn_from(
             repository,
@@ -116,6 +123,7 @@ impl PipelineHandle {
             connector,
             tenure,
             SinkSource::Definition,
+            metrics,
         )
     }
 
@@ -133,7 +141,8 @@ impl PipelineHandle {
             + 'static,
     ) -> Self {
         let source = SinkSource::Given(Arc::new(make_sink));
-        Self::spawn_from(repository, stages, connector, tenure, source)
+        let metrics = ConnectorMetrics::detached(connector.id.as_str());
+        Self::spawn_from(repository, stages, connector, tenure, source, metrics)
     }
 
     fn spawn_from(
@@ -142,6 +151,7 @@ impl PipelineHandle {
         connector: ConnectorState,
         tenure: Tenure,
         sink: SinkSource,
+        metrics: ConnectorMetrics,
     ) -> Self {
         let span = tracing::info_span!(
             "connector",
@@ -152,13 +162,17 @@ impl PipelineHandle {
             span.record("member", owner.member.as_str());
         }
         let cancel = CancellationToken::new();
-        let status = Arc::new(PipelineStatus::new(RunState::Starting));
+        let status = Arc::new(PipelineStatus::counting(
+            RunState::Starting,
+            metrics.clone(),
+        ));
         let ctx = Arc::new(RunContext {
             repository,
             connector,
             tenure,
             status: Arc::clone(&status),
             cancel: cancel.clone(),
+            metrics,
         });
         // Every line the pipeline, its stages and its sink log names the
         // connector (and the member running it).

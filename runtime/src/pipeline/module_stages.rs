@@ -146,6 +146,7 @@ pub async fn check_stage_configs(
             connector: connector.to_owned(),
             stage: format!("{stage} ({}) config check", config.module),
             secrets: config.secrets.values().cloned().collect(),
+            counters: Default::default(),
         };
         let mut built = StageFactory::transform(registry, identity, config)
             .await
@@ -163,6 +164,7 @@ pub async fn check_stage_configs(
             connector: connector.to_owned(),
             stage: format!("sink ({}) config check", config.module),
             secrets: config.secrets.values().cloned().collect(),
+            counters: Default::default(),
         };
         let mut built = StageFactory::sink(registry, identity, config)
             .await

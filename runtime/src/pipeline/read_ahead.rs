@@ -100,6 +100,7 @@ pub(super) async fn read_ahead(
                 }
             };
             backoff.reset();
+            ctx.metrics.read.inc_by(batch.considered);
             if std::mem::take(&mut retrying) {
                 status.set_retrying(false);
             }

@@ -6,7 +6,8 @@
 //! the node, and survive a crash up to the last checkpoint) and the counts of
 //! the current run, shown with when the run started. `caughtUp` is decided
 //! against the log's head at the moment the status is read
-//! ([`StatusSnapshot::measure`]), never remembered.
+//! ([`StatusSnapshot::measure`]), never remembered. The status of a running
+//! pipeline also counts into the node's metrics ([`PipelineStatus::counting`]).
 
 use std::sync::Mutex;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::module_stages::StageModule;
 use crate::connector::{Checkpoint, Counters};
+use crate::metrics::ConnectorMetrics;
 use crate::secrets::redact_in;
 use crate::store::Position;
 
@@ -42,6 +44,8 @@ pub enum RunState {
 #[derive(Debug)]
 pub struct PipelineStatus {
     inner: Mutex<StatusInner>,
+    /// Where the counts also go, for a running pipeline.
+    metrics: Option<ConnectorMetrics>,
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +162,15 @@ impl PipelineStatus {
                 hidden: Vec::new(),
                 stages: Vec::new(),
             }),
+            metrics: None,
+        }
+    }
+
+    /// The status of a running pipeline, whose counts also go to `metrics`.
+    pub fn counting(state: RunState, metrics: ConnectorMetrics) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..Self::new(state)
         }
     }
 
@@ -234,18 +247,35 @@ impl PipelineStatus {
 
     pub fn add_delivered(&self, n: u64) {
         self.with(|s| s.run.delivered += n);
+        if let Some(metrics) = &self.metrics {
+            metrics.delivered.inc_by(n);
+        }
     }
 
     pub fn add_failed(&self, n: u64) {
         self.with(|s| s.run.failed += n);
+        if let Some(metrics) = &self.metrics {
+            metrics.failed.inc_by(n);
+        }
     }
 
     pub fn add_dead_lettered(&self, n: u64) {
         self.with(|s| s.run.dead_lettered += n);
+        if let Some(metrics) = &self.metrics {
+            metrics.dead_lettered.inc_by(n);
+        }
     }
 
     pub fn add_filtered_out(&self, n: u64) {
         self.with(|s| s.run.filtered_out += n);
+        if let Some(metrics) = &self.metrics {
+            metrics.filtered_out.inc_by(n);
+        }
+    }
+
+    /// The metrics this status counts into, for a running pipeline.
+    pub fn metrics(&self) -> Option<&ConnectorMetrics> {
+        self.metrics.as_ref()
     }
 
     /// The status now; `caughtUp` is settled by [`StatusSnapshot::measure`].

@@ -1,6 +1,10 @@
 //! The chain of WebAssembly transform stages of a connector, run over each
-//! batch, and how transformed records become events for the sink.
+//! batch, and how transformed records become events for the sink. A
+//! pipeline's chain times each stage's call ([`Chain::timed`]).
 
+use std::time::Instant;
+
+use crate::metrics::StageTimer;
 use crate::store::{ContentType, RecordedEvent};
 use crate::wasm::{
     EmittedRecord, GuestError, GuestErrorKind, StageError, StageOutcome, TransformStage,
@@ -40,11 +44,23 @@ pub enum ChainError {
 #[derive(Default)]
 pub struct Chain {
     stages: Vec<NamedStage>,
+    /// One per stage when timed, else none.
+    timers: Vec<StageTimer>,
 }
 
 impl Chain {
     pub fn new(stages: Vec<NamedStage>) -> Self {
-        Self { stages }
+        Self {
+            stages,
+            timers: Vec::new(),
+        }
+    }
+
+    /// The chain, timing each stage's calls with the timer `timer_of`
+    /// gives for its name.
+    pub fn timed(mut self, timer_of: impl Fn(&str) -> StageTimer) -> Self {
+        self.timers = self.stages.iter().map(|s| timer_of(&s.name)).collect();
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -63,7 +79,7 @@ impl Chain {
             .iter()
             .map(|e| InputResult::Emitted(vec![e.clone()]))
             .collect();
-        for named in &mut self.stages {
+        for (index, named) in self.stages.iter_mut().enumerate() {
             // The events still alive, with the input each came from.
             let (sources, alive): (Vec<usize>, Vec<RecordedEvent>) = results
                 .iter_mut()
@@ -79,7 +95,12 @@ impl Chain {
             if alive.is_empty() {
                 break;
             }
-            let outcomes = match named.stage.transform(&alive).await {
+            let started = Instant::now();
+            let transformed = named.stage.transform(&alive).await;
+            if let Some(timer) = self.timers.get(index) {
+                timer.observe_since(started);
+            }
+            let outcomes = match transformed {
                 Ok(outcomes) => outcomes,
                 // The stage refuses the whole batch: every event of it fails.
                 Err(StageError::Batch(error)) if error.kind == GuestErrorKind::InvalidEvent => {

@@ -9,6 +9,8 @@
 //! for good. Refused events ([`DeliveryOutcome::Rejected`]) are dead-lettered
 //! or fault the connector, as the connector says; the sink does not decide.
 //!
+//! The HTTP sink counts each request attempt in [`SinkContext::metrics`].
+//!
 //! Each sink is a folder with fixed roles: `config.rs` (settings, pure
 //! validation) and `sink.rs` (the running sink).
 
@@ -25,6 +27,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::metrics::SinkMetrics;
 use crate::outbound::DestinationPolicy;
 use crate::store::RecordedEvent;
 use crate::strict_de::{deserialize_tagged, Tagged};
@@ -160,6 +163,8 @@ pub struct SinkContext {
     /// The member running the connector and its ownership epoch, sent with
     /// every request so a destination can tell hand-overs apart.
     pub owner: Option<OwnerTag>,
+    /// Where the sink counts its requests and their latency.
+    pub metrics: SinkMetrics,
 }
 
 /// Which member delivers, under which ownership epoch (it grows with every
@@ -179,6 +184,7 @@ impl SinkContext {
             stop_at_first_rejection: false,
             destinations: Arc::default(),
             owner: None,
+            metrics: SinkMetrics::detached(),
         }
     }
 }

@@ -22,6 +22,7 @@ mod filter;
 #[cfg(test)]
 pub(crate) mod intercepted;
 pub mod kurrent;
+pub mod metered;
 mod multi;
 mod page;
 mod pattern;

@@ -1,5 +1,8 @@
 //! Which connector and stage a component instance runs for: named in its
-//! log lines, its limits' messages and its outgoing requests.
+//! log lines, its limits' messages and its outgoing requests, and counted
+//! in its connector's metrics (traps, instances created again).
+
+use crate::metrics::InstanceCounters;
 
 /// Who runs the component, for log lines and the HTTP allow-list.
 #[derive(Clone)]
@@ -9,6 +12,8 @@ pub struct GuestIdentity {
     pub stage: String,
     /// The component's secrets: its log lines show them as `******`.
     pub secrets: Vec<String>,
+    /// Where its traps and restarts are counted.
+    pub counters: InstanceCounters,
 }
 
 /// Shows the secrets' count only.

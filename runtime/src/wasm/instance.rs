@@ -5,6 +5,8 @@
 //! budget: epoch interruption stops busy guest code, and the whole call,
 //! host calls such as outgoing requests included, is abandoned when the
 //! budget is spent (the instance is then dropped, as after a trap).
+//! Traps (and spent budgets) and instances created again are counted in
+//! the identity's [`InstanceCounters`](crate::metrics::InstanceCounters).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,6 +54,8 @@ pub(super) struct Instance<B: Bindings> {
     limits: StageLimits,
     outgoing: Option<Arc<OutgoingHttp>>,
     live: Option<Live>,
+    /// An instance was created before: the next one is a restart.
+    created_before: bool,
     /// The world whose bindings `init` is called through.
     world: std::marker::PhantomData<B>,
 }
@@ -76,6 +80,7 @@ impl<B: Bindings> Instance<B> {
             limits,
             outgoing,
             live: None,
+            created_before: false,
             world: std::marker::PhantomData,
         }
     }
@@ -116,6 +121,17 @@ impl<B: Bindings> Instance<B> {
         if self.live.is_some() {
             return Ok(());
         }
+        if std::mem::replace(&mut self.created_before, true) {
+            self.identity.counters.restarts.inc();
+        }
+        let result = self.instantiate().await;
+        if matches!(result, Err(StageError::Trap(_))) {
+            self.identity.counters.traps.inc();
+        }
+        result
+    }
+
+    async fn instantiate(&mut self) -> Result<(), StageError> {
         let budget = self.limits.call_timeout;
         let mut store = self.new_store();
         Self::arm(&mut store, budget);
@@ -176,6 +192,7 @@ impl<B: Bindings> Instance<B> {
             Ok(result) => result,
             Err(spent) => {
                 self.live = None;
+                self.identity.counters.traps.inc();
                 return Err(spent);
             }
         };
@@ -188,6 +205,7 @@ impl<B: Bindings> Instance<B> {
             }
             Err(e) => {
                 self.live = None;
+                self.identity.counters.traps.inc();
                 Err(StageError::Trap(describe(&e, what)))
             }
         }

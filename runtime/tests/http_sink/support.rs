@@ -189,6 +189,7 @@ pub fn context() -> (SinkContext, Arc<Mutex<Vec<RetryNotice>>>) {
         stop_at_first_rejection: false,
         destinations: Arc::default(),
         owner: None,
+        metrics: connectors::metrics::SinkMetrics::detached(),
     };
     (ctx, notices)
 }

@@ -164,6 +164,7 @@ async fn a_fanned_out_position_is_handled_only_once_all_its_records_are() {
         tenure: Tenure::unconditional(),
         status,
         cancel: tokio_util::sync::CancellationToken::new(),
+        metrics: crate::metrics::ConnectorMetrics::detached("c"),
     };
     let mut sink_ctx = SinkContext::detached("c");
     sink_ctx.stop_at_first_rejection = true;

@@ -9,14 +9,17 @@
 //! reason): no other event could get through either.
 //! URLs in the reasons are masked (userinfo, query values); the pipeline
 //! hides the connector's secrets wherever a reason is shown or stored.
+//! Every attempt is counted in the connector's metrics, by outcome and
+//! class of answer, with the time to the answer.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::RETRY_AFTER;
 use reqwest::{Client, Method, Response};
 
 use super::request::PreparedRequest;
 use super::status::{action_for, StatusAction, StatusActions};
+use crate::metrics::{RequestClass, RequestOutcome};
 use crate::outbound::client::{self as outbound, SendError};
 use crate::secrets::{mask_url, mask_urls};
 use crate::sinks::retry::{parse_retry_after, RetryPolicy};
@@ -103,7 +106,9 @@ impl Transport {
             .request(method.clone(), request.url.clone())
             .headers(request.headers.clone())
             .body(request.body.clone());
+        let started = Instant::now();
         let sent = outbound::send(&self.ctx.destinations, &request.url, builder).await;
+        let took = started.elapsed();
         let response = match sent {
             Ok(response) => response,
             Err(SendError::Refused(reason)) => {
@@ -113,6 +118,8 @@ impl Transport {
                 ))
             }
             Err(SendError::Http(error)) => {
+                let (outcome, class) = (RequestOutcome::Failed, RequestClass::TransportError);
+                self.ctx.metrics.record(outcome, class, took);
                 // The URL is shown masked, never as reqwest prints it.
                 let error = error.without_url();
                 return Attempt::Failed {
@@ -127,6 +134,13 @@ impl Transport {
         };
         let status = response.status();
         let action = action_for(status, &self.on_status);
+        let outcome = match action {
+            StatusAction::Deliver => RequestOutcome::Delivered,
+            StatusAction::Retry => RequestOutcome::Failed,
+            StatusAction::Reject | StatusAction::Fault => RequestOutcome::Refused,
+        };
+        let class = RequestClass::of_status(status.as_u16());
+        self.ctx.metrics.record(outcome, class, took);
         if action == StatusAction::Deliver {
             drain(response).await;
             return Attempt::Delivered;
