@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::support::{free_port, NodeProcess};
+use crate::support::NodeProcess;
 
 const API_TOKEN: &str = "openapi-test-token-1f9e4c";
 
@@ -150,24 +150,7 @@ fn served(status: u16, body: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_every_route_and_only_them() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {API_TOKEN}").parse().expect("header"),
-    );
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client");
-    let node = NodeProcess::launch(
-        &dir.path().join("node"),
-        &format!("127.0.0.1:{port}"),
-        &["--api-token".to_owned(), API_TOKEN.to_owned()],
-        format!("http://127.0.0.1:{port}"),
-        client,
-    )
-    .await;
+    let node = NodeProcess::start_with_token(&dir.path().join("node"), API_TOKEN).await;
 
     // Public: read without a token.
     let response = reqwest::get(node.url("/openapi.json"))

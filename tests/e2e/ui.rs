@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::browser::Browser;
-use crate::support::{free_port, NodeProcess};
+use crate::support::NodeProcess;
 
 const WAIT: Duration = Duration::from_secs(30);
 const SECRET: &str = "SUPERSECRET-ui-header-5d21";
@@ -96,24 +96,7 @@ async fn a_connector_shows_and_disables_from_the_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_tokens_asks_for_one_and_then_shows_its_connectors() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {TOKEN}").parse().expect("header"),
-    );
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client");
-    let node = NodeProcess::launch(
-        &dir.path().join("node"),
-        &format!("127.0.0.1:{port}"),
-        &["--api-token".into(), TOKEN.into()],
-        format!("http://127.0.0.1:{port}"),
-        client,
-    )
-    .await;
+    let node = NodeProcess::start_with_token(&dir.path().join("node"), TOKEN).await;
     node.create_connector(
         "guarded",
         json!({ "sink": { "type": "console" }, "filter": { "streams": { "prefixes": ["orders-"] } } }),

@@ -40,6 +40,29 @@ impl NodeProcess {
         .await
     }
 
+    /// Starts a node on `data` that requires the API token `token`
+    /// (`--api-token`); its own client sends it.
+    pub async fn start_with_token(data: &Path, token: &str) -> Self {
+        let port = free_port();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("a header value"),
+        );
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("a client");
+        Self::launch(
+            data,
+            &format!("127.0.0.1:{port}"),
+            &["--api-token".to_owned(), token.to_owned()],
+            format!("http://127.0.0.1:{port}"),
+            client,
+        )
+        .await
+    }
+
     /// Starts a node listening on `listen`, reached at `base` with `client`
     /// (which may carry a token or trust a test CA), and waits until its
     /// API answers.
