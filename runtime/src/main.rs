@@ -159,7 +159,7 @@ fn parse_command_line() -> anyhow::Result<Cli> {
                 .get_matches_from(&args)
         }
     };
-    Ok(Cli::from_arg_matches(&matches).map_err(|e| e.exit())?)
+    Ok(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
 }
 
 /// Completes on Ctrl-C or SIGTERM.
