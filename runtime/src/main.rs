@@ -154,9 +154,13 @@ fn parse_command_line() -> anyhow::Result<Cli> {
         None => matches,
         Some((name, path)) => {
             let file = NodeSettingsFile::read(&path)?;
-            Cli::command()
-                .mut_subcommand(name, |sub| file.apply_as_defaults(sub))
-                .get_matches_from(&args)
+            let matches = Cli::command()
+                .mut_subcommand(&name, |sub| file.apply_as_defaults(sub))
+                .get_matches_from(&args);
+            if let Some((_, sub)) = matches.subcommand() {
+                file.check_ties(sub)?;
+            }
+            matches
         }
     };
     Ok(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))

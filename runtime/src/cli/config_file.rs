@@ -20,7 +20,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use clap::builder::Resettable;
-use clap::{Arg, ArgAction, Args, Command};
+use clap::error::{ContextKind, ContextValue};
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Args, Command};
 use toml_edit::{Item, Value};
 
 use super::serve::ServeArgs;
@@ -31,7 +33,7 @@ pub const CONFIG_OPTION: &str = "config";
 /// Why a settings file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
-    #[error("cannot read the settings file {path}: {source}")]
+    #[error("cannot read the settings file {path}")]
     Unreadable {
         path: PathBuf,
         source: std::io::Error,
@@ -57,6 +59,8 @@ pub enum ConfigFileError {
         key: String,
         expected: &'static str,
     },
+    #[error("{path}: these settings need {missing} too (in the file, the environment or on the command line)")]
+    Ties { path: PathBuf, missing: String },
     #[error("{path}:{line}: `{key}`: {reason}")]
     InvalidValue {
         path: PathBuf,
@@ -76,6 +80,7 @@ struct Setting {
 /// The settings of a file, checked against the options of `serve`.
 #[derive(Debug, Clone, Default)]
 pub struct NodeSettingsFile {
+    path: PathBuf,
     settings: Vec<Setting>,
 }
 
@@ -171,12 +176,20 @@ impl NodeSettingsFile {
                 values,
             });
         }
-        Ok(Self { settings })
+        Ok(Self {
+            path: path.to_owned(),
+            settings,
+        })
     }
 
     /// `command` (`serve` or `demo`) with the file's values as the
     /// defaults of its options: flags and environment variables still win.
+    /// The options' ties are left out, as clap would not see a value of the
+    /// file: [`Self::check_ties`] checks them afterwards, over every source.
     pub fn apply_as_defaults(&self, mut command: Command) -> Command {
+        for arg in serve_options().get_arguments() {
+            command = command.mut_arg(arg.get_id().clone(), |arg| arg.requires(Resettable::Reset));
+        }
         for setting in &self.settings {
             // clap keeps defaults as `'static` strings; a process reads one
             // settings file, once.
@@ -188,6 +201,55 @@ impl NodeSettingsFile {
             command = command.mut_arg(setting.id.as_str(), |arg| arg.default_values(values));
         }
         command
+    }
+
+    /// Checks the options' ties (`--tls-cert` requires `--tls-key`, ...)
+    /// across the file, the environment and the flags: clap checks them for
+    /// flags and environment variables only, not for defaults, which is what
+    /// the file's values are. `matches` are those of `serve` or `demo`.
+    pub fn check_ties(&self, matches: &ArgMatches) -> Result<(), ConfigFileError> {
+        let options = serve_options();
+        let mut given = Vec::new();
+        for arg in options.get_arguments() {
+            let (Some(long), id) = (key_of(arg), arg.get_id().as_str()) else {
+                continue;
+            };
+            let set = match matches.value_source(id) {
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable) => true,
+                Some(ValueSource::DefaultValue) => self.settings.iter().any(|s| s.id == id),
+                _ => false,
+            };
+            if !set {
+                continue;
+            }
+            if matches!(arg.get_action(), ArgAction::SetTrue) {
+                if matches.get_flag(id) {
+                    given.push(format!("--{long}"));
+                }
+            } else if let Some(values) = matches.get_raw(id) {
+                given.extend(values.map(|v| format!("--{long}={}", v.to_string_lossy())));
+            }
+        }
+        let without_env = options
+            .get_arguments()
+            .map(|arg| arg.get_id().clone())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .fold(options, |command, id| {
+                command.mut_arg(id, |arg| arg.env(Resettable::Reset))
+            });
+        without_env
+            .no_binary_name(true)
+            .try_get_matches_from(given)
+            .map(|_| ())
+            .map_err(|error| ConfigFileError::Ties {
+                path: self.path.clone(),
+                missing: match error.get(ContextKind::InvalidArg) {
+                    Some(ContextValue::Strings(args)) => args.join(", "),
+                    Some(ContextValue::String(arg)) => arg.clone(),
+                    _ => error.kind().to_string(),
+                },
+            })
     }
 }
 

@@ -124,11 +124,13 @@ fn a_syntax_error_does_not_quote_the_line() {
 #[test]
 fn an_unreadable_file_names_the_file() {
     let error = NodeSettingsFile::read(Path::new("/nonexistent/node.toml")).expect_err("no file");
+    assert_eq!(
+        error.to_string(),
+        "cannot read the settings file /nonexistent/node.toml"
+    );
     assert!(
-        error
-            .to_string()
-            .starts_with("cannot read the settings file /nonexistent/node.toml: "),
-        "{error}"
+        std::error::Error::source(&error).is_some(),
+        "the cause is kept"
     );
 }
 
@@ -162,4 +164,35 @@ fn the_example_file_is_true() {
             );
         }
     }
+}
+
+/// `check_ties` over `text` as a file and `flags` on the command line.
+fn ties(text: &str, flags: &[&str]) -> Result<(), ConfigFileError> {
+    let file = read(text).expect("a valid file");
+    let matches = file
+        .apply_as_defaults(TestCli::command())
+        .try_get_matches_from(std::iter::once("serve").chain(flags.iter().copied()))
+        .expect("valid flags");
+    file.check_ties(&matches)
+}
+
+#[test]
+fn options_that_go_together_may_come_from_the_file_and_the_flags() {
+    ties("tls-key = \"key.pem\"\n", &["--tls-cert", "cert.pem"]).expect("cert and key");
+    ties("tls-key = \"key.pem\"\ntls-cert = \"cert.pem\"\n", &[]).expect("both in the file");
+    ties("listen = \"127.0.0.1:3000\"\n", &[]).expect("no ties");
+}
+
+#[test]
+fn an_option_without_the_one_it_needs_is_refused_even_from_the_file() {
+    let error = ties("tls-cert = \"cert.pem\"\n", &[]).expect_err("a certificate without a key");
+    assert!(
+        error
+            .to_string()
+            .starts_with("node.toml: these settings need --tls-key"),
+        "{error}"
+    );
+    let error = ties("grpc-credentials = \"admin:s3cret\"\n", &[]).expect_err("no gRPC listener");
+    assert!(error.to_string().contains("--grpc-listen"), "{error}");
+    assert!(!error.to_string().contains("s3cret"), "{error}");
 }
