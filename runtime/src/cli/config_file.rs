@@ -10,7 +10,9 @@
 //!
 //! The file's values become the options' defaults before the command line
 //! is parsed again, so the precedence is: flags, then environment
-//! variables, then the file, then the built-in defaults.
+//! variables, then the file, then the built-in defaults. Options that go
+//! together (`--tls-cert` and `--tls-key`) may come from different sources
+//! and are checked over all of them ([`NodeSettingsFile::check_ties`]).
 //!
 //! Errors name the file, the line and the key, and never echo a value of an
 //! option whose environment value is hidden (a token, a connection string
