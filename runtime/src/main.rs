@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use connectors::cli::config_file::{NodeSettingsFile, CONFIG_OPTION};
 use connectors::cli::connector::ConnectorCommand;
 use connectors::cli::dead_letters::DeadLetterCommand;
 use connectors::cli::logging;
@@ -97,7 +98,7 @@ fn main() -> ExitCode {
 
 #[tokio::main]
 async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = parse_command_line()?;
     match cli.command {
         Commands::Serve(args) => {
             logging::init(&args.logs)?;
@@ -135,6 +136,34 @@ async fn run() -> anyhow::Result<()> {
             &mut Cli::command(),
         )?),
     }
+}
+
+/// The command line; for `serve` and `demo` with `--config FILE` (or
+/// `CONNECTORS_CONFIG`), parsed again with the file's settings as defaults,
+/// under flags and environment variables.
+fn parse_command_line() -> anyhow::Result<Cli> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = Cli::command().get_matches_from(&args);
+    let settings_file = match matches.subcommand() {
+        Some((name @ ("serve" | "demo"), sub)) => sub
+            .get_one::<std::path::PathBuf>(CONFIG_OPTION)
+            .map(|path| (name.to_owned(), path.clone())),
+        _ => None,
+    };
+    let matches = match settings_file {
+        None => matches,
+        Some((name, path)) => {
+            let file = NodeSettingsFile::read(&path)?;
+            let matches = Cli::command()
+                .mut_subcommand(&name, |sub| file.apply_as_defaults(sub))
+                .get_matches_from(&args);
+            if let Some((_, sub)) = matches.subcommand() {
+                file.check_ties(sub)?;
+            }
+            matches
+        }
+    };
+    Ok(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -10,6 +10,7 @@ mod bad_input;
 mod bounded_work;
 mod cli;
 mod cluster;
+mod config_file;
 mod console;
 mod corrupt_record;
 mod crash;

@@ -12,11 +12,13 @@
 //!   [`definition_file`]s),
 //!   [`module`], [`preview`], [`dead_letters`], [`members`], and
 //!   [`completions`] for shells;
+//! - [`config_file`]: node settings from a TOML file (`serve --config`);
 //! - [`logging`]: the logs of a node (`--log-format`, `--log-filter`).
 
 pub mod apply;
 pub mod client;
 pub mod completions;
+pub mod config_file;
 pub mod connector;
 pub mod dead_letters;
 pub mod definition_file;

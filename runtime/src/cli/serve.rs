@@ -1,5 +1,7 @@
 //! `connectors serve` and `connectors demo`: the options of a node and the
-//! [`NodeConfig`] they make; their logging options are [`LogArgs`].
+//! [`NodeConfig`] they make; their logging options are [`LogArgs`]. Any of
+//! them can also come from a settings file (`--config`, see
+//! [`super::config_file`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +16,11 @@ use crate::node::{NodeConfig, StoreLocation};
 /// The options of a node.
 #[derive(clap::Args)]
 pub struct ServeArgs {
+    /// A TOML file of node settings: these options by their long names
+    /// (`listen = "127.0.0.1:2119"`); flags and environment variables win
+    /// over it.
+    #[arg(long, env = "CONNECTORS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Directory of the embedded store and of the compiled-module cache
     /// [default: ./data; ./demo-data for `demo`].
     #[arg(long, env = "CONNECTORS_DATA")]
