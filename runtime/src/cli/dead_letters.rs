@@ -157,3 +157,45 @@ async fn replay(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Line {
+        #[command(subcommand)]
+        command: DeadLetterCommand,
+    }
+
+    #[test]
+    fn replay_takes_a_range_and_again() {
+        let line = Line::try_parse_from(["dl", "replay", "hook", "--from", "2", "--again"])
+            .expect("parses");
+        let DeadLetterCommand::Replay {
+            id,
+            from,
+            to,
+            again,
+        } = line.command
+        else {
+            panic!("not a replay");
+        };
+        assert_eq!(
+            (id.as_str(), from, to, again),
+            ("hook", Some(2), None, true)
+        );
+        let line = Line::try_parse_from(["dl", "replay", "hook"]).expect("parses");
+        assert!(matches!(
+            line.command,
+            DeadLetterCommand::Replay {
+                from: None,
+                to: None,
+                again: false,
+                ..
+            }
+        ));
+    }
+}
