@@ -11,6 +11,23 @@ use crate::support::{event, eventually, NodeProcess, Receiver};
 
 const REPLAY: &str = "/connectors/hook/dead-letters/replay";
 
+/// What `connectors ARGS` printed against `node`; it must succeed.
+fn connectors(node: &NodeProcess, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_connectors"))
+        .args(args)
+        .env("CONNECTORS_SERVER", &node.base)
+        .env_remove("CONNECTORS_TOKEN")
+        .output()
+        .expect("run the connectors binary");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// The outcome of each result of a replay's answer.
 fn outcomes(answer: &Value) -> Vec<String> {
     answer["results"]
@@ -95,6 +112,38 @@ async fn refused_events_are_replayed_in_order_once_the_destination_accepts_them(
     assert_eq!(code, 200, "{answer}");
     assert_eq!(answer["summary"]["delivered"], 5, "{answer}");
     assert_eq!(receiver.numbers(), [1, 2, 3, 4, 5, 1, 2, 3, 4, 5]);
+
+    // The command line replays through the same route.
+    let answer: Value = serde_json::from_str(&connectors(
+        &node,
+        &["dead-letters", "replay", "hook", "--output", "json"],
+    ))
+    .expect("JSON");
+    assert_eq!(answer["summary"]["skipped"], 5, "{answer}");
+    let table = connectors(
+        &node,
+        &[
+            "dead-letters",
+            "replay",
+            "hook",
+            "--from",
+            "0",
+            "--to",
+            "0",
+            "--again",
+        ],
+    );
+    assert!(
+        table.contains("OUTCOME") && table.contains("delivered"),
+        "{table}"
+    );
+    assert!(
+        table.contains("delivered 1, dropped 0, failed 0, skipped 0"),
+        "{table}"
+    );
+    let table = connectors(&node, &["dead-letters", "list", "hook"]);
+    assert!(table.contains("REPLAYED"), "{table}");
+    assert_eq!(receiver.count(), 11);
 
     // Unknown fields are refused; an unknown connector is not found.
     let (code, answer) = node.post(REPLAY, &json!({ "form": 1 })).await;
