@@ -145,6 +145,28 @@ async fn refused_events_are_replayed_in_order_once_the_destination_accepts_them(
     assert!(table.contains("REPLAYED"), "{table}");
     assert_eq!(receiver.count(), 11);
 
+    // The current definition decides: a filter that now drops some letters.
+    let (code, answer) = node
+        .call(
+            reqwest::Method::PUT,
+            "/connectors/hook",
+            Some(&json!({
+                "sink": { "type": "http", "url": receiver.url },
+                "filter": { "streams": { "prefixes": ["replay-"] }, "jsonPath": "$[?(@.n > 3)]" }
+            })),
+        )
+        .await;
+    assert_eq!(code, 200, "{answer}");
+    let (code, answer) = node.post(REPLAY, &json!({ "again": true })).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(
+        outcomes(&answer),
+        ["dropped", "dropped", "dropped", "delivered", "delivered"],
+        "{answer}"
+    );
+    assert_eq!(answer["results"][0]["stage"], "filter.jsonPath", "{answer}");
+    assert_eq!(receiver.numbers()[11..], [4, 5]);
+
     // Unknown fields are refused; an unknown connector is not found.
     let (code, answer) = node.post(REPLAY, &json!({ "form": 1 })).await;
     assert_eq!(code, 400, "{answer}");
