@@ -55,7 +55,9 @@ use crate::pipeline::{
 };
 use crate::secrets::redact_in;
 use crate::sinks::{DeliveryOutcome, Sink, SinkConfig, SinkContext};
-use crate::store::{ContentType, Direction, Position, RecordedEvent, StoreError, StreamStart};
+use crate::store::{
+    ContentType, Direction, EventStore, Position, RecordedEvent, StoreError, StreamStart,
+};
 use crate::wasm::GuestIdentity;
 
 /// The most dead-letter stream events one request reads.
@@ -174,7 +176,7 @@ pub async fn replay(
             });
             continue;
         }
-        let event = original(&state, letter).await?;
+        let event = original(state.store.as_ref(), letter).await?;
         let outcome = target.replay(event).await;
         let outcome = match outcome {
             ReplayOutcome::Failed { stage, reason } => ReplayOutcome::Failed {
@@ -389,10 +391,12 @@ fn summary_of(envelope: &serde_json::Value) -> serde_json::Value {
 
 /// The letter's original event: read again from its stream when it is
 /// still there with the same id, else rebuilt from the stored envelope.
-async fn original(state: &AppState, letter: &StoredDeadLetter) -> Result<RecordedEvent, ApiError> {
+async fn original(
+    store: &dyn EventStore,
+    letter: &StoredDeadLetter,
+) -> Result<RecordedEvent, ApiError> {
     let rebuilt = rebuild(&letter.event);
-    let read = state
-        .store
+    let read = store
         .read_stream(
             &rebuilt.stream,
             Direction::Forwards,
@@ -485,6 +489,62 @@ mod tests {
             assert_eq!(rebuilt.data, original.data);
             assert_eq!(rebuilt.metadata, original.metadata);
         }
+    }
+
+    #[tokio::test]
+    async fn the_original_is_read_again_while_its_stream_still_has_it() {
+        use crate::store::embedded::SqliteStore;
+        use crate::store::{ExpectedRevision, NewEvent};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
+        store
+            .append(
+                "orders-1",
+                ExpectedRevision::Any,
+                vec![NewEvent::json(
+                    "OrderPlaced",
+                    &serde_json::json!({ "n": 1 }),
+                )],
+            )
+            .await
+            .expect("append");
+        let stored = store
+            .read_stream("orders-1", Direction::Forwards, StreamStart::Revision(0), 1)
+            .await
+            .expect("read")
+            .remove(0);
+        let letter = |event: serde_json::Value| StoredDeadLetter {
+            revision: 0,
+            dead_lettered_at: String::new(),
+            stage: "sink".into(),
+            reason: String::new(),
+            status: None,
+            response: None,
+            event,
+            replayed: None,
+        };
+        let same = original(&store, &letter(envelope(&stored)))
+            .await
+            .expect("original");
+        assert_eq!(same, stored);
+
+        // Another event now sits where the letter's was: the letter's own
+        // copy is replayed.
+        let mut gone = stored.clone();
+        gone.id = Uuid::new_v4();
+        gone.data = br#"{"n":2}"#.to_vec().into();
+        let rebuilt = original(&store, &letter(envelope(&gone)))
+            .await
+            .expect("original");
+        assert_eq!((rebuilt.id, &rebuilt.data), (gone.id, &gone.data));
+
+        // A stream that is not there at all.
+        gone.stream = "missing-1".into();
+        let rebuilt = original(&store, &letter(envelope(&gone)))
+            .await
+            .expect("original");
+        assert_eq!(rebuilt.stream, "missing-1");
     }
 
     #[test]
