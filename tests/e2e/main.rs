@@ -28,6 +28,7 @@ mod official_python_client;
 mod openapi;
 mod outage;
 mod refusals;
+mod replay;
 mod secrets;
 mod sidecar;
 mod stage_checks;

@@ -13,7 +13,7 @@ use crate::support::NodeProcess;
 const API_TOKEN: &str = "openapi-test-token-1f9e4c";
 
 /// The routes the API serves, as `METHOD path`.
-const KNOWN_ROUTES: [&str; 20] = [
+const KNOWN_ROUTES: [&str; 21] = [
     "GET /health",
     "GET /openapi.json",
     "GET /members",
@@ -27,6 +27,7 @@ const KNOWN_ROUTES: [&str; 20] = [
     "POST /connectors/{id}/disable",
     "POST /connectors/{id}/reset",
     "GET /connectors/{id}/dead-letters",
+    "POST /connectors/{id}/dead-letters/replay",
     "POST /preview",
     "GET /streams/{stream}",
     "POST /streams/{stream}",

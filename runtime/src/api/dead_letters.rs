@@ -14,6 +14,9 @@
 //! [`PAGE_BYTES`] of letters. `nextFrom` is there while more may follow.
 //! Only the current incarnation's letters are shown (see
 //! [`crate::connector::DeadLetter`]), so a page may hold fewer than `limit`.
+//! A letter that was replayed (`POST .../dead-letters/replay`, in
+//! [`super::replay`]) shows its last replay: `"replayed": {"at": "…",
+//! "outcome": "failed", "stage": "sink", "reason": "…"}`.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -77,7 +80,8 @@ impl DeadLetterQuery {
 #[serde(rename_all = "camelCase")]
 struct DeadLetterAnswer {
     /// The letters: `revision`, `deadLetteredAt`, `stage`, `reason`, the
-    /// sink's `status` and `response` when it answered, and the `event`.
+    /// sink's `status` and `response` when it answered, the `event`, and
+    /// the last replay (`replayed`) when it was replayed.
     #[schema(value_type = Vec<Object>)]
     dead_letters: Vec<StoredDeadLetter>,
     /// The `from` of the next page; absent on the last one.

@@ -24,6 +24,7 @@ mod modules;
 pub mod openapi;
 mod path;
 mod preview;
+mod replay;
 mod request_log;
 mod streams;
 
@@ -122,6 +123,7 @@ fn documented_routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(connectors::disable))
         .routes(routes!(connectors::reset))
         .routes(routes!(dead_letters::list))
+        .routes(routes!(replay::replay))
         .routes(routes!(preview::preview))
         .routes(routes!(streams::read, streams::append))
         .routes(routes!(modules::list))

@@ -17,6 +17,20 @@
 //! the old pipeline, leaves old letters in the stream, and the incarnation
 //! keeps them out of the new connector's answers. Letters written before
 //! incarnations were recorded belong to the incarnation they postdate.
+//!
+//! A replay of a letter records its outcome as a `$ConnectorDeadLetterReplayed`
+//! event in the same stream, after the letter:
+//!
+//! ```json
+//! {"connectorId":"hook","incarnation":0,"letter":3,"outcome":"failed",
+//!  "stage":"sink","reason":"…"}
+//! ```
+//!
+//! Such a record is not a letter: a page shows, on each letter, the last
+//! replay recorded for it (`replayed`), found in the page and in the
+//! stream after it (read on for at most [`REPLAY_SCAN_EVENTS`] events).
+
+use std::collections::HashMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -25,9 +39,18 @@ use serde::{Deserialize, Serialize};
 use super::{ConnectorRepository, ConnectorState};
 use crate::secrets::mask_urls;
 use crate::sinks::envelope::{envelope, timestamp};
-use crate::store::{Direction, NewEvent, RecordedEvent, StoreError, StreamStart};
+use crate::store::{Direction, ExpectedRevision, NewEvent, RecordedEvent, StoreError, StreamStart};
 
 pub(super) const DEAD_LETTER_EVENT: &str = "$ConnectorDeadLetter";
+/// The event that records how a letter's replay ended.
+pub(super) const REPLAYED_EVENT: &str = "$ConnectorDeadLetterReplayed";
+/// How many events after a page are read to find the replays of its
+/// letters.
+pub const REPLAY_SCAN_EVENTS: usize = 100_000;
+/// Events read at a time when looking for replays.
+const REPLAY_SCAN_PAGE: usize = 1000;
+/// Bytes read at a time when looking for replays.
+const REPLAY_SCAN_PAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// An event that could not be delivered, with why.
 #[derive(Debug, Clone)]
@@ -85,6 +108,83 @@ pub struct StoredDeadLetter {
     /// The refused event's envelope: id, stream, revision, position, type,
     /// created, content type, data and metadata.
     pub event: serde_json::Value,
+    /// How the last replay of this letter ended, when it was replayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<LastReplay>,
+}
+
+/// How a replay of one letter ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum ReplayOutcome {
+    /// The sink accepted what the current definition made of it.
+    #[serde(rename = "delivered")]
+    Delivered,
+    /// The current filter or a transform dropped it.
+    #[serde(rename = "dropped")]
+    Dropped { stage: String },
+    /// A stage or the sink refused it again (one attempt, no retries).
+    #[serde(rename = "failed")]
+    Failed { stage: String, reason: String },
+}
+
+impl ReplayOutcome {
+    /// `delivered`, `dropped` or `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Dropped { .. } => "dropped",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// The last replay of a letter, as the listing shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastReplay {
+    /// When it was recorded (RFC 3339, UTC).
+    pub at: String,
+    /// `delivered`, `dropped` or `failed`.
+    pub outcome: &'static str,
+    /// The stage that dropped or refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl LastReplay {
+    fn new(at: &DateTime<Utc>, outcome: &ReplayOutcome) -> Self {
+        let (stage, reason) = match outcome {
+            ReplayOutcome::Delivered => (None, None),
+            ReplayOutcome::Dropped { stage } => (Some(stage.clone()), None),
+            ReplayOutcome::Failed { stage, reason } => (Some(stage.clone()), Some(reason.clone())),
+        };
+        Self {
+            at: timestamp(at),
+            outcome: outcome.name(),
+            stage,
+            reason,
+        }
+    }
+
+    /// Whether that replay delivered the letter.
+    pub fn delivered(&self) -> bool {
+        self.outcome == "delivered"
+    }
+}
+
+/// The body of a replay record.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplayBody {
+    incarnation: u64,
+    /// The revision of the replayed letter.
+    letter: u64,
+    #[serde(flatten)]
+    outcome: ReplayOutcome,
 }
 
 /// The body of a stored letter, as far as reading needs it.
@@ -141,14 +241,124 @@ impl ConnectorRepository {
             None if page.cut_short => page.events.last().map(|e| e.revision + 1),
             None => None,
         };
-        let letters = page
-            .events
+        let shown = &page.events[..page.events.len().min(limit)];
+        let mut letters: Vec<StoredDeadLetter> = shown
             .iter()
-            .take(limit)
             .filter_map(|event| read_letter(event, connector))
             .collect();
+        let mut replays = HashMap::new();
+        collect_replays(shown, connector, &mut replays);
+        if let (false, Some(last)) = (letters.is_empty(), shown.last()) {
+            self.collect_later_replays(connector, last.revision + 1, &mut replays)
+                .await?;
+        }
+        for letter in &mut letters {
+            letter.replayed = replays.remove(&letter.revision);
+        }
         Ok(DeadLetterPage { letters, next_from })
     }
+
+    /// Adds to `replays` the replays recorded from revision `from` of the
+    /// dead-letter stream to its end (at most [`REPLAY_SCAN_EVENTS`]
+    /// events).
+    async fn collect_later_replays(
+        &self,
+        connector: &ConnectorState,
+        mut from: u64,
+        replays: &mut HashMap<u64, LastReplay>,
+    ) -> Result<(), StoreError> {
+        let stream = connector.id.dead_letter_stream();
+        let mut scanned = 0;
+        while scanned < REPLAY_SCAN_EVENTS {
+            let page = match self
+                .store()
+                .read_stream_page(
+                    &stream,
+                    Direction::Forwards,
+                    StreamStart::Revision(from),
+                    REPLAY_SCAN_PAGE,
+                    REPLAY_SCAN_PAGE_BYTES,
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(StoreError::StreamNotFound(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let Some(last) = page.events.last() else {
+                return Ok(());
+            };
+            from = last.revision + 1;
+            scanned += page.events.len();
+            collect_replays(&page.events, connector, replays);
+            if page.events.len() < REPLAY_SCAN_PAGE && !page.cut_short {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Records how the replay of letter `letter` (its revision in the
+    /// dead-letter stream) of `connector` ended. A failure's reason is
+    /// masked as a letter's is.
+    pub async fn record_replay(
+        &self,
+        connector: &ConnectorState,
+        letter: u64,
+        outcome: &ReplayOutcome,
+    ) -> Result<(), StoreError> {
+        let outcome = match outcome {
+            ReplayOutcome::Failed { stage, reason } => ReplayOutcome::Failed {
+                stage: stage.clone(),
+                reason: mask_urls(reason),
+            },
+            other => other.clone(),
+        };
+        let body = ReplayBody {
+            incarnation: connector.incarnation,
+            letter,
+            outcome,
+        };
+        let mut value = serde_json::to_value(&body).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("connectorId".into(), connector.id.to_string().into());
+        }
+        self.store()
+            .append(
+                &connector.id.dead_letter_stream(),
+                ExpectedRevision::Any,
+                vec![NewEvent::json(REPLAYED_EVENT, &value)],
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Adds to `replays` the replays among `events` of `connector`'s current
+/// incarnation, the later one winning.
+fn collect_replays(
+    events: &[RecordedEvent],
+    connector: &ConnectorState,
+    replays: &mut HashMap<u64, LastReplay>,
+) {
+    for event in events {
+        if let Some((letter, replay)) = read_replay(event, connector) {
+            replays.insert(letter, replay);
+        }
+    }
+}
+
+/// The replay recorded in `event`, with its letter's revision, if it is one
+/// of `connector`'s current incarnation.
+fn read_replay(event: &RecordedEvent, connector: &ConnectorState) -> Option<(u64, LastReplay)> {
+    if event.event_type != REPLAYED_EVENT {
+        return None;
+    }
+    let body: ReplayBody = serde_json::from_slice(&event.data).ok()?;
+    if body.incarnation != connector.incarnation {
+        return None;
+    }
+    Some((body.letter, LastReplay::new(&event.created, &body.outcome)))
 }
 
 /// The letter stored in `event`, if it is one of `connector`'s current
@@ -169,6 +379,7 @@ fn read_letter(event: &RecordedEvent, connector: &ConnectorState) -> Option<Stor
         status: body.status,
         response: body.response,
         event: body.event,
+        replayed: None,
     })
 }
 
@@ -195,7 +406,6 @@ mod tests {
     use super::*;
     use crate::connector::{Command, ConnectorDefinition, ConnectorEvent, ConnectorId};
     use crate::store::embedded::SqliteStore;
-    use crate::store::ExpectedRevision;
 
     fn connector(incarnation: u64) -> ConnectorState {
         let id = ConnectorId::parse("hook").expect("id");
@@ -320,5 +530,72 @@ mod tests {
             .await
             .expect("page");
         assert_eq!((numbers(&page), page.next_from), (vec![json!(4)], None));
+    }
+
+    #[tokio::test]
+    async fn a_letter_shows_its_last_replay_even_when_recorded_after_the_page() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("events.db")).expect("store");
+        let repository = ConnectorRepository::new(Arc::new(store));
+        let id = ConnectorId::parse("hook").expect("id");
+        let connector = repository
+            .execute(
+                &id,
+                Command::Create {
+                    definition: definition(),
+                    enable: true,
+                },
+            )
+            .await
+            .expect("create");
+        for n in 0..2 {
+            refuse(&repository, &connector, n).await;
+        }
+        let failed = ReplayOutcome::Failed {
+            stage: "sink".into(),
+            reason: "HTTP 400 from https://user:hunter2@example.com/hook".into(),
+        };
+        repository
+            .record_replay(&connector, 0, &failed)
+            .await
+            .expect("record");
+        repository
+            .record_replay(&connector, 0, &ReplayOutcome::Delivered)
+            .await
+            .expect("record");
+        repository
+            .record_replay(&connector, 1, &failed)
+            .await
+            .expect("record");
+
+        // The whole stream: the records are not letters.
+        let page = repository
+            .dead_letters(&connector, 0, 100, usize::MAX)
+            .await
+            .expect("page");
+        assert_eq!(numbers(&page), [json!(0), json!(1)]);
+        let outcomes: Vec<_> = page
+            .letters
+            .iter()
+            .map(|l| l.replayed.as_ref().map(|r| r.outcome))
+            .collect();
+        assert_eq!(outcomes, [Some("delivered"), Some("failed")]);
+        let reason = page.letters[1]
+            .replayed
+            .as_ref()
+            .and_then(|r| r.reason.clone())
+            .expect("a reason");
+        assert!(!reason.contains("hunter2"), "{reason}");
+
+        // A page of one letter still finds the replays recorded after it.
+        let page = repository
+            .dead_letters(&connector, 0, 1, usize::MAX)
+            .await
+            .expect("page");
+        assert_eq!(numbers(&page), [json!(0)]);
+        assert!(page.letters[0]
+            .replayed
+            .as_ref()
+            .is_some_and(LastReplay::delivered));
     }
 }
