@@ -1,13 +1,14 @@
 //! The status page in a real headless Chromium: what a person sees of a
 //! connector, and of its state after they press "Disable"; the token form
-//! of a node with API tokens. Screenshots go to `target/ui-screenshots/`.
+//! of a node with API tokens; dead letters replayed with a button.
+//! Screenshots go to `target/ui-screenshots/`.
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
-use crate::support::NodeProcess;
+use crate::support::{event, eventually, NodeProcess, Receiver};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SECRET: &str = "SUPERSECRET-ui-header-5d21";
@@ -154,4 +155,55 @@ async fn submit_token(browser: &mut Browser, token: &str) {
              document.getElementById('token-form').requestSubmit(); true"
         ))
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_replayed_from_the_connector_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(dir.path()).await;
+    let receiver = Receiver::start().await;
+    receiver.fail_all(Some(400));
+    let events: Vec<Value> = (1..=3)
+        .map(|n| event("Numbered", json!({ "n": n })))
+        .collect();
+    node.append("replay-1", &events).await;
+    node.create_connector(
+        "hook",
+        json!({
+            "sink": { "type": "http", "url": receiver.url },
+            "filter": { "streams": { "prefixes": ["replay-"] } }
+        }),
+    )
+    .await;
+    eventually(WAIT, "every event to be dead-lettered", || async {
+        (node.status("hook").await["deadLettered"] == 3).then_some(())
+    })
+    .await;
+    receiver.fail_all(None);
+
+    let mut browser = Browser::open(&node.url("/ui#/connector/hook")).await;
+    let replay = "document.querySelector('button[data-action=\"replay\"]')";
+    browser
+        .wait_for(&format!("{replay} !== null"), "the Replay button", WAIT)
+        .await;
+    // A first click only asks for a second one.
+    browser.eval(&format!("{replay}.click(); true")).await;
+    browser
+        .wait_for(
+            &format!("{replay}.textContent === 'Confirm replay'"),
+            "the Replay button asking for confirmation",
+            WAIT,
+        )
+        .await;
+    assert_eq!(receiver.count(), 0, "replayed before the confirmation");
+    browser.eval(&format!("{replay}.click(); true")).await;
+    browser
+        .wait_for(
+            "document.getElementById('replay-result')?.textContent.startsWith('Last replay: 3 delivered') === true",
+            "the replay's summary",
+            WAIT,
+        )
+        .await;
+    browser.screenshot("after-replay").await;
+    assert_eq!(receiver.numbers(), [1, 2, 3]);
 }

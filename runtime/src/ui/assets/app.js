@@ -13,6 +13,9 @@ const TOKEN_KEY = "connectors-token";
 
 /// Per connector: `[{at, delivered}]`, oldest first.
 const history = new Map();
+/// Per connector: the summary of the last replay of its dead letters made
+/// from this page.
+const replays = new Map();
 let timer = null;
 
 // ---- the API ------------------------------------------------------------
@@ -237,6 +240,19 @@ async function connectorView(id) {
     el("pre", { id: "definition" }, JSON.stringify(connector.definition, null, 2)),
     el("h2", {}, `Recent dead letters (${deadLetters.length})`),
     deadLetters.length
+      ? el(
+          "p",
+          {},
+          confirmingButton(
+            "Replay",
+            "replay",
+            act(async () => replays.set(id, await api("POST", `${path}/dead-letters/replay`, {}))),
+          ),
+          " re-delivers them through the current definition, in order; letters a replay delivered are skipped.",
+        )
+      : null,
+    replays.has(id) ? el("p", { id: "replay-result" }, replaySummary(replays.get(id))) : null,
+    deadLetters.length
       ? el("pre", { id: "dead-letters" }, JSON.stringify(deadLetters, null, 2))
       : el("p", { class: "muted" }, "None."),
   );
@@ -257,6 +273,13 @@ function moduleUsers(connectors) {
     if (definition.sink) use(definition.sink.module, connector.id);
   }
   return users;
+}
+
+/// One line of what a replay did.
+function replaySummary(answer) {
+  const summary = (answer && answer.summary) || {};
+  const parts = ["delivered", "dropped", "failed", "skipped"].map((k) => `${number(summary[k] || 0)} ${k}`);
+  return `Last replay: ${parts.join(", ")}${answer && answer.nextFrom !== undefined ? "; more remain" : ""}.`;
 }
 
 async function modulesView() {
