@@ -28,6 +28,34 @@ fn connectors(node: &NodeProcess, args: &[&str]) -> String {
     stdout
 }
 
+/// A connector `hook` whose receiver refused events `1..=count` of stream
+/// `replay-1` with 400, so they are all dead-lettered; the receiver
+/// refuses nothing afterwards.
+pub async fn dead_lettered_hook(node: &NodeProcess, count: u64) -> Receiver {
+    let receiver = Receiver::start().await;
+    receiver.fail_all(Some(400));
+    let events: Vec<Value> = (1..=count)
+        .map(|n| event("Numbered", json!({ "n": n })))
+        .collect();
+    node.append("replay-1", &events).await;
+    node.create_connector(
+        "hook",
+        json!({
+            "sink": { "type": "http", "url": receiver.url },
+            "filter": { "streams": { "prefixes": ["replay-"] } }
+        }),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(60),
+        "every event to be dead-lettered",
+        || async { (node.status("hook").await["deadLettered"] == count).then_some(()) },
+    )
+    .await;
+    receiver.fail_all(None);
+    receiver
+}
+
 /// The outcome of each result of a replay's answer.
 fn outcomes(answer: &Value) -> Vec<String> {
     answer["results"]
@@ -54,26 +82,8 @@ async fn listed_replays(node: &NodeProcess) -> Vec<Value> {
 async fn refused_events_are_replayed_in_order_once_the_destination_accepts_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = NodeProcess::start(dir.path()).await;
-    let receiver = Receiver::start().await;
+    let receiver = dead_lettered_hook(&node, 5).await;
     receiver.fail_all(Some(400));
-    let events: Vec<Value> = (1..=5)
-        .map(|n| event("Numbered", json!({ "n": n })))
-        .collect();
-    node.append("replay-1", &events).await;
-    node.create_connector(
-        "hook",
-        json!({
-            "sink": { "type": "http", "url": receiver.url },
-            "filter": { "streams": { "prefixes": ["replay-"] } }
-        }),
-    )
-    .await;
-    eventually(
-        Duration::from_secs(60),
-        "every event to be dead-lettered",
-        || async { (node.status("hook").await["deadLettered"] == 5).then_some(()) },
-    )
-    .await;
 
     // Still refused: each letter fails with the reason and stays replayable.
     let (code, answer) = node.post(REPLAY, &json!({})).await;

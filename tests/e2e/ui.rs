@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::replay::dead_lettered_hook;
 use crate::support::browser::Browser;
-use crate::support::{event, eventually, NodeProcess, Receiver};
+use crate::support::NodeProcess;
 
 const WAIT: Duration = Duration::from_secs(30);
 const SECRET: &str = "SUPERSECRET-ui-header-5d21";
@@ -161,25 +162,7 @@ async fn submit_token(browser: &mut Browser, token: &str) {
 async fn dead_letters_are_replayed_from_the_connector_page() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = NodeProcess::start(dir.path()).await;
-    let receiver = Receiver::start().await;
-    receiver.fail_all(Some(400));
-    let events: Vec<Value> = (1..=3)
-        .map(|n| event("Numbered", json!({ "n": n })))
-        .collect();
-    node.append("replay-1", &events).await;
-    node.create_connector(
-        "hook",
-        json!({
-            "sink": { "type": "http", "url": receiver.url },
-            "filter": { "streams": { "prefixes": ["replay-"] } }
-        }),
-    )
-    .await;
-    eventually(WAIT, "every event to be dead-lettered", || async {
-        (node.status("hook").await["deadLettered"] == 3).then_some(())
-    })
-    .await;
-    receiver.fail_all(None);
+    let receiver = dead_lettered_hook(&node, 3).await;
 
     let mut browser = Browser::open(&node.url("/ui#/connector/hook")).await;
     let replay = "document.querySelector('button[data-action=\"replay\"]')";
