@@ -18,14 +18,23 @@ fn http_sink(url: &str, prefix: &str) -> Value {
 }
 
 /// A server on `127.0.0.2` that redirects every request to `location`.
-async fn redirector(location: String) -> String {
+async fn redirector(location: String, node: &NodeProcess) -> String {
     let app = axum::Router::new().fallback(move || {
         let location = location.clone();
         async move { (StatusCode::TEMPORARY_REDIRECT, [(LOCATION, location)]) }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
-        .await
-        .expect("bind 127.0.0.2");
+    // Not on the node's own port: the node refuses a loopback address with
+    // its listener's port as itself, whichever loopback address it is.
+    let node_port = node.base.rsplit(':').next().unwrap_or_default().to_owned();
+    let listener = loop {
+        let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
+            .await
+            .expect("bind 127.0.0.2");
+        let port = listener.local_addr().expect("addr").port().to_string();
+        if port != node_port {
+            break listener;
+        }
+    };
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
@@ -165,7 +174,7 @@ async fn names_resolving_to_denied_addresses_and_redirects_there_are_not_followe
     assert!(message.contains("localhost"), "{message}");
 
     // An allowed receiver redirecting to the denied one is not followed.
-    let redirect = redirector(format!("{}/stolen", target.url)).await;
+    let redirect = redirector(format!("{}/stolen", target.url), &node).await;
     node.create_connector("redirected", http_sink(&redirect, "moved-"))
         .await;
     node.append("moved-1", &[event("Sent", json!({ "n": 2 }))])
