@@ -100,6 +100,7 @@ async fn api_row(dir: &Path, guard: Guard, requests: u64) -> (f64, u64) {
         Command::Create {
             definition,
             enable: false,
+            name: None,
         },
     )
     .await

@@ -306,6 +306,7 @@ async fn end_to_end_row(
         Command::Create {
             definition,
             enable: true,
+            name: None,
         },
     )
     .await

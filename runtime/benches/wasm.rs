@@ -169,6 +169,7 @@ async fn end_to_end(dir: &Path, events: u64) {
             Command::Create {
                 definition,
                 enable: true,
+                name: None,
             },
         )
         .await

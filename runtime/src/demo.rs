@@ -53,6 +53,7 @@ async fn create_connector(node: &Node) -> anyhow::Result<()> {
             Command::Create {
                 definition,
                 enable: true,
+                name: None,
             },
         )
         .await

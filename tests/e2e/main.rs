@@ -20,6 +20,7 @@ mod destinations;
 mod error_fixtures;
 mod first_hour;
 mod keyed_delivery;
+mod kurrent_api;
 mod lifecycle;
 mod logs;
 mod metrics;

@@ -107,7 +107,7 @@ pub fn decide(
                 });
                 continue;
             };
-            if run.faulted && run.key.revision == state.revision {
+            if run.faulted && run.key.revision == state.pipeline_revision {
                 continue;
             }
             if !here && target.is_some() {
@@ -115,7 +115,7 @@ pub fn decide(
                     id: id.clone(),
                     owner: owner.clone(),
                 });
-            } else if run.finished || run.key.revision != state.revision {
+            } else if run.finished || run.key.revision != state.pipeline_revision {
                 actions.push(Action::Start {
                     state: state.clone(),
                     epoch: owner.revision,

@@ -26,6 +26,7 @@ fn me() -> Me {
 fn connector(id: &str, enabled: bool, revision: u64) -> ConnectorState {
     ConnectorState {
         id: ConnectorId::parse(id).expect("id"),
+        name: None,
         definition: serde_json::from_value(json!({ "sink": { "type": "console" } }))
             .expect("definition"),
         enabled,
@@ -33,9 +34,11 @@ fn connector(id: &str, enabled: bool, revision: u64) -> ConnectorState {
         round: 0,
         round_start: StartFrom::Start,
         revision,
+        pipeline_revision: revision,
         incarnation: 0,
         created: Utc::now(),
         updated: Utc::now(),
+        defined: Utc::now(),
     }
 }
 

@@ -342,7 +342,7 @@ impl Cluster {
             move || lease.until(term),
         );
         let key = RunKey {
-            revision: state.revision,
+            revision: state.pipeline_revision,
             epoch,
             term,
         };

@@ -33,7 +33,8 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// What a running pipeline was started with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunKey {
-    /// The connector's revision it runs.
+    /// The connector's pipeline revision it runs (a rename does not
+    /// change it).
     pub revision: u64,
     /// The ownership epoch it runs under.
     pub epoch: u64,

@@ -61,15 +61,18 @@ impl StageFactory for HangingSinks {
 fn connector(id: &str, sink: serde_json::Value, enabled: bool, revision: u64) -> ConnectorState {
     ConnectorState {
         id: ConnectorId::parse(id).expect("id"),
+        name: None,
         definition: serde_json::from_value(json!({ "sink": sink })).expect("definition"),
         enabled,
         deleted: false,
         round: 1,
         round_start: StartFrom::Start,
         revision,
+        pipeline_revision: revision,
         incarnation: 0,
         created: Utc::now(),
         updated: Utc::now(),
+        defined: Utc::now(),
     }
 }
 

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use utoipa::openapi::schema::{
-    AllOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+    AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
 };
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
@@ -71,23 +71,43 @@ impl ToSchema for ConnectorDefinitionSchema {
     }
 }
 
-/// The body of a create: a definition and `enable`.
+/// The body of a create: a definition with `enable` and `name`, or
+/// KurrentDB's `{"name", "settings"}`.
 pub struct CreateConnectorSchema;
 
 impl PartialSchema for CreateConnectorSchema {
     fn schema() -> RefOr<Schema> {
-        let enable = ObjectBuilder::new().schema_type(Type::Object).property(
-            "enable",
+        let name = || {
             ObjectBuilder::new()
-                .schema_type(Type::Boolean)
-                .description(Some("Whether it starts at once (default `true`)")),
-        );
-        RefOr::T(
-            AllOfBuilder::new()
-                .item(Ref::from_schema_name(ConnectorDefinitionSchema::name()))
-                .item(enable)
-                .into(),
-        )
+                .schema_type(Type::String)
+                .description(Some("A name for people, e.g. `Orders to billing`"))
+        };
+        let extras = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "enable",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some("Whether it starts at once (default `true`)")),
+            )
+            .property("name", name());
+        let native = AllOfBuilder::new()
+            .item(Ref::from_schema_name(ConnectorDefinitionSchema::name()))
+            .item(extras);
+        let settings = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("name", name())
+            .property(
+                "settings",
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .description(Some(
+                        "KurrentDB's settings map, e.g. `{\"instanceTypeName\": \"http-sink\", \"url\": \"https://example.com/hook\"}`; the connector is created stopped, as in KurrentDB (`POST /connectors/{id}/start`)",
+                    )),
+            )
+            .required("settings");
+        RefOr::T(OneOfBuilder::new().item(native).item(settings).into())
     }
 }
 

@@ -21,6 +21,9 @@ pub enum ConnectorEvent {
         /// for `Reset`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         end_at: Option<Position>,
+        /// A name for people, e.g. `Orders to the billing webhook`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     Reconfigured {
         definition: ConnectorDefinition,
@@ -38,6 +41,10 @@ pub enum ConnectorEvent {
         end_at: Option<Position>,
     },
     Deleted,
+    /// Its name for people changed; what runs does not.
+    Renamed {
+        name: String,
+    },
 }
 
 impl ConnectorEvent {
@@ -49,6 +56,7 @@ impl ConnectorEvent {
             ConnectorEvent::Disabled => "$ConnectorDisabled",
             ConnectorEvent::Reset { .. } => "$ConnectorReset",
             ConnectorEvent::Deleted => "$ConnectorDeleted",
+            ConnectorEvent::Renamed { .. } => "$ConnectorRenamed",
         }
     }
 
@@ -76,6 +84,7 @@ impl ConnectorEvent {
             "Disabled" => return Some(Ok(ConnectorEvent::Disabled)),
             "Reset" => "reset",
             "Deleted" => return Some(Ok(ConnectorEvent::Deleted)),
+            "Renamed" => "renamed",
             _ => return None,
         };
         let body: serde_json::Value = match serde_json::from_slice(&event.data) {
@@ -120,6 +129,7 @@ mod tests {
                 enabled: true,
                 round: 3,
                 end_at: None,
+                name: Some("Orders".into()),
             },
             ConnectorEvent::Reconfigured { definition },
             ConnectorEvent::Enabled,
@@ -130,6 +140,9 @@ mod tests {
                 end_at: Some(Position::new(9, 9)),
             },
             ConnectorEvent::Deleted,
+            ConnectorEvent::Renamed {
+                name: "Orders to billing".into(),
+            },
         ];
         for event in events {
             let stored = recorded(&event.to_new_event());
@@ -147,7 +160,7 @@ mod tests {
 
     #[test]
     fn unknown_types_are_skipped() {
-        let stored = recorded(&NewEvent::json("$ConnectorRenamed", &json!({})));
+        let stored = recorded(&NewEvent::json("$ConnectorArchived", &json!({})));
         assert!(ConnectorEvent::from_recorded(&stored).is_none());
     }
 }

@@ -1,7 +1,7 @@
 //! Connectors as events.
 //!
 //! A connector's life is the stream `$connectors/{id}`: created,
-//! reconfigured, enabled, disabled, reset and deleted events
+//! reconfigured, enabled, disabled, reset, renamed and deleted events
 //! ([`ConnectorEvent`]). Its current [`ConnectorState`] is a fold over them;
 //! a [`Command`] is decided against that state and its events are appended
 //! with the expected revision, so two concurrent requests cannot both win.
@@ -22,6 +22,10 @@
 //! lives where no checkpoint can push it out. Without a checkpoint of its
 //! round, a pipeline starts after that recorded end.
 //!
+//! A connector may also carry a name for people (`Renamed` changes it
+//! without restarting its pipeline), and its definition can be read from
+//! and shown as KurrentDB's settings map ([`settings_map`]).
+//!
 //! A connector whose events do not decode (another version's, or garbage
 //! written to its stream) is listed apart as [`Unreadable`], with the
 //! reason, so it faults alone instead of failing every listing.
@@ -37,6 +41,7 @@ mod module_users;
 mod ordering;
 mod repository;
 mod secrets;
+pub mod settings_map;
 mod state;
 
 pub use affinity::{Affinity, MemberRole};

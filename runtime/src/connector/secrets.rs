@@ -247,6 +247,7 @@ mod tests {
             enabled: false,
             round: 0,
             end_at: None,
+            name: None,
         };
         store
             .append(

@@ -7,6 +7,8 @@ use crate::store::Position;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectorState {
     pub id: ConnectorId,
+    /// A name for people, when one was given.
+    pub name: Option<String>,
     pub definition: ConnectorDefinition,
     pub enabled: bool,
     pub deleted: bool,
@@ -17,12 +19,17 @@ pub struct ConnectorState {
     pub round_start: StartFrom,
     /// The revision of the connector's stream after its last event.
     pub revision: u64,
+    /// The revision of its last event that changes what its pipeline does
+    /// (all but a rename): a running pipeline restarts when it grows.
+    pub pipeline_revision: u64,
     /// The revision of the `Created` event of this life of the connector:
     /// a connector deleted and created again under the same id gets a new
     /// one, so what an earlier life left behind (dead letters) is told apart.
     pub incarnation: u64,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
+    /// When the definition last changed (created or reconfigured).
+    pub defined: DateTime<Utc>,
 }
 
 impl ConnectorState {
@@ -41,23 +48,30 @@ impl ConnectorState {
                         enabled,
                         round,
                         end_at,
+                        name,
                     },
                 ) => Some(Self {
                     id: id.clone(),
+                    name: name.clone(),
                     definition: definition.clone(),
                     enabled: *enabled,
                     deleted: false,
                     round: *round,
                     round_start: round_start(definition.start, *end_at),
                     revision,
+                    pipeline_revision: revision,
                     incarnation: revision,
                     created: at,
                     updated: at,
+                    defined: at,
                 }),
                 (None, _) => None,
                 (Some(mut s), event) => {
-                    s.apply(event);
+                    s.apply(event, at);
                     s.revision = revision;
+                    if !matches!(event, ConnectorEvent::Renamed { .. }) {
+                        s.pipeline_revision = revision;
+                    }
                     s.updated = at;
                     Some(s)
                 }
@@ -66,12 +80,14 @@ impl ConnectorState {
         state
     }
 
-    fn apply(&mut self, event: &ConnectorEvent) {
+    fn apply(&mut self, event: &ConnectorEvent, at: DateTime<Utc>) {
         match event {
             ConnectorEvent::Created { .. } => {}
             ConnectorEvent::Reconfigured { definition } => {
                 self.definition = definition.clone();
+                self.defined = at;
             }
+            ConnectorEvent::Renamed { name } => self.name = Some(name.clone()),
             ConnectorEvent::Enabled => self.enabled = true,
             ConnectorEvent::Disabled => self.enabled = false,
             ConnectorEvent::Reset { round, to, end_at } => {
@@ -107,6 +123,7 @@ pub enum Command {
     Create {
         definition: ConnectorDefinition,
         enable: bool,
+        name: Option<String>,
     },
     Reconfigure {
         definition: ConnectorDefinition,
@@ -115,6 +132,13 @@ pub enum Command {
     Disable,
     Reset {
         to: StartFrom,
+    },
+    /// A reset and an enable in one step: the connector runs from `to`.
+    StartFrom {
+        to: StartFrom,
+    },
+    Rename {
+        name: String,
     },
     Delete,
 }
@@ -136,7 +160,14 @@ impl Command {
     pub fn decide(self, state: Option<&ConnectorState>) -> Decision {
         let live = state.filter(|s| !s.deleted);
         match (self, live) {
-            (Command::Create { definition, enable }, None) => {
+            (
+                Command::Create {
+                    definition,
+                    enable,
+                    name,
+                },
+                None,
+            ) => {
                 // A connector created again under a deleted one's id starts a
                 // new round, so the old checkpoints are ignored.
                 let round = state.map_or(0, |s| s.round + 1);
@@ -145,6 +176,7 @@ impl Command {
                     enabled: enable,
                     round,
                     end_at: None,
+                    name,
                 }])
             }
             (Command::Create { .. }, Some(_)) => Decision::AlreadyExists,
@@ -162,6 +194,20 @@ impl Command {
                 to,
                 end_at: None,
             }]),
+            (Command::StartFrom { to }, Some(s)) => Decision::Append(vec![
+                ConnectorEvent::Reset {
+                    round: s.round + 1,
+                    to,
+                    end_at: None,
+                },
+                ConnectorEvent::Enabled,
+            ]),
+            (Command::Rename { name }, Some(s)) if s.name.as_ref() == Some(&name) => {
+                Decision::Append(vec![])
+            }
+            (Command::Rename { name }, Some(_)) => {
+                Decision::Append(vec![ConnectorEvent::Renamed { name }])
+            }
             (Command::Delete, Some(_)) => Decision::Append(vec![ConnectorEvent::Deleted]),
         }
     }
@@ -206,6 +252,7 @@ mod tests {
         Command::Create {
             definition: definition(),
             enable,
+            name: None,
         }
     }
 
@@ -252,6 +299,33 @@ mod tests {
         let (_, decisions) = run(vec![Command::Enable, create(true), create(true)]);
         assert_eq!(decisions[0], Decision::NotFound);
         assert_eq!(decisions[2], Decision::AlreadyExists);
+    }
+
+    #[test]
+    fn a_rename_changes_the_name_but_not_what_runs() {
+        let (state, decisions) = run(vec![
+            create(true),
+            Command::Rename {
+                name: "Orders".into(),
+            },
+            Command::Rename {
+                name: "Orders".into(),
+            },
+        ]);
+        let state = state.expect("created");
+        assert_eq!(state.name.as_deref(), Some("Orders"));
+        assert_eq!((state.revision, state.pipeline_revision), (1, 0));
+        assert_eq!(decisions[2], Decision::Append(vec![]), "same name again");
+    }
+
+    #[test]
+    fn starting_from_a_position_resets_and_enables_at_once() {
+        let to = StartFrom::After(crate::store::Position::new(7, 7));
+        let (state, decisions) = run(vec![create(false), Command::StartFrom { to }]);
+        let state = state.expect("created");
+        assert!(state.enabled);
+        assert_eq!((state.round, state.round_start), (1, to));
+        assert!(matches!(&decisions[1], Decision::Append(events) if events.len() == 2));
     }
 
     #[test]

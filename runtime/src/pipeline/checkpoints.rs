@@ -256,6 +256,7 @@ mod tests {
                 Command::Create {
                     definition,
                     enable: true,
+                    name: None,
                 },
             )
             .await

@@ -17,6 +17,7 @@ fn connector(incarnation: u64) -> ConnectorState {
         enabled: true,
         round: 0,
         end_at: None,
+        name: None,
     };
     ConnectorState::fold(&id, [(incarnation, Utc::now(), &created)]).expect("state")
 }
@@ -99,6 +100,7 @@ async fn pages_follow_the_cursor_and_a_crash_after_delete_hides_old_letters() {
     let create = || Command::Create {
         definition: definition(),
         enable: true,
+        name: None,
     };
     let first = repository.execute(&id, create()).await.expect("create");
     for n in 0..3 {
@@ -146,6 +148,7 @@ async fn a_letter_shows_its_last_replay_even_when_recorded_after_the_page() {
             Command::Create {
                 definition: definition(),
                 enable: true,
+                name: None,
             },
         )
         .await

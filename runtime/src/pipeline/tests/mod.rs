@@ -55,6 +55,7 @@ impl Fixture {
                 Command::Create {
                     definition: serde_json::from_value(definition).expect("definition"),
                     enable: true,
+                    name: None,
                 },
             )
             .await

@@ -19,14 +19,35 @@ fn default_format() -> ConsoleFormat {
     ConsoleFormat::Text
 }
 
+fn default_include_data() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
 /// Settings of the console sink.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConsoleSinkConfig {
     /// `text` (one readable line per event, the default) or `json` (one
     /// envelope per line).
     #[serde(default = "default_format")]
     pub format: ConsoleFormat,
+    /// Whether a `text` line ends with the event's data (default `true`);
+    /// without it a line names the event only.
+    #[serde(default = "default_include_data", skip_serializing_if = "is_true")]
+    pub include_data: bool,
+}
+
+impl Default for ConsoleSinkConfig {
+    fn default() -> Self {
+        Self {
+            format: default_format(),
+            include_data: default_include_data(),
+        }
+    }
 }
 
 impl ConsoleSinkConfig {

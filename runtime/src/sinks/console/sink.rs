@@ -65,7 +65,7 @@ impl Sink for ConsoleSink {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let text = format_batch(self.config.format, batch);
+        let text = format_batch(&self.config, batch);
         let connector = self.ctx.connector_id.clone();
         let fail = move |what: &'static str, source: std::io::Error| SinkError::Output {
             connector,
@@ -112,11 +112,11 @@ impl Sink for ConsoleSink {
 }
 
 /// The lines the console sink prints for `batch`, each ending with `\n`.
-pub fn format_batch(format: ConsoleFormat, batch: &[RecordedEvent]) -> Vec<u8> {
+pub fn format_batch(config: &ConsoleSinkConfig, batch: &[RecordedEvent]) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.iter().map(|e| e.data.len() + 96).sum());
     for event in batch {
-        match format {
-            ConsoleFormat::Text => write_text_line(event, &mut out),
+        match config.format {
+            ConsoleFormat::Text => write_text_line(event, config.include_data, &mut out),
             ConsoleFormat::Json => write_envelope(event, &mut out),
         }
         out.push(b'\n');
@@ -124,12 +124,16 @@ pub fn format_batch(format: ConsoleFormat, batch: &[RecordedEvent]) -> Vec<u8> {
     out
 }
 
-/// `#1234 orders-42@7 OrderPlaced {"total":12}`
-fn write_text_line(event: &RecordedEvent, out: &mut Vec<u8>) {
+/// `#1234 orders-42@7 OrderPlaced {"total":12}`, without the data when
+/// `include_data` is off.
+fn write_text_line(event: &RecordedEvent, include_data: bool, out: &mut Vec<u8>) {
     out.extend_from_slice(format!("#{} ", event.position.commit).as_bytes());
     write_escaped(&event.stream, out);
     out.extend_from_slice(format!("@{} ", event.revision).as_bytes());
     write_escaped(&event.event_type, out);
+    if !include_data {
+        return;
+    }
     out.push(b' ');
     if event.content_type == ContentType::Json && is_json(&event.data) {
         minify_json_into(&event.data, out);
@@ -211,12 +215,21 @@ mod tests {
             event(8, ContentType::Binary, &[1, 2, 3]),
             weird,
         ];
-        let text = String::from_utf8(format_batch(ConsoleFormat::Text, &batch)).unwrap();
+        let text = String::from_utf8(format_batch(&ConsoleSinkConfig::default(), &batch)).unwrap();
         assert_eq!(
             text,
             "#1241 orders-42@7 OrderPlaced {\"total\":12}\n\
              #1242 orders-42@8 OrderPlaced <3 bytes>\n\
              #1243 a\\nb@9 OrderPlaced <5 bytes>\n"
+        );
+        let names_only = ConsoleSinkConfig {
+            include_data: false,
+            ..ConsoleSinkConfig::default()
+        };
+        let text = String::from_utf8(format_batch(&names_only, &batch[..2])).unwrap();
+        assert_eq!(
+            text,
+            "#1241 orders-42@7 OrderPlaced\n#1242 orders-42@8 OrderPlaced\n"
         );
     }
 
@@ -226,7 +239,11 @@ mod tests {
             event(1, ContentType::Json, b"{\n\"a\": 1\n}"),
             event(2, ContentType::Binary, b"x"),
         ];
-        let text = String::from_utf8(format_batch(ConsoleFormat::Json, &batch)).unwrap();
+        let json = ConsoleSinkConfig {
+            format: ConsoleFormat::Json,
+            ..ConsoleSinkConfig::default()
+        };
+        let text = String::from_utf8(format_batch(&json, &batch)).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
