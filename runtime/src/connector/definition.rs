@@ -6,7 +6,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::affinity::Affinity;
-use super::json_path::JsonPathFilter;
+use super::json_path::{JsonPathFilter, JsonPathTarget};
 use super::ordering::Ordering;
 use crate::modules::ModuleRef;
 use crate::sinks::wasm::secrets::{validate_secrets, ComponentSecrets};
@@ -109,6 +109,12 @@ pub struct FilterConfig {
     /// `$[?(@.total > 100)]`, tests the data object itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_path: Option<String>,
+    /// What `jsonPath` queries: `data` (the event's JSON data, the default)
+    /// or `record` (KurrentDB's record shape, `{"value": data, "streamId",
+    /// "schemaInfo": {"subject": type}, "headers": metadata, ...}`, as
+    /// KurrentDB Connectors' `jsonPath` filters query it).
+    #[serde(default, skip_serializing_if = "JsonPathTarget::is_data")]
+    pub json_path_on: JsonPathTarget,
     /// Deliver `$`-prefixed system event types too.
     #[serde(default)]
     pub include_system_events: bool,
@@ -206,7 +212,7 @@ impl FilterConfig {
         let json_path = self
             .json_path
             .as_deref()
-            .map(JsonPathFilter::parse)
+            .map(|query| JsonPathFilter::parse_on(query, self.json_path_on))
             .transpose()?;
         Ok(CompiledFilter {
             store: SubscriptionFilter {

@@ -109,7 +109,7 @@ async fn evaluate(
         events
             .into_iter()
             .map(|event| {
-                let verdict = filter.evaluate(&event.data);
+                let verdict = filter.evaluate_event(&event);
                 (event, verdict)
             })
             .collect()

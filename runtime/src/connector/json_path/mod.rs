@@ -1,6 +1,10 @@
 //! The JSONPath part of the built-in filter: a query (RFC 9535) used as a
 //! predicate on event data, with bounded work.
 //!
+//! A query runs on the event's data, or on KurrentDB's record shape
+//! ([`record`]: the data under `value`, with the stream, type and metadata
+//! beside it), as KurrentDB Connectors' `jsonPath` filters do.
+//!
 //! [`JsonPathFilter::parse`] refuses queries that are too long or have too
 //! many descendant segments; [`JsonPathFilter::evaluate`] measures each
 //! event first and refuses the ones the query could not evaluate within
@@ -10,6 +14,7 @@
 //! shows it.
 
 mod bounds;
+mod record;
 mod shape;
 
 use std::sync::Arc;
@@ -17,9 +22,11 @@ use std::sync::Arc;
 use serde_json_path::JsonPath;
 
 pub use bounds::{MAX_DEPTH, MAX_DESCENDANT_SEGMENTS, MAX_QUERY_BYTES, MAX_VISITS};
+pub use record::JsonPathTarget;
 use shape::QueryShape;
 
 use crate::sinks::ConfigError;
+use crate::store::{ContentType, RecordedEvent};
 
 /// The setting every error here names.
 pub const FIELD: &str = "filter.jsonPath";
@@ -35,9 +42,11 @@ pub struct JsonPathFilter {
 struct Compiled {
     path: JsonPath,
     shape: QueryShape,
-    /// `$[?...]` queries test the root object itself, as most JSONPath
-    /// dialects users know do, so they run against `[data]`.
+    /// `$[?...]` queries on data test the root object itself, as most
+    /// JSONPath dialects users know do, so they run against `[data]`.
+    /// Queries on the record run as RFC 9535 says, as KurrentDB runs them.
     wrap_root: bool,
+    target: JsonPathTarget,
 }
 
 /// What the filter says about one event.
@@ -53,8 +62,13 @@ pub enum Verdict {
 }
 
 impl JsonPathFilter {
-    /// Parses and bounds `query`.
+    /// Parses and bounds `query`, a query on event data.
     pub fn parse(query: &str) -> Result<Self, ConfigError> {
+        Self::parse_on(query, JsonPathTarget::Data)
+    }
+
+    /// Parses and bounds `query`, which runs on `target`.
+    pub fn parse_on(query: &str, target: JsonPathTarget) -> Result<Self, ConfigError> {
         if query.len() > MAX_QUERY_BYTES {
             return Err(ConfigError::new(
                 FIELD,
@@ -94,29 +108,42 @@ impl JsonPathFilter {
                 ),
             ));
         }
-        let wrap_root = query.trim_start().starts_with("$[?");
+        let wrap_root = target == JsonPathTarget::Data && query.trim_start().starts_with("$[?");
         Ok(Self {
             inner: Arc::new(Compiled {
                 path,
                 shape,
                 wrap_root,
+                target,
             }),
         })
+    }
+
+    /// Evaluates the query on `event` (its data or its record, as the query
+    /// says) if that fits the bounds. CPU-bound: call it off the async
+    /// threads, once per batch.
+    pub fn evaluate_event(&self, event: &RecordedEvent) -> Verdict {
+        match self.inner.target {
+            JsonPathTarget::Data => self.evaluate(&event.data),
+            // KurrentDB queries JSON records only.
+            JsonPathTarget::Record if event.content_type != ContentType::Json => Verdict::Fails,
+            JsonPathTarget::Record => match parse_data(&event.data) {
+                Ok(value) => self.evaluate_value(record::document(event, value)),
+                Err(verdict) => verdict,
+            },
+        }
     }
 
     /// Evaluates the query on JSON `data` if that fits the bounds. CPU-bound:
     /// call it off the async threads, once per batch.
     pub fn evaluate(&self, data: &[u8]) -> Verdict {
-        let value = match serde_json::from_slice::<serde_json::Value>(data) {
-            Ok(value) => value,
-            Err(_) => {
-                let depth = bounds::bracket_depth(data);
-                if depth > MAX_DEPTH {
-                    return Verdict::Refused(too_deep(depth));
-                }
-                return Verdict::Fails;
-            }
-        };
+        match parse_data(data) {
+            Ok(value) => self.evaluate_value(value),
+            Err(verdict) => verdict,
+        }
+    }
+
+    fn evaluate_value(&self, value: serde_json::Value) -> Verdict {
         let inner = &self.inner;
         let value = if inner.wrap_root && !value.is_array() {
             serde_json::Value::Array(vec![value])
@@ -142,6 +169,19 @@ impl JsonPathFilter {
             Verdict::Passes
         }
     }
+}
+
+/// The JSON of `data`, or the verdict on data that is not JSON: too deep to
+/// be measured, or simply not selected.
+fn parse_data(data: &[u8]) -> Result<serde_json::Value, Verdict> {
+    serde_json::from_slice::<serde_json::Value>(data).map_err(|_| {
+        let depth = bounds::bracket_depth(data);
+        if depth > MAX_DEPTH {
+            Verdict::Refused(too_deep(depth))
+        } else {
+            Verdict::Fails
+        }
+    })
 }
 
 fn too_deep(depth: usize) -> String {

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::keys::*;
 use super::Settings;
+use crate::connector::json_path::JsonPathTarget;
 use crate::connector::{
     Affinity, CheckpointConfig, ConnectorDefinition, FilterConfig, MatcherConfig, OnFailure,
     Ordering, StartFrom,
@@ -211,7 +212,7 @@ impl<'a> Lookup<'a> {
 /// system events and a given scope keeps everything; with one, the scope
 /// says what it matches (stream names or event types) and the filter type
 /// how (`regex` when unspecified, `prefix` for comma-separated prefixes,
-/// `streamId` for one stream).
+/// `streamId` for one stream, `jsonPath` for a query on each record).
 fn filter(map: &Lookup) -> Result<FilterConfig, ConfigError> {
     let scope = map
         .choice(FILTER_SCOPE, &["unspecified", "stream", "record"])?
@@ -229,12 +230,17 @@ fn filter(map: &Lookup) -> Result<FilterConfig, ConfigError> {
         });
     };
     if filter_type == "jsonPath" {
-        return Err(ConfigError::new(
-            FILTER_TYPE,
-            "`jsonPath` filters run on KurrentDB's record shape, which this node does not \
-             build; filter on the event's data with `filter.jsonPath` in the native shape \
-             of `POST /connectors/{id}` (e.g. `$[?(@.vehicle.year == 2018)]`)",
-        ));
+        if scope == "stream" {
+            return Err(ConfigError::new(
+                FILTER_SCOPE,
+                "must be `record` with a `jsonPath` filter, which queries each record",
+            ));
+        }
+        return Ok(FilterConfig {
+            json_path: Some(expression.to_owned()),
+            json_path_on: JsonPathTarget::Record,
+            ..FilterConfig::default()
+        });
     }
     let matcher = match filter_type {
         "streamId" => MatcherConfig::Regex(format!("^{}$", regex::escape(expression))),

@@ -3,6 +3,7 @@
 use super::keys::*;
 use super::parse::URL_TEMPLATES;
 use super::{to_definition, Settings};
+use crate::connector::json_path::JsonPathTarget;
 use crate::connector::{
     Affinity, CheckpointConfig, ConnectorDefinition, FilterConfig, MatcherConfig, OnFailure,
     StartFrom,
@@ -159,8 +160,17 @@ impl Render {
     }
 
     fn filter(&mut self, filter: &FilterConfig) {
-        if filter.json_path.is_some() {
-            self.unsaid("`filter.jsonPath`");
+        if let Some(query) = &filter.json_path {
+            let alone = filter.streams.is_none()
+                && filter.event_types.is_none()
+                && !filter.include_system_events;
+            if filter.json_path_on != JsonPathTarget::Record || !alone {
+                self.unsaid("`filter.jsonPath` on data, or beside other filters");
+            }
+            self.set(FILTER_SCOPE, "record");
+            self.set(FILTER_TYPE, "jsonPath");
+            self.set(FILTER_EXPRESSION, query.clone());
+            return;
         }
         let (scope, matcher) = match (&filter.streams, &filter.event_types) {
             (Some(_), Some(_)) => {

@@ -106,6 +106,82 @@ fn without_an_expression_a_scope_keeps_system_events_too() {
 }
 
 #[test]
+fn json_path_filters_query_kurrentdb_records() {
+    use crate::connector::Verdict;
+    use crate::store::{ContentType, Position, RecordedEvent};
+
+    let definition = read(json!({
+        "instanceTypeName": "serilog-sink",
+        "subscription:filter:scope": "record",
+        "subscription:filter:filterType": "jsonPath",
+        "subscription:filter:expression": "$[?($.value.vehicle.year==2018)]"
+    }));
+    let query = definition
+        .filter
+        .compile()
+        .expect("compiles")
+        .json_path
+        .expect("a query");
+    let record = |year: u32, content_type: ContentType| RecordedEvent {
+        id: uuid::Uuid::new_v4(),
+        stream: "VehicleRegistration-1".into(),
+        revision: 1,
+        position: Position::new(9, 9),
+        event_type: "VehicleRegistered".into(),
+        content_type,
+        created: chrono::Utc::now(),
+        data: serde_json::to_vec(&json!({ "vehicle": { "year": year } }))
+            .unwrap()
+            .into(),
+        metadata: br#"{"tenant": "eu"}"#.to_vec().into(),
+    };
+    assert_eq!(
+        query.evaluate_event(&record(2018, ContentType::Json)),
+        Verdict::Passes
+    );
+    assert_eq!(
+        query.evaluate_event(&record(2019, ContentType::Json)),
+        Verdict::Fails
+    );
+    assert_eq!(
+        query.evaluate_event(&record(2018, ContentType::Binary)),
+        Verdict::Fails,
+        "KurrentDB queries JSON records only"
+    );
+    for (expression, passes) in [
+        ("$.schemaInfo[?@ == 'VehicleRegistered']", true),
+        ("$[?(@.streamId == 'VehicleRegistration-1')]", true),
+        ("$.headers.tenant", true),
+        ("$.headers.region", false),
+    ] {
+        let definition = read(json!({
+            "instanceTypeName": "serilog-sink",
+            "subscription:filter:filterType": "jsonPath",
+            "subscription:filter:expression": expression
+        }));
+        let query = definition
+            .filter
+            .compile()
+            .expect("compiles")
+            .json_path
+            .expect("a query");
+        let verdict = query.evaluate_event(&record(2018, ContentType::Json));
+        assert_eq!(
+            verdict == Verdict::Passes,
+            passes,
+            "{expression}: {verdict:?}"
+        );
+    }
+    let error = refused(json!({
+        "instanceTypeName": "serilog-sink",
+        "subscription:filter:scope": "stream",
+        "subscription:filter:filterType": "jsonPath",
+        "subscription:filter:expression": "$.value"
+    }));
+    assert_eq!(error.field, "subscription:filter:scope");
+}
+
+#[test]
 fn authentication_and_headers_map_to_the_http_sink() {
     let definition = read(json!({
         "instanceTypeName": "http-sink",
@@ -246,6 +322,12 @@ fn definitions_read_from_settings_render_back_to_equivalent_settings() {
         }),
         json!({ "instanceTypeName": "serilog-sink", "subscription:filter:scope": "stream" }),
         json!({ "instanceTypeName": "serilog-sink", "includeRecordData": "false" }),
+        json!({
+            "instanceTypeName": "serilog-sink",
+            "subscription:filter:scope": "record",
+            "subscription:filter:filterType": "jsonPath",
+            "subscription:filter:expression": "$[?($.value.vehicle.year==2018)]"
+        }),
     ];
     for value in written {
         let definition = read(value.clone());
