@@ -6,11 +6,12 @@
 //! field by field, as the real node answers them.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::NodeProcess;
+use crate::support::{event, eventually, free_port, NodeProcess};
 
 const API_TOKEN: &str = "openapi-test-token-1f9e4c";
 
@@ -360,15 +361,40 @@ async fn the_documented_bodies_list_the_fields_the_api_answers_with() {
     assert_describes(doc, status_schema, status, "a connector's status");
     let run = property(doc, status_schema, "run");
     assert_describes(doc, run, &status["run"], "a status's run");
-    if status["lastError"].is_object() {
-        let last_error = property(doc, status_schema, "lastError");
-        assert_describes(
-            doc,
-            last_error,
-            &status["lastError"],
-            "a status's last error",
-        );
-    }
+
+    // A status with stages and an error: a transform in front of a
+    // destination nobody listens on.
+    node.upload_example("redact").await;
+    node.append("staged-1", &[event("Numbered", json!({ "n": 1 }))])
+        .await;
+    node.create_connector(
+        "staged",
+        json!({
+            "sink": { "type": "http", "url": format!("http://127.0.0.1:{}", free_port()) },
+            "filter": { "streams": { "prefixes": ["staged-"] } },
+            "transforms": [{ "module": "redact", "config": { "remove": ["card"] } }]
+        }),
+    )
+    .await;
+    let status = eventually(
+        Duration::from_secs(60),
+        "the failing delivery to show in the status",
+        || async {
+            let status = node.status("staged").await;
+            (status["lastError"].is_object() && status["stages"].is_array()).then_some(status)
+        },
+    )
+    .await;
+    assert_describes(doc, status_schema, &status, "a failing connector's status");
+    let last_error = property(doc, status_schema, "lastError");
+    assert_describes(
+        doc,
+        last_error,
+        &status["lastError"],
+        "a status's last error",
+    );
+    let stage = items(doc, property(doc, status_schema, "stages"));
+    assert_describes(doc, stage, &status["stages"][0], "a status's stage");
 
     // The members.
     let (code, members) = node.get("/members").await;

@@ -186,6 +186,7 @@ pub async fn check_stage_configs(
 pub struct StageModule {
     /// `transforms[0]`, ... or `sink`.
     pub stage: String,
+    /// The module's name.
     pub module: String,
     /// What the stage runs: the version it started with.
     pub digest: String,

@@ -107,6 +107,7 @@ pub struct StoredDeadLetter {
     /// Its revision in the dead-letter stream (what `from` pages by).
     pub revision: u64,
     /// When it was written (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub dead_lettered_at: String,
     /// Which part refused the event, e.g. `sink` or `filter.jsonPath`.
     pub stage: String,
@@ -158,6 +159,7 @@ impl ReplayOutcome {
 #[serde(rename_all = "camelCase")]
 pub struct LastReplay {
     /// When it was recorded (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub at: String,
     /// `delivered`, `dropped` or `failed`.
     pub outcome: &'static str,
