@@ -2,14 +2,23 @@
 //! receiver refused are dead-lettered, then replayed through the current
 //! definition once it accepts them, in their original order; the outcome
 //! of each replay is kept, so a second replay skips what was delivered.
+//! One replay of a connector runs at a time: a second one is refused while
+//! the first is held up by its destination, and others are not.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Router;
 use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
 
 use crate::support::{event, eventually, NodeProcess, Receiver};
 
 const REPLAY: &str = "/connectors/hook/dead-letters/replay";
+const HELD_REPLAY: &str = "/connectors/held/dead-letters/replay";
 
 /// What `connectors ARGS` printed against `node`; it must succeed.
 fn connectors(node: &NodeProcess, args: &[&str]) -> String {
@@ -184,4 +193,193 @@ async fn refused_events_are_replayed_in_order_once_the_destination_accepts_them(
         .post("/connectors/nobody/dead-letters/replay", &json!({}))
         .await;
     assert_eq!(code, 404, "{answer}");
+}
+
+/// What the [`GateReceiver`] does with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    /// Answers 400, so the events are dead-lettered.
+    Refuse,
+    /// Reports the request, then keeps it waiting until the gate changes.
+    Hold,
+    /// Answers 200.
+    Accept,
+}
+
+#[derive(Clone)]
+struct GateState {
+    gate: watch::Receiver<Gate>,
+    arrived: mpsc::UnboundedSender<()>,
+    accepted: Arc<AtomicUsize>,
+}
+
+/// A receiver on loopback whose answers a test opens and closes like a
+/// gate, to hold a replay's request open.
+struct GateReceiver {
+    url: String,
+    gate: watch::Sender<Gate>,
+    /// One message per request that arrived while the gate held.
+    arrived: mpsc::UnboundedReceiver<()>,
+    accepted: Arc<AtomicUsize>,
+}
+
+impl GateReceiver {
+    async fn start(gate: Gate) -> Self {
+        let (gate, gate_seen) = watch::channel(gate);
+        let (arrival, arrived) = mpsc::unbounded_channel();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let app = Router::new().fallback(answer).with_state(GateState {
+            gate: gate_seen,
+            arrived: arrival,
+            accepted: Arc::clone(&accepted),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the receiver");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            gate,
+            arrived,
+            accepted,
+        }
+    }
+
+    fn set(&self, gate: Gate) {
+        self.gate.send_replace(gate);
+    }
+
+    /// Waits until a request arrives while the gate holds.
+    async fn held_request(&mut self) {
+        tokio::time::timeout(Duration::from_secs(60), self.arrived.recv())
+            .await
+            .expect("a request reaches the receiver within a minute")
+            .expect("the receiver runs");
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+async fn answer(State(mut state): State<GateState>) -> StatusCode {
+    let gate = *state.gate.borrow_and_update();
+    if gate == Gate::Hold {
+        let _ = state.arrived.send(());
+        if state.gate.wait_for(|g| *g != Gate::Hold).await.is_err() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+    }
+    if *state.gate.borrow() == Gate::Refuse {
+        return StatusCode::BAD_REQUEST;
+    }
+    state.accepted.fetch_add(1, Ordering::SeqCst);
+    StatusCode::OK
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replay_of_a_connector_at_a_time_while_others_go_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = NodeProcess::start(dir.path()).await;
+    let other = dead_lettered_hook(&node, 1).await;
+
+    // A connector `held` whose two events were refused.
+    let mut receiver = GateReceiver::start(Gate::Refuse).await;
+    node.append(
+        "held-1",
+        &[
+            event("Numbered", json!({ "n": 1 })),
+            event("Numbered", json!({ "n": 2 })),
+        ],
+    )
+    .await;
+    node.create_connector(
+        "held",
+        json!({
+            "sink": { "type": "http", "url": receiver.url, "timeoutMs": 300000 },
+            "filter": { "streams": { "prefixes": ["held-"] } }
+        }),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(60),
+        "both events to be dead-lettered",
+        || async { (node.status("held").await["deadLettered"] == 2).then_some(()) },
+    )
+    .await;
+
+    // The first replay is held up by its destination.
+    receiver.set(Gate::Hold);
+    let first = tokio::spawn({
+        let request = replay_request(&node, json!({}));
+        async move {
+            let response = request.send().await.expect("the first replay");
+            let status = response.status().as_u16();
+            let answer: Value = response.json().await.expect("a JSON answer");
+            (status, answer)
+        }
+    });
+    receiver.held_request().await;
+
+    // A second replay of the same connector is refused at once (were it
+    // let in, it would wait at the gate too: the guard turns that into a
+    // failure rather than a hang).
+    let everything = json!({});
+    let second = node.post(HELD_REPLAY, &everything);
+    let (code, answer) = tokio::time::timeout(Duration::from_secs(60), second)
+        .await
+        .expect("the second replay is answered, not held behind the first");
+    assert_eq!(code, 409, "{answer}");
+    assert_eq!(answer["code"], "replay-running", "{answer}");
+    let message = answer["message"].as_str().expect("a message");
+    assert!(
+        message.contains("`held`") && message.contains("retry"),
+        "{message}"
+    );
+
+    // Another connector's replay goes on.
+    let (code, answer) = node.post(REPLAY, &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(outcomes(&answer), ["delivered"], "{answer}");
+    assert_eq!(other.numbers(), [1]);
+
+    // The first replay ends with every letter delivered once.
+    receiver.set(Gate::Accept);
+    let (code, answer) = first.await.expect("the first replay's task");
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(outcomes(&answer), ["delivered"; 2], "{answer}");
+    assert_eq!(receiver.accepted(), 2);
+
+    // Then a replay of it is accepted again.
+    let (code, answer) = node.post(HELD_REPLAY, &json!({ "again": true })).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(outcomes(&answer), ["delivered"; 2], "{answer}");
+    assert_eq!(receiver.accepted(), 4);
+
+    // A replay whose client goes away mid-request gives its place back.
+    // A replay of a range without letters reaches no destination, so it
+    // shows whether the place is free without waiting at the gate.
+    let no_letters = json!({ "from": 1000 });
+    receiver.set(Gate::Hold);
+    let abandoned = tokio::spawn(replay_request(&node, json!({ "again": true })).send());
+    receiver.held_request().await;
+    let (code, answer) = node.post(HELD_REPLAY, &no_letters).await;
+    assert_eq!(code, 409, "{answer}");
+    abandoned.abort();
+    eventually(
+        Duration::from_secs(60),
+        "the abandoned replay to give its place back",
+        || async { (node.post(HELD_REPLAY, &no_letters).await.0 == 200).then_some(()) },
+    )
+    .await;
+    receiver.set(Gate::Accept);
+}
+
+/// A replay of connector `held` with `body`, ready to send.
+fn replay_request(node: &NodeProcess, body: Value) -> reqwest::RequestBuilder {
+    node.client
+        .post(node.url(HELD_REPLAY))
+        .header("content-type", "application/json")
+        .body(body.to_string())
 }

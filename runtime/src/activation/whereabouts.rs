@@ -31,21 +31,30 @@ pub enum Whereabouts {
 }
 
 /// A member as `GET /members` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
+    /// Its name (`--member`).
     pub member: String,
+    /// The role of the database node it is attached to.
     pub role: MemberRole,
+    /// Where its HTTP API listens.
     pub address: String,
+    /// New every time its process starts.
     pub incarnation: Uuid,
+    /// Whether it takes connectors (`--no-connectors` says no).
     pub runs_connectors: bool,
+    /// Its last heartbeat arrived less than a lease ago and it is not
+    /// leaving.
     pub alive: bool,
+    /// It said it is stopping.
     pub leaving: bool,
     /// When it sent its last heartbeat, by its clock.
     pub last_heartbeat: DateTime<Utc>,
     /// How long ago its last heartbeat arrived here.
     pub age_ms: u64,
     /// What it runs, as its last heartbeat said; none once it is dead.
+    #[schema(value_type = Vec<String>)]
     pub connectors: Vec<ConnectorId>,
 }
 

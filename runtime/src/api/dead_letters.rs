@@ -82,7 +82,6 @@ struct DeadLetterAnswer {
     /// The letters: `revision`, `deadLetteredAt`, `stage`, `reason`, the
     /// sink's `status` and `response` when it answered, the `event`, and
     /// the last replay (`replayed`) when it was replayed.
-    #[schema(value_type = Vec<Object>)]
     dead_letters: Vec<StoredDeadLetter>,
     /// The `from` of the next page; absent on the last one.
     #[serde(skip_serializing_if = "Option::is_none")]

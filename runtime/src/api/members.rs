@@ -13,7 +13,7 @@ use crate::activation::MemberView;
     path = "/members",
     operation_id = "listMembers",
     tag = "node",
-    responses((status = 200, description = "Every member: its name, role, address, last heartbeat and the connectors it runs", body = Vec<Object>))
+    responses((status = 200, description = "Every member: its name, role, address, last heartbeat and the connectors it runs", body = Vec<MemberView>))
 )]
 pub async fn list(State(state): State<AppState>) -> Json<Vec<MemberView>> {
     Json(state.cluster.members())

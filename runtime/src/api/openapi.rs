@@ -8,8 +8,13 @@
 //! operation shares: the bearer-token scheme and, on every operation that
 //! needs a token, the answers of the access checks (401, 403, 421) and of a
 //! failure inside the node (500), all with the [`ErrorBody`] schema.
-//! A connector definition's schema is written by hand
-//! ([`super::definition_schema`]), checked against its parser.
+//! Bodies are described by the types the handlers answer with
+//! (`utoipa::ToSchema`), field by field, with their doc comments as
+//! descriptions. Two schemas are written by hand, for JSON built without
+//! a type: a connector definition's ([`super::definition_schema`],
+//! checked against its parser) and an event's envelope
+//! ([`crate::connector::EventEnvelopeSchema`], as dead letters and previews
+//! show events). A test compares the bodies' schemas with real answers.
 //!
 //! The document is public, like `/health`: it describes the API and holds
 //! no data, and tools (client generators, API explorers) read it before

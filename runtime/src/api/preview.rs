@@ -49,7 +49,6 @@ pub struct PreviewRequest {
     transforms: Vec<TransformConfig>,
     /// The built-in filter, as in a connector definition.
     #[serde(default)]
-    #[schema(value_type = Object)]
     filter: FilterConfig,
     /// Run over the last `last` events of the log that pass the filter
     /// (default 10, at most 1000).
@@ -86,11 +85,14 @@ struct PreviewAnswer {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct PreviewResult {
+    /// The event run, as sinks receive it.
+    #[schema(value_type = crate::connector::EventEnvelopeSchema)]
     event: serde_json::Value,
     /// `delivered`, `dropped` or `dead-lettered`.
     outcome: &'static str,
     /// What the sink would receive (envelopes), when delivered.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<crate::connector::EventEnvelopeSchema>)]
     records: Vec<serde_json::Value>,
     /// The stage that dropped or failed the event.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -412,7 +414,7 @@ async fn json_path_verdicts(
         events
             .into_iter()
             .map(|e| {
-                let verdict = path.evaluate(&e.data);
+                let verdict = path.evaluate_event(&e);
                 (e, verdict)
             })
             .collect()

@@ -19,6 +19,15 @@
 //! At most [`MAX_LETTERS`] stream events and [`PAGE_BYTES`] of letters are
 //! read per request; `nextFrom` says where to go on.
 //!
+//! One replay of a connector runs at a time per node: while one runs, a
+//! second replay of the same connector is answered at once with `409
+//! replay-running` (retry when the first ends); replays of other connectors
+//! go on. The replay holds its place until its request ends in any way,
+//! the client going away included (see
+//! [`crate::connector::ConnectorRepository::begin_replay`]). The lock is
+//! this node's: two replays of one connector sent to two members of a
+//! cluster are not kept apart.
+//!
 //! ```json
 //! {"results": [{"revision": 0, "event": {"id": "…", "stream": "orders-1",
 //!   "revision": 3, "position": 42, "type": "OrderPlaced"},
@@ -94,22 +103,55 @@ struct ReplayResult {
     /// The letter's revision in the dead-letter stream.
     revision: u64,
     /// The original event: id, stream, revision, position and type.
-    #[schema(value_type = Object)]
-    event: serde_json::Value,
+    event: ReplayedEvent,
     /// `delivered`, `dropped`, `failed` or `skipped`.
     outcome: &'static str,
     /// The stage that dropped or refused it.
     #[serde(skip_serializing_if = "Option::is_none")]
     stage: Option<String>,
+    /// Why it failed (URLs' credentials, query values and the connector's
+    /// secrets masked).
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
 }
 
+/// The replayed event, named without its data (it may be large, and the
+/// listing of dead letters shows it): the identifying fields of its
+/// envelope, each as the letter keeps it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ReplayedEvent {
+    /// The event's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, format = Uuid)]
+    id: Option<serde_json::Value>,
+    /// The stream it was appended to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    stream: Option<serde_json::Value>,
+    /// Its revision in that stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
+    revision: Option<serde_json::Value>,
+    /// Its commit position in the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
+    position: Option<serde_json::Value>,
+    /// The event type.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    event_type: Option<serde_json::Value>,
+}
+
+/// How many letters ended each way.
 #[derive(Serialize, Default, utoipa::ToSchema)]
 struct ReplaySummary {
+    /// The sink accepted them.
     delivered: usize,
+    /// The current filter or a transform dropped them.
     dropped: usize,
+    /// A stage or the sink refused them again; they stay replayable.
     failed: usize,
+    /// A replay had already delivered them (see `again`).
     skipped: usize,
 }
 
@@ -125,6 +167,7 @@ struct ReplaySummary {
         (status = 200, description = "Each letter's outcome, in order", body = ReplayAnswer),
         (status = 400, description = "An invalid id or body, or a sink or stage that cannot be built", body = super::error::ErrorBody),
         (status = 404, description = "No such connector", body = super::error::ErrorBody),
+        (status = 409, description = "`replay-running`: a replay of this connector is still running on this node (one at a time per node; replays sent to other members are not kept out); retry when it ends", body = super::error::ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = super::error::ErrorBody),
         (status = 422, description = "A WebAssembly stage refuses its `config`", body = super::error::ErrorBody),
         (status = 503, description = "The store cannot be read or written", body = super::error::ErrorBody),
@@ -154,6 +197,13 @@ pub async fn replay(
             format!("`from` ({from}) must not be after `to` ({to})"),
         ));
     }
+    // Held until the answer is made, or the request is dropped.
+    let _running = state
+        .repository
+        .begin_replay(&connector.id)
+        .map_err(|running| {
+            ApiError::new(StatusCode::CONFLICT, "replay-running", running.to_string())
+        })?;
     let mut target = Target::build(&state, &connector).await?;
     let page = state
         .repository
@@ -306,7 +356,7 @@ impl Target {
             };
         }
         if let Some(path) = &self.filter.json_path {
-            match path.evaluate(&event.data) {
+            match path.evaluate_event(&event) {
                 Verdict::Passes => {}
                 Verdict::Fails => {
                     return ReplayOutcome::Dropped {
@@ -379,14 +429,15 @@ fn stage_build_error(name: &str, error: StageBuildError) -> ApiError {
 
 /// The envelope's identifying part, for the answer (no data: it may be
 /// large, and the listing shows it).
-fn summary_of(envelope: &serde_json::Value) -> serde_json::Value {
-    let mut shown = serde_json::Map::new();
-    for key in ["id", "stream", "revision", "position", "type"] {
-        if let Some(value) = envelope.get(key) {
-            shown.insert(key.into(), value.clone());
-        }
+fn summary_of(envelope: &serde_json::Value) -> ReplayedEvent {
+    let field = |key: &str| envelope.get(key).cloned();
+    ReplayedEvent {
+        id: field("id"),
+        stream: field("stream"),
+        revision: field("revision"),
+        position: field("position"),
+        event_type: field("type"),
     }
-    serde_json::Value::Object(shown)
 }
 
 /// The letter's original event: read again from its stream when it is
@@ -549,9 +600,20 @@ mod tests {
 
     #[test]
     fn the_answer_names_the_event_without_its_data() {
-        let shown = summary_of(&envelope(&event(b"{}", ContentType::Json, b"")));
-        assert_eq!(shown["stream"], "orders-1");
-        assert_eq!(shown["revision"], 7);
-        assert!(shown.get("data").is_none());
+        let original = event(b"{}", ContentType::Json, b"");
+        let shown = serde_json::to_value(summary_of(&envelope(&original))).expect("JSON");
+        assert_eq!(
+            shown,
+            serde_json::json!({
+                "id": original.id.to_string(),
+                "stream": "orders-1",
+                "revision": 7,
+                "position": 42,
+                "type": "OrderPlaced",
+            })
+        );
+        let partial =
+            serde_json::to_value(summary_of(&serde_json::json!({ "stream": "s" }))).expect("JSON");
+        assert_eq!(partial, serde_json::json!({ "stream": "s" }));
     }
 }

@@ -5,7 +5,18 @@ use serde::{Deserialize, Serialize};
 
 /// The role of a member: the role of the database node it is attached to
 /// (an embedded node is a leader), or the one it was given with `--role`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[value(rename_all = "kebab-case")]
 pub enum MemberRole {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Events counted by outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Counters {
     /// Accepted by the sink.

@@ -95,7 +95,7 @@ impl TransformConfig {
 }
 
 /// The built-in filter. Every part given must match.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FilterConfig {
     /// Stream names to keep, e.g. `{"prefixes": ["orders-"]}` or `{"regex": "^orders-\\d+$"}`.
@@ -122,10 +122,12 @@ pub struct FilterConfig {
 
 /// Prefixes or a regular expression: `{"prefixes": [...]}` or
 /// `{"regex": "..."}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum MatcherConfig {
+    /// Names that start with one of these.
     Prefixes(Vec<String>),
+    /// Names this regular expression matches.
     Regex(String),
 }
 

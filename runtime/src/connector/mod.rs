@@ -46,7 +46,10 @@ mod state;
 
 pub use affinity::{Affinity, MemberRole};
 pub use counters::Counters;
-pub use dead_letters::{DeadLetter, DeadLetterPage, LastReplay, ReplayOutcome, StoredDeadLetter};
+pub use dead_letters::{
+    DeadLetter, DeadLetterPage, EventEnvelopeSchema, LastReplay, ReplayGuard, ReplayOutcome,
+    ReplayRunning, StoredDeadLetter,
+};
 pub use definition::*;
 pub use events::{ConnectorEvent, EVENT_TYPE_PREFIX};
 pub use id::{ConnectorId, InvalidConnectorId};

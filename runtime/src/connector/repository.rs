@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::dead_letters::DeadLetter;
+use super::dead_letters::{DeadLetter, ReplayLocks};
 use super::{
     Command, ConnectorEvent, ConnectorId, ConnectorState, Counters, Decision, SecretFieldError,
     StartFrom,
@@ -87,6 +87,8 @@ pub struct Unreadable {
 pub struct ConnectorRepository {
     store: Arc<dyn EventStore>,
     keyring: Arc<Keyring>,
+    /// The connectors whose dead letters this node is replaying.
+    pub(super) replays: ReplayLocks,
 }
 
 impl ConnectorRepository {
@@ -96,6 +98,7 @@ impl ConnectorRepository {
         Self {
             store,
             keyring: Arc::new(Keyring::default()),
+            replays: ReplayLocks::default(),
         }
     }
 

@@ -181,11 +181,12 @@ pub async fn check_stage_configs(
 }
 
 /// The module version one stage of a running connector runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StageModule {
     /// `transforms[0]`, ... or `sink`.
     pub stage: String,
+    /// The module's name.
     pub module: String,
     /// What the stage runs: the version it started with.
     pub digest: String,

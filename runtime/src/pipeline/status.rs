@@ -21,7 +21,7 @@ use crate::secrets::redact_in;
 use crate::store::Position;
 
 /// What a pipeline is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunState {
     /// Not running because the connector is disabled.
@@ -71,26 +71,30 @@ struct StatusInner {
 }
 
 /// The most recent error and when it happened.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LastError {
+    /// What went wrong, secrets hidden.
     pub message: String,
+    /// When (RFC 3339, UTC).
     pub at: DateTime<Utc>,
 }
 
 /// The counts of one run of a pipeline (since it was last started by an
 /// enable, a reset, a reconfiguration or a start of the node).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunCounts {
+    /// When the run started (RFC 3339, UTC).
     pub started_at: DateTime<Utc>,
     #[serde(flatten)]
     pub counts: Counters,
 }
 
 /// A copy of the status at one moment, as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusSnapshot {
+    /// What the pipeline is doing.
     pub state: RunState,
     /// The position of the last event delivered (or filtered out).
     pub position: Option<u64>,
@@ -108,6 +112,7 @@ pub struct StatusSnapshot {
     /// The counts of the current (or last) run on this member; `None` when
     /// it has not run here since the node started.
     pub run: Option<RunCounts>,
+    /// The most recent error, when there was one.
     pub last_error: Option<LastError>,
     /// The module version each WebAssembly stage runs, once started.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -40,7 +40,6 @@ pub struct StatusView {
     /// The pipeline's state (`starting`, `running`, `faulted`, ...), its
     /// position, counts, last error and stages.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     live: StatusSnapshot,
     /// How far the log's head is past `position` (log positions), now.
     lag: Option<u64>,

@@ -29,6 +29,12 @@
 //! Such a record is not a letter: a page shows, on each letter, the last
 //! replay recorded for it (`replayed`), found in the page and in the
 //! stream after it (read on for at most [`REPLAY_SCAN_EVENTS`] events).
+//!
+//! A connector's letters are replayed by one replay at a time on a node
+//! ([`ConnectorRepository::begin_replay`], in `replay_lock`): a second
+//! replay of a connector while one runs is refused, so no letter is
+//! delivered and recorded twice by two replays. The lock is per node, not
+//! per cluster.
 
 use std::collections::HashMap;
 
@@ -36,10 +42,16 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectorRepository, ConnectorState};
+use super::{ConnectorId, ConnectorRepository, ConnectorState};
 use crate::secrets::mask_urls;
 use crate::sinks::envelope::{envelope, timestamp};
 use crate::store::{Direction, ExpectedRevision, NewEvent, RecordedEvent, StoreError, StreamStart};
+
+mod envelope_schema;
+mod replay_lock;
+
+pub use envelope_schema::EventEnvelopeSchema;
+pub use replay_lock::{ReplayGuard, ReplayLocks, ReplayRunning};
 
 pub(super) const DEAD_LETTER_EVENT: &str = "$ConnectorDeadLetter";
 /// The event that records how a letter's replay ended.
@@ -89,15 +101,17 @@ impl DeadLetter<'_> {
 }
 
 /// A stored dead letter as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredDeadLetter {
     /// Its revision in the dead-letter stream (what `from` pages by).
     pub revision: u64,
     /// When it was written (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub dead_lettered_at: String,
     /// Which part refused the event, e.g. `sink` or `filter.jsonPath`.
     pub stage: String,
+    /// Why it refused it (URLs' credentials and query values masked).
     pub reason: String,
     /// The destination's HTTP status, when it answered.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,6 +121,7 @@ pub struct StoredDeadLetter {
     pub response: Option<String>,
     /// The refused event's envelope: id, stream, revision, position, type,
     /// created, content type, data and metadata.
+    #[schema(value_type = EventEnvelopeSchema)]
     pub event: serde_json::Value,
     /// How the last replay of this letter ended, when it was replayed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,10 +155,11 @@ impl ReplayOutcome {
 }
 
 /// The last replay of a letter, as the listing shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastReplay {
     /// When it was recorded (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub at: String,
     /// `delivered`, `dropped` or `failed`.
     pub outcome: &'static str,
@@ -208,6 +224,13 @@ pub struct DeadLetterPage {
 }
 
 impl ConnectorRepository {
+    /// Takes `connector`'s place for a replay of its dead letters on this
+    /// node, held until the guard is dropped; refused at once while
+    /// another replay of it runs here.
+    pub fn begin_replay(&self, connector: &ConnectorId) -> Result<ReplayGuard, ReplayRunning> {
+        self.replays.try_begin(connector)
+    }
+
     /// Reads the dead letters of `connector`'s current incarnation, from
     /// revision `from` of its dead-letter stream: at most `limit` stream
     /// events and about `max_bytes` of them. Letters of an earlier

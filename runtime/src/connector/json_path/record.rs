@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::store::RecordedEvent;
 
 /// What a JSONPath filter queries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JsonPathTarget {
     /// The event's JSON data (the default).
