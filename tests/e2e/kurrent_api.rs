@@ -229,44 +229,60 @@ async fn a_kurrentdb_serilog_sink_writes_each_event_to_the_console() {
     let node = NodeProcess::start(dir.path()).await;
     node.append("orders-1", &[event("OrderPlaced", json!({ "total": 12 }))])
         .await;
-    node.append("invoices-1", &[event("InvoiceSent", json!({ "total": 3 }))])
+    node.append("orders-1", &[event("OrderPlaced", json!({ "total": 5 }))])
         .await;
+    let last = node
+        .append(
+            "invoices-1",
+            &[event("InvoiceSent", json!({ "total": 30 }))],
+        )
+        .await;
+    // A `jsonPath` filter as KurrentDB writes it: on the record's shape.
+    let query = "$[?($.streamId == 'orders-1' && $.value.total > 10)]";
     let (status, body) = node
         .post(
             "/connectors/serilog-sink",
             &json!({ "settings": {
                 "InstanceTypeName": "serilog-sink",
-                "Subscription:Filter:Scope": "Stream",
-                "Subscription:Filter:FilterType": "Prefix",
-                "Subscription:Filter:Expression": "orders-",
+                "Subscription:Filter:Scope": "Record",
+                "Subscription:Filter:FilterType": "JsonPath",
+                "Subscription:Filter:Expression": query,
                 "Subscription:InitialPosition": "Earliest"
             }}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["definition"]["filter"]["jsonPathOn"], "record",
+        "{body}"
+    );
     let (status, _) = bare(&node, Method::POST, "/connectors/serilog-sink/start").await;
     assert_eq!(status, 200);
     eventually(
         Duration::from_secs(20),
-        "the event on the console",
+        "every event considered",
         || async {
-            node.output()
-                .contains("orders-1@0 OrderPlaced {\"total\":12}")
-                .then_some(())
+            let status = node.status("serilog-sink").await;
+            (status["position"].as_u64() >= Some(last)).then_some(())
         },
     )
     .await;
-    assert!(!node.output().contains("invoices-1"), "{}", node.output());
+    let output = node.output();
+    assert!(
+        output.contains("orders-1@0 OrderPlaced {\"total\":12}"),
+        "{output}"
+    );
+    assert!(!output.contains("orders-1@1"), "{output}");
+    assert!(!output.contains("invoices-1"), "{output}");
     let every = listing(&node, "instanceTypeName=serilog-sink&includeSettings=true").await;
     assert_eq!(ids(&every), ["serilog-sink"]);
     assert_eq!(
         every["items"][0]["name"], "serilog-sink",
         "named after its id"
     );
-    assert_eq!(
-        every["items"][0]["settings"]["subscription:filter:expression"],
-        "orders-"
-    );
+    let settings = &every["items"][0]["settings"];
+    assert_eq!(settings["subscription:filter:filterType"], "jsonPath");
+    assert_eq!(settings["subscription:filter:expression"], query);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
