@@ -342,6 +342,74 @@ async fn apply_makes_the_node_match_a_directory_and_a_second_run_does_nothing() 
 }
 
 #[tokio::test]
+async fn apply_reads_kurrentdb_shaped_files_and_renames_without_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = NodeProcess::start(&dir.path().join("node")).await;
+    let defs = dir.path().join("connectors");
+    std::fs::create_dir_all(&defs).expect("defs dir");
+    let kurrentdb = |name: &str| {
+        json!({
+            "name": name,
+            "settings": {
+                "instanceTypeName": "serilog-sink",
+                "subscription:filter:scope": "stream",
+                "subscription:filter:filterType": "prefix",
+                "subscription:filter:expression": "cli-"
+            }
+        })
+    };
+    write_json(&defs.join("audit.json"), &kurrentdb("Audit trail"));
+    let defs_arg = defs.display().to_string();
+    let apply = || cli(&node, &["connector", "apply", "-f", defs_arg.as_str()]);
+
+    let first = apply();
+    assert!(first.ok().contains("created   audit"), "{}", first.stdout);
+    let (_, created) = node.call(Method::GET, "/connectors/audit", None).await;
+    assert_eq!(created["name"], "Audit trail");
+    assert_eq!(
+        created["definition"]["filter"]["streams"]["prefixes"],
+        json!(["cli-"])
+    );
+    assert!(apply().ok().starts_with("nothing to do"));
+    let started = node.status("audit").await["run"]["startedAt"].clone();
+    assert!(started.is_string(), "it runs: {created}");
+
+    write_json(
+        &defs.join("audit.json"),
+        &kurrentdb("Audit of the CLI streams"),
+    );
+    let plan = cli(
+        &node,
+        &["connector", "apply", "-f", defs_arg.as_str(), "--dry-run"],
+    );
+    assert!(
+        plan.ok()
+            .contains(r#"~ name: "Audit trail" -> "Audit of the CLI streams""#),
+        "{}",
+        plan.stdout
+    );
+    let renamed = apply();
+    assert!(
+        renamed.ok().contains("updated   audit"),
+        "{}",
+        renamed.stdout
+    );
+    let (_, after) = node.call(Method::GET, "/connectors/audit", None).await;
+    assert_eq!(after["name"], "Audit of the CLI streams");
+    assert_eq!(
+        after["status"]["run"]["startedAt"], started,
+        "a rename alone does not restart the connector"
+    );
+    let shown = cli(&node, &["connector", "get", "audit"]);
+    assert!(
+        shown.ok().contains("Audit of the CLI streams"),
+        "{}",
+        shown.stdout
+    );
+    assert!(apply().ok().starts_with("nothing to do"));
+}
+
+#[tokio::test]
 async fn apply_stops_at_the_first_refused_definition_with_the_api_message() {
     let dir = tempfile::tempdir().expect("temp dir");
     let node = NodeProcess::start(&dir.path().join("node")).await;

@@ -10,7 +10,8 @@
 //! both sides: a new secret value alone is not seen. A changed
 //! destination (the sink's URL, a module) is, and its update sends the
 //! file's secrets; `--resend-secrets` updates every connector whose file
-//! holds a secret, to roll secrets.
+//! holds a secret, to roll secrets. A different `name` is a rename, which
+//! leaves the running pipeline alone when nothing else differs.
 //!
 //! Everything here is pure: no network, no files.
 
@@ -27,6 +28,7 @@ use crate::connector::ConnectorDefinition;
 #[derive(Debug, Clone)]
 pub struct NodeConnector {
     pub id: String,
+    pub name: Option<String>,
     pub definition: Option<Value>,
 }
 
@@ -41,6 +43,7 @@ impl NodeConnector {
                     .filter_map(|item| {
                         Some(NodeConnector {
                             id: item.get("id")?.as_str()?.to_owned(),
+                            name: item.get("name").and_then(Value::as_str).map(str::to_owned),
                             definition: item.get("definition").cloned(),
                         })
                     })
@@ -88,6 +91,27 @@ pub enum Step {
 }
 
 impl Step {
+    /// Whether an update sends the definition: anything but a new name
+    /// differs, or it is sent for a reason.
+    pub fn sends_definition(&self) -> bool {
+        match self {
+            Step::Update {
+                changes, reason, ..
+            } => reason.is_some() || changes.iter().any(|c| c.path != NAME),
+            _ => false,
+        }
+    }
+
+    /// The new name an update gives, if any.
+    pub fn new_name(&self) -> Option<&str> {
+        match self {
+            Step::Update { file, changes, .. } if changes.iter().any(|c| c.path == NAME) => {
+                file.name.as_deref()
+            }
+            _ => None,
+        }
+    }
+
     pub fn id(&self) -> &str {
         match self {
             Step::Create(file) | Step::Unchanged(file) | Step::Update { file, .. } => {
@@ -147,8 +171,7 @@ pub fn plan(files: Vec<DefinitionFile>, node: &[NodeConnector], options: PlanOpt
             plan.steps.push(Step::Create(file));
             continue;
         };
-        plan.steps
-            .push(compare(file, existing.definition.as_ref(), options));
+        plan.steps.push(compare(file, existing, options));
     }
     for connector in node {
         if in_files.contains(&connector.id) {
@@ -163,8 +186,52 @@ pub fn plan(files: Vec<DefinitionFile>, node: &[NodeConnector], options: PlanOpt
     plan
 }
 
+/// The path a change of the name for people shows as.
+pub const NAME: &str = "name";
+
 /// Update or unchanged, for a file whose connector exists.
-fn compare(file: DefinitionFile, on_node: Option<&Value>, options: PlanOptions) -> Step {
+fn compare(file: DefinitionFile, existing: &NodeConnector, options: PlanOptions) -> Step {
+    let renamed = match &file.name {
+        Some(name) if existing.name.as_ref() != Some(name) => Some(SettingChange {
+            path: NAME.into(),
+            before: existing.name.clone().map(Value::from),
+            after: Some(name.clone().into()),
+        }),
+        _ => None,
+    };
+    let step = compare_definitions(file, existing.definition.as_ref(), options);
+    match (step, renamed) {
+        (step, None) => step,
+        (Step::Unchanged(file), Some(rename)) => Step::Update {
+            file,
+            changes: vec![rename],
+            reason: None,
+        },
+        (
+            Step::Update {
+                file,
+                mut changes,
+                reason,
+            },
+            Some(rename),
+        ) => {
+            changes.insert(0, rename);
+            Step::Update {
+                file,
+                changes,
+                reason,
+            }
+        }
+        (step, Some(_)) => step,
+    }
+}
+
+/// Update or unchanged, by the definitions alone.
+fn compare_definitions(
+    file: DefinitionFile,
+    on_node: Option<&Value>,
+    options: PlanOptions,
+) -> Step {
     let update = |file, changes, reason: Option<&str>| Step::Update {
         file,
         changes,

@@ -16,6 +16,7 @@ fn file(id: &str, definition: Value) -> DefinitionFile {
         path: PathBuf::from(format!("defs/{id}.json")),
         id: ConnectorId::parse(id).expect("valid id"),
         enable: None,
+        name: None,
         definition,
     }
 }
@@ -26,6 +27,7 @@ fn on_node(id: &str, definition: Value) -> NodeConnector {
     let definition: ConnectorDefinition = serde_json::from_value(definition).expect("definition");
     NodeConnector {
         id: id.to_owned(),
+        name: None,
         definition: Some(masked(&definition)),
     }
 }
@@ -175,4 +177,88 @@ fn diffs_name_added_removed_and_indexed_settings() {
             "+ new: \"x\"",
         ]
     );
+}
+
+#[test]
+fn a_new_name_alone_is_a_rename_that_leaves_the_definition_alone() {
+    let console = json!({"sink": {"type": "console"}});
+    let mut named = file("a", console.clone());
+    named.name = Some("Audit trail".into());
+    let plan = plan(
+        vec![named],
+        &[on_node("a", console.clone())],
+        PlanOptions::default(),
+    );
+    let step = &plan.steps[0];
+    assert_eq!(step.action(), "update");
+    assert_eq!(step.new_name(), Some("Audit trail"));
+    assert!(!step.sends_definition(), "only the name differs");
+
+    let mut renamed_and_changed = file("a", json!({"sink": {"type": "console", "format": "json"}}));
+    renamed_and_changed.name = Some("Audit trail".into());
+    let plan = plan_of(renamed_and_changed, on_node("a", console.clone()));
+    assert!(plan.steps[0].sends_definition() && plan.steps[0].new_name().is_some());
+
+    let mut same_name = file("a", console.clone());
+    same_name.name = Some("Audit trail".into());
+    let mut named_on_node = on_node("a", console);
+    named_on_node.name = Some("Audit trail".into());
+    assert_eq!(
+        plan_of(same_name, named_on_node).steps[0].action(),
+        "unchanged"
+    );
+}
+
+fn plan_of(file: DefinitionFile, node: NodeConnector) -> Plan {
+    plan(vec![file], &[node], PlanOptions::default())
+}
+
+#[test]
+fn kurrentdb_shaped_files_read_as_the_definition_their_settings_say() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("http-sink.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&json!({
+            "name": "Demo HTTP Sink",
+            "settings": {
+                "instanceTypeName": "http-sink",
+                "url": "https://api.example.com/{event-type}",
+                "subscription:filter:scope": "stream",
+                "subscription:filter:filterType": "prefix",
+                "subscription:filter:expression": "orders-"
+            }
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let read = DefinitionFile::read(&path, None).expect("a definition file");
+    assert_eq!(read.id.as_str(), "http-sink");
+    assert_eq!(read.name.as_deref(), Some("Demo HTTP Sink"));
+    assert_eq!(
+        read.definition["sink"]["url"],
+        "https://api.example.com/{eventType}"
+    );
+    assert_eq!(read.create_body()["name"], "Demo HTTP Sink");
+    let same_on_node = on_node("http-sink", Value::Object(read.definition.clone()));
+    assert_eq!(
+        plan_of(read, same_on_node).steps[0].action(),
+        "update",
+        "named on the node only"
+    );
+
+    std::fs::write(
+        &path,
+        br#"{"settings": {"instanceTypeName": "kafka-sink"}, "sink": {"type": "console"}}"#,
+    )
+    .unwrap();
+    let error = DefinitionFile::read(&path, None).expect_err("a mixed file");
+    assert!(error.to_string().contains("beside `settings`"), "{error}");
+    std::fs::write(
+        &path,
+        br#"{"settings": {"instanceTypeName": "kafka-sink"}}"#,
+    )
+    .unwrap();
+    let error = DefinitionFile::read(&path, None).expect_err("an unknown sink");
+    assert!(error.to_string().contains("kafka-sink"), "{error}");
 }

@@ -208,6 +208,7 @@ fn list_row(connector: &Value) -> Vec<String> {
 fn details(connector: &Value) -> Vec<Vec<String>> {
     [
         ("id", "/id"),
+        ("name", "/name"),
         ("enabled", "/enabled"),
         ("state", "/status/state"),
         ("member", "/status/member"),
@@ -272,15 +273,28 @@ async fn apply_dir(
                 out.say(&format!("created   {} ({})", file.id, file.name()))?;
             }
             Step::Update { file, .. } => {
-                let body = serde_json::to_vec(&file.update_body())?;
-                client
-                    .send(
-                        Method::PUT,
-                        &connector_path(file.id.as_str(), ""),
-                        Body::Json(body),
-                    )
-                    .await
-                    .with_context(|| file.name())?;
+                if step.sends_definition() {
+                    let body = serde_json::to_vec(&file.update_body())?;
+                    client
+                        .send(
+                            Method::PUT,
+                            &connector_path(file.id.as_str(), ""),
+                            Body::Json(body),
+                        )
+                        .await
+                        .with_context(|| file.name())?;
+                }
+                if let Some(name) = step.new_name() {
+                    let body = serde_json::to_vec(&serde_json::json!({ "name": name }))?;
+                    client
+                        .send(
+                            Method::PUT,
+                            &connector_path(file.id.as_str(), "/rename"),
+                            Body::Json(body),
+                        )
+                        .await
+                        .with_context(|| file.name())?;
+                }
                 out.say(&format!("updated   {} ({})", file.id, file.name()))?;
             }
             Step::Unchanged(file) => {

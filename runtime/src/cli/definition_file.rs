@@ -1,7 +1,9 @@
 //! Definition files: one connector each, the body `POST /connectors/{id}`
 //! takes (a definition, plus `enable`, which only matters when the
-//! connector is created). Its id is the file's `id` field when it has one,
-//! else the file name without `.json`. [`read_dir`] reads every `*.json`
+//! connector is created, and `name`, a name for people). Its id is the
+//! file's `id` field when it has one, else the file name without `.json`.
+//! A file in KurrentDB's shape (`{"name", "settings"}`) is read as the
+//! definition its settings map says ([`crate::connector::settings_map`]). [`read_dir`] reads every `*.json`
 //! file of a directory (not its subdirectories) for `connector apply`;
 //! other files are ignored.
 
@@ -10,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::connector::ConnectorId;
+use crate::connector::{settings_map, ConnectorId};
 
 /// Why a directory of definitions cannot be applied.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,8 @@ pub enum DefinitionFileError {
     },
     #[error("`{}` holds no `*.json` definition files", .0.display())]
     Empty(PathBuf),
+    #[error("`{}`: {reason}", path.display())]
+    Settings { path: PathBuf, reason: String },
 }
 
 /// One definition file.
@@ -46,7 +50,9 @@ pub struct DefinitionFile {
     pub id: ConnectorId,
     /// `enable` as the file says, for a create.
     pub enable: Option<Value>,
-    /// The definition: the file without `id` and `enable`.
+    /// The name for people the file gives.
+    pub name: Option<String>,
+    /// The definition: the file without `id`, `enable` and `name`.
     pub definition: Map<String, Value>,
 }
 
@@ -74,6 +80,22 @@ impl DefinitionFile {
             path: path.to_owned(),
             reason,
         };
+        let not_settings = |reason: String| DefinitionFileError::Settings {
+            path: path.to_owned(),
+            reason,
+        };
+        let name = match definition.remove("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => Some(name),
+            Some(other) => {
+                return Err(not_settings(format!(
+                    "`name` must be a string, not `{other}`"
+                )))
+            }
+        };
+        if let Some(settings) = definition.remove("settings") {
+            definition = from_settings(settings, &definition).map_err(not_settings)?;
+        }
         let id = match (id, field) {
             (Some(id), _) => id.to_owned(),
             (None, Some(Value::String(id))) => id,
@@ -90,15 +112,20 @@ impl DefinitionFile {
             path: path.to_owned(),
             id,
             enable,
+            name,
             definition,
         })
     }
 
-    /// What `POST /connectors/{id}` takes: the definition and `enable`.
+    /// What `POST /connectors/{id}` takes: the definition, `enable` and
+    /// `name`.
     pub fn create_body(&self) -> Value {
         let mut body = self.definition.clone();
         if let Some(enable) = &self.enable {
             body.insert("enable".into(), enable.clone());
+        }
+        if let Some(name) = &self.name {
+            body.insert("name".into(), name.clone().into());
         }
         Value::Object(body)
     }
@@ -114,6 +141,26 @@ impl DefinitionFile {
             || self.path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         )
+    }
+}
+
+/// The native definition a KurrentDB settings map says, as JSON; `rest` is
+/// what the file holds beside `settings`, `name`, `enable` and `id`.
+fn from_settings(settings: Value, rest: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+    if let Some(field) = rest.keys().next() {
+        return Err(format!(
+            "`{field}` cannot stand beside `settings`: a file in KurrentDB's shape holds \
+             `name`, `settings` (and `id`, `enable`)"
+        ));
+    }
+    let Value::Object(settings) = settings else {
+        return Err("`settings` must be an object of settings".into());
+    };
+    let settings = settings_map::from_json("settings", settings).map_err(|e| e.to_string())?;
+    let definition = settings_map::to_definition(&settings).map_err(|e| e.to_string())?;
+    match serde_json::to_value(definition) {
+        Ok(Value::Object(definition)) => Ok(definition),
+        _ => Err("its settings do not make a definition".into()),
     }
 }
 
