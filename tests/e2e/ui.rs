@@ -30,6 +30,7 @@ async fn a_connector_shows_and_disables_from_the_page() {
     node.create_connector(
         "orders-out",
         json!({
+            "name": "Orders to the hook",
             "sink": { "type": "http", "url": "http://127.0.0.1:9/hook",
                       "headers": { "x-api-key": { "secret": SECRET } } },
             "filter": { "streams": { "prefixes": ["orders-"] } }
@@ -49,6 +50,10 @@ async fn a_connector_shows_and_disables_from_the_page() {
     assert_eq!(
         browser.eval(&cell("orders-out", "member")).await,
         json!(node.base.trim_start_matches("http://"))
+    );
+    assert_eq!(
+        browser.eval(&cell("orders-out", "name")).await,
+        json!("Orders to the hook")
     );
     browser.screenshot("connectors").await;
 

@@ -182,7 +182,12 @@ async function connectorsView() {
     return el(
       "tr",
       { "data-connector-id": connector.id },
-      el("td", {}, el("a", { href: `#/connector/${encodeURIComponent(connector.id)}` }, connector.id)),
+      el(
+        "td",
+        {},
+        el("a", { href: `#/connector/${encodeURIComponent(connector.id)}` }, connector.id),
+        connector.name ? el("div", { class: "muted", "data-field": "name" }, connector.name) : null,
+      ),
       stateCell(status.state),
       el("td", { "data-field": "member" }, status.member || ""),
       el("td", { class: "num", "data-field": "lag" }, number(status.lag)),
@@ -218,6 +223,7 @@ async function connectorView(id) {
   remember([connector]);
   const status = connector.status || {};
   const details = [
+    ["Name", connector.name],
     ["State", status.state],
     ["Enabled", String(connector.enabled)],
     ["Member", status.member],
