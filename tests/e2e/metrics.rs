@@ -2,7 +2,8 @@
 //! read, delivered and dead-lettered, its sink requests by class, a
 //! histogram's count, caught-up, the cluster and the build; every line in
 //! the exposition format; a deleted connector's series gone; a trapping
-//! stage's trap counted; and a `read` token may scrape.
+//! stage's trap counted; and a `read` or scrape-only `metrics` token may
+//! scrape.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -276,12 +277,17 @@ async fn metrics_count_a_known_run_exactly_and_forget_a_deleted_connector() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_token_may_scrape_and_no_token_may_not() {
+async fn read_and_metrics_tokens_may_scrape_and_no_token_may_not() {
     const ADMIN: &str = "admin-token-for-metrics-0123";
     const READER: &str = "read-token-for-metrics-0123";
+    const SCRAPER: &str = "scrape-token-for-metrics-0123";
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("tokens");
-    std::fs::write(&file, format!("admin:{ADMIN}\nread:{READER}\n")).expect("tokens file");
+    std::fs::write(
+        &file,
+        format!("admin:{ADMIN}\nread:{READER}\nmetrics:{SCRAPER}\n"),
+    )
+    .expect("tokens file");
     let port = free_port();
     let with_token = |token: &str| {
         let mut headers = HeaderMap::new();
@@ -314,6 +320,32 @@ async fn a_read_token_may_scrape_and_no_token_may_not() {
     assert_eq!(reader.status().as_u16(), 200);
     let text = reader.text().await.expect("text");
     assert!(text.contains("connectors_build_info"), "{text}");
+
+    // A scrape-only token reads the metrics and nothing else.
+    let scraper = with_token(SCRAPER);
+    let scraped = scraper
+        .get(node.url("/metrics"))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(scraped.status().as_u16(), 200);
+    assert!(scraped
+        .text()
+        .await
+        .expect("text")
+        .contains("connectors_build_info"));
+    for path in ["/connectors", "/members", "/modules"] {
+        let refused = scraper.get(node.url(path)).send().await.expect("request");
+        assert_eq!(refused.status().as_u16(), 403, "{path}");
+        let body: serde_json::Value = refused.json().await.expect("JSON error");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("only read `/metrics`"),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

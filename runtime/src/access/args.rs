@@ -23,8 +23,8 @@ pub struct AccessArgs {
     )]
     pub api_token: Option<ApiTokens>,
     /// A file of API tokens, one per line: `admin:<token>`, `read:<token>`
-    /// (GET and HEAD only) or a bare token (admin); blank lines and `#`
-    /// comments are skipped.
+    /// (GET and HEAD only), `metrics:<token>` (GET /metrics only) or a bare
+    /// token (admin); blank lines and `#` comments are skipped.
     #[arg(long, env = "CONNECTORS_API_TOKENS_FILE", value_name = "PATH")]
     pub api_tokens_file: Option<PathBuf>,
     /// The gRPC admin user (`user:password`, basic authentication): with it,

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::host::is_loopback_host;
 use super::origin::same_origin_or_not_a_browser;
-use super::ApiAccess;
+use super::{ApiAccess, Role};
 use crate::api::ApiError;
 
 /// Paths served without a token: liveness probes, the API's description,
@@ -84,17 +84,23 @@ fn check(access: &ApiAccess, request: &Request) -> Result<(), Box<Response>> {
             }
         },
     };
-    if !role.allows(request.method()) {
+    if !role.allows(request.method(), request.uri().path()) {
+        let needs = if role == Role::Metrics && request.method() == http::Method::GET {
+            "a `read` or `admin` token"
+        } else {
+            "an `admin` token"
+        };
         return Err(Box::new(
             ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 format!(
-                "the token's role `{}` may only read (GET, HEAD); `{} {}` needs an `admin` token",
-                role.name(),
-                request.method(),
-                request.uri().path()
-            ),
+                    "the token's role `{}` may {}; `{} {}` needs {needs}",
+                    role.name(),
+                    role.scope(),
+                    request.method(),
+                    request.uri().path()
+                ),
             )
             .into_response(),
         ));

@@ -17,21 +17,48 @@ pub enum Role {
     Admin,
     /// `GET` and `HEAD` requests only.
     Read,
+    /// `GET` and `HEAD` of `/metrics` only: for a Prometheus scraper, which
+    /// then cannot read connector definitions.
+    Metrics,
 }
+
+/// The path a `metrics` token may read.
+pub const METRICS_PATH: &str = "/metrics";
 
 impl Role {
     pub fn name(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Read => "read",
+            Role::Metrics => "metrics",
         }
     }
 
-    /// Whether this role may send a request with `method`.
-    pub fn allows(self, method: &http::Method) -> bool {
+    /// Whether this role may send a request with `method` to `path`.
+    pub fn allows(self, method: &http::Method, path: &str) -> bool {
+        let reads = method == http::Method::GET || method == http::Method::HEAD;
         match self {
             Role::Admin => true,
-            Role::Read => method == http::Method::GET || method == http::Method::HEAD,
+            Role::Read => reads,
+            Role::Metrics => reads && path == METRICS_PATH,
+        }
+    }
+
+    /// What the role may do, for the refusal of what it may not.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Role::Admin => "everything",
+            Role::Read => "only read (GET, HEAD)",
+            Role::Metrics => "only read `/metrics`",
+        }
+    }
+
+    /// Its rank: the best role of a token given several wins.
+    fn level(self) -> u8 {
+        match self {
+            Role::Admin => 3,
+            Role::Read => 2,
+            Role::Metrics => 1,
         }
     }
 }
@@ -41,7 +68,7 @@ impl Role {
 pub enum TokenError {
     #[error("an API token must have at least {MIN_TOKEN_CHARS} characters and no spaces (e.g. the output of `openssl rand -hex 32`)")]
     TooWeak,
-    #[error("unknown role `{0}`: write `admin:<token>` or `read:<token>` (a bare token is an admin token)")]
+    #[error("unknown role `{0}`: write `admin:<token>`, `read:<token>` or `metrics:<token>` (a bare token is an admin token)")]
     UnknownRole(String),
     #[error("{path}, line {line}: {source}")]
     InFile {
@@ -79,7 +106,8 @@ impl ApiTokens {
     }
 
     /// Adds the tokens of a tokens file's text: one per line,
-    /// `admin:<token>`, `read:<token>` or a bare (admin) token; blank lines
+    /// `admin:<token>`, `read:<token>`, `metrics:<token>` or a bare (admin)
+    /// token; blank lines
     /// and lines starting with `#` are skipped.
     pub fn add_lines(&mut self, text: &str, path: &str) -> Result<(), TokenError> {
         for (index, line) in text.lines().enumerate() {
@@ -120,22 +148,17 @@ impl ApiTokens {
     /// the time taken nor its length tells how close a guess was.
     pub fn role_of(&self, presented: &str) -> Option<Role> {
         let presented = digest(presented.as_bytes());
-        // 0: no match, 1: read, 2: admin; the best match wins.
+        // 0: no match, else the best matching role's level.
         let mut found = 0u8;
         for (expected, role) in &self.entries {
-            let level = match role {
-                Role::Admin => 2u8,
-                Role::Read => 1u8,
-            };
+            let level = role.level();
             let matches = expected.ct_eq(&presented);
             let better = matches & level.ct_gt(&found);
             found = u8::conditional_select(&found, &level, better);
         }
-        match found {
-            2 => Some(Role::Admin),
-            1 => Some(Role::Read),
-            _ => None,
-        }
+        [Role::Admin, Role::Read, Role::Metrics]
+            .into_iter()
+            .find(|role| role.level() == found)
     }
 }
 
@@ -145,6 +168,7 @@ fn parse_line(line: &str) -> Result<(&str, Role), TokenError> {
         None => Ok((line, Role::Admin)),
         Some(("admin", token)) => Ok((token.trim(), Role::Admin)),
         Some(("read", token)) => Ok((token.trim(), Role::Read)),
+        Some(("metrics", token)) => Ok((token.trim(), Role::Metrics)),
         Some((role, _)) => Err(TokenError::UnknownRole(role.to_owned())),
     }
 }
@@ -181,7 +205,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "t.txt, line 2: unknown role `writer`: write `admin:<token>` or `read:<token>` (a bare token is an admin token)"
+            "t.txt, line 2: unknown role `writer`: write `admin:<token>`, `read:<token>` or `metrics:<token>` (a bare token is an admin token)"
         );
         let error = tokens.add_lines("read:short\n", "t.txt").unwrap_err();
         assert!(error
@@ -210,12 +234,35 @@ mod tests {
 
     #[test]
     fn read_role_allows_only_get_and_head() {
-        assert!(Role::Read.allows(&http::Method::GET));
-        assert!(Role::Read.allows(&http::Method::HEAD));
-        assert!(!Role::Read.allows(&http::Method::POST));
-        assert!(!Role::Read.allows(&http::Method::DELETE));
-        assert!(!Role::Read.allows(&http::Method::OPTIONS));
-        assert!(Role::Admin.allows(&http::Method::PUT));
+        assert!(Role::Read.allows(&http::Method::GET, "/connectors"));
+        assert!(Role::Read.allows(&http::Method::HEAD, "/connectors"));
+        assert!(!Role::Read.allows(&http::Method::POST, "/connectors/a"));
+        assert!(!Role::Read.allows(&http::Method::DELETE, "/connectors/a"));
+        assert!(!Role::Read.allows(&http::Method::OPTIONS, "/connectors"));
+        assert!(Role::Admin.allows(&http::Method::PUT, "/connectors/a"));
+    }
+
+    #[test]
+    fn metrics_role_reads_only_the_metrics() {
+        assert!(Role::Metrics.allows(&http::Method::GET, "/metrics"));
+        assert!(Role::Metrics.allows(&http::Method::HEAD, "/metrics"));
+        assert!(!Role::Metrics.allows(&http::Method::GET, "/connectors"));
+        assert!(!Role::Metrics.allows(&http::Method::GET, "/metrics/other"));
+        assert!(!Role::Metrics.allows(&http::Method::POST, "/metrics"));
+        let mut tokens = ApiTokens::default();
+        tokens
+            .add_lines(&format!("metrics:{READER}\nread:{READER}\n"), "t")
+            .unwrap();
+        assert_eq!(
+            tokens.role_of(READER),
+            Some(Role::Read),
+            "the best role wins"
+        );
+        let mut scraper = ApiTokens::default();
+        scraper
+            .add_lines(&format!("metrics:{ADMIN}\n"), "t")
+            .unwrap();
+        assert_eq!(scraper.role_of(ADMIN), Some(Role::Metrics));
     }
 
     #[test]
