@@ -37,15 +37,6 @@ fn ids(listing: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn wait_for(receiver: &Receiver, count: usize) {
-    eventually(
-        Duration::from_secs(30),
-        &format!("{count} deliveries"),
-        || async { (receiver.count() >= count).then_some(()) },
-    )
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kurrentdb_http_sink_definition_runs_unchanged_under_kurrentdb_verbs() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -114,7 +105,7 @@ async fn a_kurrentdb_http_sink_definition_runs_unchanged_under_kurrentdb_verbs()
     let (status, started) =
         bare(&node, Method::POST, "/connectors/http-sink-connector/start").await;
     assert_eq!(status, 200, "{started}");
-    wait_for(&receiver, 3).await;
+    receiver.wait_for_count(3).await;
     let received = receiver.accepted();
     assert_eq!(
         receiver.numbers(),
@@ -159,7 +150,7 @@ async fn a_kurrentdb_http_sink_definition_runs_unchanged_under_kurrentdb_verbs()
         &[event("VehicleRegistered", json!({ "n": 3 }))],
     )
     .await;
-    wait_for(&receiver, 4).await;
+    receiver.wait_for_count(4).await;
     let last = receiver.accepted().pop().expect("the fourth event");
     assert_eq!(last.path, "/v2/example-stream");
     assert_eq!(
@@ -199,7 +190,7 @@ async fn a_kurrentdb_http_sink_definition_runs_unchanged_under_kurrentdb_verbs()
     receiver.clear();
     let (status, _) = bare(&node, Method::POST, "/connectors/http-sink-connector/start").await;
     assert_eq!(status, 200);
-    wait_for(&receiver, 4).await;
+    receiver.wait_for_count(4).await;
     assert_eq!(receiver.numbers(), [0, 1, 2, 3]);
 
     // Start at a position: the events after it, reset and started at once.
@@ -213,7 +204,7 @@ async fn a_kurrentdb_http_sink_definition_runs_unchanged_under_kurrentdb_verbs()
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    wait_for(&receiver, 2).await;
+    receiver.wait_for_count(2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.numbers(), [2, 3]);
 

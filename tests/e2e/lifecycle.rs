@@ -12,15 +12,6 @@ async fn append_numbered(node: &NodeProcess, stream: &str, range: std::ops::Rang
     node.append(stream, &batch).await
 }
 
-async fn wait_for(receiver: &Receiver, count: usize) {
-    eventually(
-        Duration::from_secs(30),
-        &format!("{count} deliveries"),
-        || async { (receiver.count() >= count).then_some(()) },
-    )
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disable_enable_reset_and_delete() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -32,7 +23,7 @@ async fn disable_enable_reset_and_delete() {
         json!({ "sink": { "type": "http", "url": receiver.url } }),
     )
     .await;
-    wait_for(&receiver, 100).await;
+    receiver.wait_for_count(100).await;
 
     // Disable: nothing more arrives; enable resumes from the checkpoint.
     let (status, body) = node.post("/connectors/counter/disable", &json!({})).await;
@@ -48,7 +39,7 @@ async fn disable_enable_reset_and_delete() {
     );
     let (status, body) = node.post("/connectors/counter/enable", &json!({})).await;
     assert_eq!(status, 200, "{body}");
-    wait_for(&receiver, 150).await;
+    receiver.wait_for_count(150).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         receiver.numbers(),
@@ -63,7 +54,7 @@ async fn disable_enable_reset_and_delete() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["round"], 1);
-    wait_for(&receiver, 150).await;
+    receiver.wait_for_count(150).await;
     assert_eq!(receiver.numbers(), (0..150).collect::<Vec<_>>());
 
     // Reset to a position resumes after it.
@@ -74,7 +65,7 @@ async fn disable_enable_reset_and_delete() {
         .post("/connectors/counter/reset", &json!({ "to": position }))
         .await;
     assert_eq!(status, 200, "{body}");
-    wait_for(&receiver, 30).await;
+    receiver.wait_for_count(30).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.numbers(), (120..150).collect::<Vec<_>>());
 
@@ -98,7 +89,7 @@ async fn disable_enable_reset_and_delete() {
     )
     .await;
     append_numbered(&node, "counts-1", 160..161).await;
-    wait_for(&receiver, 1).await;
+    receiver.wait_for_count(1).await;
     assert_eq!(receiver.numbers(), vec![160]);
 }
 
@@ -127,7 +118,7 @@ async fn restart_keeps_definitions_and_state() {
         json!({ "sink": { "type": "console", "format": "json" }, "enable": false }),
     )
     .await;
-    wait_for(&receiver, 20).await;
+    receiver.wait_for_count(20).await;
     assert_eq!(
         receiver.accepted()[0].header("authorization"),
         "Bearer s3cret"
@@ -156,7 +147,7 @@ async fn restart_keeps_definitions_and_state() {
 
     // It resumes after its checkpoint: only new events arrive.
     append_numbered(&node, "kept-1", 20..25).await;
-    wait_for(&receiver, 25).await;
+    receiver.wait_for_count(25).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.numbers(), (0..25).collect::<Vec<_>>());
 }
@@ -173,7 +164,7 @@ async fn reconfigure_applies_the_new_sink_and_asks_for_the_secret_again_for_anot
     )
     .await;
     append_numbered(&node, "moves-1", 0..3).await;
-    wait_for(&first, 3).await;
+    first.wait_for_count(3).await;
     let (_, current) = node.get("/connectors/moving").await;
     let mut definition = current["definition"].clone();
     definition["sink"]["url"] = json!(second.url);
@@ -190,7 +181,7 @@ async fn reconfigure_applies_the_new_sink_and_asks_for_the_secret_again_for_anot
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["definition"]["sink"]["auth"]["password"], "******");
     append_numbered(&node, "moves-1", 3..5).await;
-    wait_for(&second, 2).await;
+    second.wait_for_count(2).await;
     let got = second.accepted();
     assert_eq!(
         got[0].header("authorization"),

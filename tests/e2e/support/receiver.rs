@@ -118,6 +118,17 @@ impl Receiver {
         self.accepted().iter().map(Received::position).collect()
     }
 
+    /// Waits (up to 30 seconds) until at least `count` requests were
+    /// accepted.
+    pub async fn wait_for_count(&self, count: usize) {
+        super::eventually(
+            Duration::from_secs(30),
+            &format!("{count} deliveries"),
+            || async { (self.count() >= count).then_some(()) },
+        )
+        .await;
+    }
+
     /// Waits (up to `timeout`) until `n` distinct events, by log position,
     /// were accepted; returns every position in arrival order, replays
     /// included.

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use super::super::error::ApiError;
 use super::super::AppState;
 use super::view::{view, ConnectorView};
-use crate::connector::{Command, ConnectorDefinition, ConnectorId};
+use crate::connector::{Command, ConnectorDefinition, ConnectorId, ConnectorState};
 use crate::modules::ModuleRef;
 use crate::pipeline::check_stage_configs;
 use crate::sinks::SinkConfig;
@@ -15,10 +15,7 @@ use crate::wasm::World;
 
 /// Every module the definition names exists and fits where it is used, so a
 /// typo is a 400 now rather than a faulted connector later.
-pub(super) async fn check_modules(
-    state: &AppState,
-    definition: &ConnectorDefinition,
-) -> Result<(), ApiError> {
+async fn check_modules(state: &AppState, definition: &ConnectorDefinition) -> Result<(), ApiError> {
     let mut uses: Vec<(String, &ModuleRef, World)> = definition
         .transforms
         .iter()
@@ -77,7 +74,7 @@ fn where_it_fits(world: World, name: &str) -> String {
 
 /// Every WebAssembly stage's `init` accepts its config: a typo is a 422
 /// naming the stage's `config` now rather than a fault at the first event.
-pub(super) async fn check_configs(
+async fn check_configs(
     state: &AppState,
     id: &ConnectorId,
     definition: &ConnectorDefinition,
@@ -107,14 +104,37 @@ pub(super) async fn run(
 }
 
 /// refuses (names are checked when they are resolved).
-pub(super) fn check_destinations(
-    state: &AppState,
-    definition: &ConnectorDefinition,
-) -> Result<(), ApiError> {
+fn check_destinations(state: &AppState, definition: &ConnectorDefinition) -> Result<(), ApiError> {
     definition
         .sink
         .check_destinations(state.wasm.destinations())
         .map_err(|e| ApiError::bad_request("destination-refused", e.to_string()))
+}
+
+/// What a definition must pass, after its own validation, before it is
+/// stored: its destinations are allowed, its modules exist and fit, its
+/// stages accept their `config`.
+pub(super) async fn check_definition(
+    state: &AppState,
+    id: &ConnectorId,
+    definition: &ConnectorDefinition,
+) -> Result<(), ApiError> {
+    check_destinations(state, definition)?;
+    check_modules(state, definition).await?;
+    check_configs(state, id, definition).await
+}
+
+/// The connector `id`, unless it does not exist or was deleted (404).
+pub(super) async fn load_existing(
+    state: &AppState,
+    id: &ConnectorId,
+) -> Result<ConnectorState, ApiError> {
+    state
+        .repository
+        .load(id)
+        .await?
+        .filter(|c| !c.deleted)
+        .ok_or_else(|| ApiError::not_found(format!("connector `{id}` not found")))
 }
 
 /// The longest name for people a connector may have, in characters.

@@ -11,7 +11,7 @@ use super::super::json::{parse, read_body, StrictJson};
 use super::super::log_position;
 use super::super::path::PathName;
 use super::super::AppState;
-use super::checks::{check_configs, check_destinations, check_modules, parse_id, run, take_name};
+use super::checks::{check_definition, load_existing, parse_id, run, take_name};
 use super::view::ConnectorView;
 use crate::connector::{Command, ConnectorDefinition};
 
@@ -79,9 +79,7 @@ pub async fn create(
     })?;
     definition.validate()?;
     log_position::check(&state, "start", definition.start).await?;
-    check_destinations(&state, &definition)?;
-    check_modules(&state, &definition).await?;
-    check_configs(&state, &id, &definition).await?;
+    check_definition(&state, &id, &definition).await?;
     let view = run(
         &state,
         &id,
@@ -124,17 +122,10 @@ pub async fn reconfigure(
     StrictJson(mut definition): StrictJson<ConnectorDefinition>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
-    let current = state
-        .repository
-        .load(&id)
-        .await?
-        .filter(|c| !c.deleted)
-        .ok_or_else(|| ApiError::not_found(format!("connector `{id}` not found")))?;
+    let current = load_existing(&state, &id).await?;
     definition.keep_secrets_from(&current.definition)?;
     definition.validate()?;
-    check_destinations(&state, &definition)?;
-    check_modules(&state, &definition).await?;
-    check_configs(&state, &id, &definition).await?;
+    check_definition(&state, &id, &definition).await?;
     Ok(Json(
         run(&state, &id, Command::Reconfigure { definition }).await?,
     ))

@@ -11,7 +11,7 @@ use super::super::json::{parse, read_body};
 use super::super::log_position;
 use super::super::path::PathName;
 use super::super::AppState;
-use super::checks::{parse_id, run};
+use super::checks::{load_existing, parse_id, run};
 use super::view::ConnectorView;
 use crate::connector::{Command, StartFrom};
 
@@ -95,14 +95,7 @@ pub async fn reset(
     } else {
         parse::<ResetRequest>(&body)?.to
     };
-    let exists = state
-        .repository
-        .load(&id)
-        .await?
-        .is_some_and(|c| !c.deleted);
-    if !exists {
-        return Err(ApiError::not_found(format!("connector `{id}` not found")));
-    }
+    load_existing(&state, &id).await?;
     let Some(to) = to else {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -27,7 +27,7 @@ pub use verbs::*;
 
 use super::super::error::ApiError;
 use super::super::AppState;
-use super::checks::{check_configs, check_destinations, check_modules, check_name, run};
+use super::checks::{check_definition, check_name, run};
 use super::view::ConnectorView;
 use crate::connector::{settings_map, Command, ConnectorId};
 
@@ -73,9 +73,7 @@ pub(super) async fn create(
     let settings = settings_map::from_json("settings", settings)?;
     let definition = settings_map::to_definition(&settings)?;
     settings_map::validate(&definition)?;
-    check_destinations(state, &definition)?;
-    check_modules(state, &definition).await?;
-    check_configs(state, &id, &definition).await?;
+    check_definition(state, &id, &definition).await?;
     let command = Command::Create {
         definition,
         enable: false,

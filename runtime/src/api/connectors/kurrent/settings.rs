@@ -12,9 +12,9 @@ use super::super::super::error::{ApiError, ErrorBody};
 use super::super::super::json::StrictJson;
 use super::super::super::path::PathName;
 use super::super::super::AppState;
-use super::super::checks::{check_configs, check_destinations, check_modules, parse_id, run};
+use super::super::checks::{check_definition, load_existing, parse_id, run};
 use super::super::view::ConnectorView;
-use crate::connector::{settings_map, Command, ConnectorId, ConnectorState};
+use crate::connector::{settings_map, Command};
 
 /// A connector's settings map, as KurrentDB answers it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -45,7 +45,7 @@ pub async fn get_settings(
     PathName(id): PathName,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
-    let connector = load(&state, &id).await?;
+    let connector = load_existing(&state, &id).await?;
     let settings = settings_map::to_settings(&connector.definition.redacted()).map_err(|e| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -87,26 +87,15 @@ pub async fn put_settings(
     StrictJson(body): StrictJson<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
-    let current = load(&state, &id).await?;
+    let current = load_existing(&state, &id).await?;
     let settings = settings_map::from_json("", body)?;
     let mut definition = settings_map::to_definition(&settings)?;
     definition
         .keep_secrets_from(&current.definition)
         .map_err(settings_map::name_settings_key)?;
     settings_map::validate(&definition)?;
-    check_destinations(&state, &definition)?;
-    check_modules(&state, &definition).await?;
-    check_configs(&state, &id, &definition).await?;
+    check_definition(&state, &id, &definition).await?;
     Ok(Json(
         run(&state, &id, Command::Reconfigure { definition }).await?,
     ))
-}
-
-async fn load(state: &AppState, id: &ConnectorId) -> Result<ConnectorState, ApiError> {
-    state
-        .repository
-        .load(id)
-        .await?
-        .filter(|c| !c.deleted)
-        .ok_or_else(|| ApiError::not_found(format!("connector `{id}` not found")))
 }
