@@ -274,6 +274,28 @@ async fn a_kurrentdb_serilog_sink_writes_each_event_to_the_console() {
     let settings = &every["items"][0]["settings"];
     assert_eq!(settings["subscription:filter:filterType"], "jsonPath");
     assert_eq!(settings["subscription:filter:expression"], query);
+
+    // The API's document describes the listing with the fields it has.
+    let (_, document) = node.get("/openapi.json").await;
+    let schemas = &document["components"]["schemas"];
+    let keys = |value: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = value
+            .as_object()
+            .expect("an object")
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&schemas["KurrentListing"]["properties"]), keys(&every));
+    let item_schema = &schemas["KurrentItem"]["properties"];
+    for field in keys(&every["items"][0]) {
+        assert!(
+            item_schema.get(&field).is_some(),
+            "`{field}` undocumented: {item_schema}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,6 +29,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use super::connectors::KurrentListing;
 use super::error::ErrorBody;
 
 /// Paths anyone may read, with or without a token.
@@ -44,7 +45,7 @@ const BEARER: &str = "bearer";
         title = "connectors",
         description = "The HTTP API of a connectors node: connectors and their dead letters, the cluster's members, streams, WebAssembly modules, previews. Errors are `{\"code\", \"message\"}` bodies.",
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, KurrentListing)),
     security(("bearer" = [])),
     modifiers(&BearerScheme),
     tags(
@@ -54,6 +55,7 @@ const BEARER: &str = "bearer";
         (name = "modules", description = "The WebAssembly components connectors use"),
         (name = "preview", description = "Runs a filter and transforms over events without creating anything"),
         (name = "node", description = "The node itself: health, members, this document"),
+        (name = "KurrentDB compatibility", description = "KurrentDB Connectors' management API on the same connectors: settings maps, start, stop, reset to a position, rename; `GET /connectors` with KurrentDB's query parameters answers a `KurrentListing`"),
     )
 )]
 pub struct ApiDoc;

@@ -14,7 +14,9 @@ mod read;
 mod view;
 
 pub use define::*;
-pub use kurrent::{get_settings, put_settings, rename, reset_to, start, start_at, stop};
+pub use kurrent::{
+    get_settings, put_settings, rename, reset_to, start, start_at, stop, KurrentListing,
+};
 pub use lifecycle::*;
 pub use read::*;
 // The routes' OpenAPI descriptions, generated beside each handler.

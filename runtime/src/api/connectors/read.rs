@@ -28,7 +28,7 @@ use crate::connector::CommandError;
         ("pageSize" = Option<usize>, Query, description = "KurrentDB's listing: connectors per page (default 100, at most 1000)"),
     ),
     responses(
-        (status = 200, description = "Without a query: every connector with its status (an array). With any of KurrentDB's parameters: `{\"items\", \"totalCount\", \"paging\"}` as KurrentDB answers", body = Vec<Listed>),
+        (status = 200, description = "Without a query: every connector with its status (an array). With any of KurrentDB's parameters: a `KurrentListing` (`{\"items\", \"totalCount\", \"paging\"}`) as KurrentDB answers", body = Vec<Listed>),
         (status = 400, description = "An unknown parameter or an invalid value", body = ErrorBody),
     )
 )]

@@ -22,6 +22,7 @@ use axum::http::StatusCode;
 use axum::Json;
 
 pub(super) use list::list as listing;
+pub use list::KurrentListing;
 pub use settings::*;
 pub use verbs::*;
 
