@@ -52,11 +52,15 @@ impl Tenure {
         (self.until)().is_some_and(|until| Instant::now() < until)
     }
 
-    /// Completes when the tenure ends.
+    /// Completes when the tenure ends: at its deadline, or within
+    /// [`RECHECK`] of the lease ending before it (another member took the
+    /// connector over), which no timer announces.
     pub async fn lost(&self) {
         loop {
             match (self.until)() {
-                Some(until) if Instant::now() < until => tokio::time::sleep_until(until).await,
+                Some(until) if Instant::now() < until => {
+                    tokio::time::sleep_until(until.min(Instant::now() + RECHECK)).await
+                }
                 _ => return,
             }
         }
@@ -68,11 +72,52 @@ impl Tenure {
     }
 }
 
+/// How often a pipeline waiting on deliveries looks at its lease again.
+const RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
 impl std::fmt::Debug for Tenure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tenure")
             .field("owner", &self.owner)
             .field("holds", &self.holds())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_ended_before_its_deadline_is_seen_without_waiting_for_it() {
+        let lease = Arc::new(Mutex::new(Some(
+            Instant::now() + Duration::from_secs(86_400),
+        )));
+        let until = Arc::clone(&lease);
+        let tenure = Tenure::new(
+            OwnerTag {
+                member: "m1".into(),
+                epoch: 1,
+            },
+            move || *until.lock().expect("lease"),
+        );
+        assert!(tenure.holds());
+        let waiting = tokio::spawn({
+            let tenure = tenure.clone();
+            async move { tenure.lost().await }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!waiting.is_finished(), "the lease still holds");
+        *lease.lock().expect("lease") = None;
+        // Paused time jumps to the next timer: the deadline a day away, or
+        // the next look at the lease.
+        tokio::time::timeout(Duration::from_secs(60), waiting)
+            .await
+            .expect("seen long before the old deadline")
+            .expect("the task ran");
+        assert!(!tenure.holds());
     }
 }
