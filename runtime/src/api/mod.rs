@@ -26,6 +26,7 @@ mod path;
 mod preview;
 mod replay;
 mod request_log;
+mod stage_errors;
 mod streams;
 
 use std::sync::Arc;

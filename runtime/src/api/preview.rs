@@ -16,16 +16,13 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::json::StrictJson;
+use super::stage_errors::chain_build_error;
 use super::AppState;
 use crate::connector::{json_path, CompiledFilter, FilterConfig, TransformConfig, Verdict};
-use crate::modules::ModuleError;
-use crate::pipeline::{
-    build_chain, ChainBuildError, InputResult, StageBuildError, StageConfigError,
-};
+use crate::pipeline::{build_chain, InputResult};
 use crate::sinks::envelope::envelope;
 use crate::store::{
-    event_bytes, AllStart, ContentType, Direction, Position, RecordedEvent, StoreError,
-    SubscriptionFilter,
+    event_bytes, AllStart, ContentType, Direction, Position, RecordedEvent, SubscriptionFilter,
 };
 use crate::wasm::{GuestError, GuestErrorKind};
 
@@ -197,22 +194,7 @@ pub async fn preview(
 
     let mut chain = build_chain(&state.modules, "preview", &request.transforms)
         .await
-        .map_err(|e| match e {
-            ChainBuildError::Build { stage, error, .. } => stage_build_error(&stage, error),
-            // A config `init` refuses is answered as connector creation answers it.
-            ChainBuildError::Init { index, error, .. } => {
-                let refused = StageConfigError::from_init(
-                    &format!("transforms[{index}]"),
-                    &request.transforms[index].module,
-                    error,
-                );
-                ApiError::new(
-                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid-config",
-                    refused.to_string(),
-                )
-            }
-        })?;
+        .map_err(|e| chain_build_error(e, &request.transforms))?;
     let outcomes = chain.run(&runnable).await.map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -276,18 +258,6 @@ pub async fn preview(
         });
     }
     Ok(Json(PreviewAnswer { results, summary }))
-}
-
-/// The answer when stage `name` cannot be built: a store outage is the
-/// node's trouble (`503 unavailable`, retry later), anything else is the
-/// module's (`400 invalid-module`).
-fn stage_build_error(name: &str, error: StageBuildError) -> ApiError {
-    match error {
-        StageBuildError::Module(ModuleError::Store(outage @ StoreError::Unavailable(_))) => {
-            outage.into()
-        }
-        other => ApiError::bad_request("invalid-module", format!("{name}: {other}")),
-    }
 }
 
 /// What the built-in filter made of an event.
@@ -435,6 +405,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::api::stage_errors::stage_build_error;
     use crate::connector::{FilterConfig, MatcherConfig};
     use crate::pipeline::StageFactory;
     use crate::wasm::GuestIdentity;

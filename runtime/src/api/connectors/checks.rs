@@ -2,8 +2,6 @@
 //! modules exist and fit, its WebAssembly stages accept their `config`, its
 //! destinations are allowed.
 
-use axum::http::StatusCode;
-
 use super::super::error::ApiError;
 use super::super::AppState;
 use super::view::{view, ConnectorView};
@@ -79,15 +77,7 @@ async fn check_configs(
     id: &ConnectorId,
     definition: &ConnectorDefinition,
 ) -> Result<(), ApiError> {
-    check_stage_configs(&state.modules, id.as_str(), definition)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-config",
-                e.to_string(),
-            )
-        })
+    Ok(check_stage_configs(&state.modules, id.as_str(), definition).await?)
 }
 
 pub(super) fn parse_id(id: &str) -> Result<ConnectorId, ApiError> {

@@ -3,19 +3,14 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
-
 use super::super::error::ApiError;
+use super::super::stage_errors::{chain_build_error, stage_build_error};
 use super::super::AppState;
 use crate::connector::{json_path, CompiledFilter, ConnectorState, ReplayOutcome, Verdict};
 use crate::metrics::SinkMetrics;
-use crate::modules::ModuleError;
-use crate::pipeline::{
-    build_chain, Chain, ChainBuildError, InputResult, StageBuildError, StageConfigError,
-    StageFactory,
-};
+use crate::pipeline::{build_chain, Chain, InputResult, StageConfigError, StageFactory};
 use crate::sinks::{DeliveryOutcome, Sink, SinkConfig, SinkContext};
-use crate::store::{RecordedEvent, StoreError};
+use crate::store::RecordedEvent;
 use crate::wasm::GuestIdentity;
 
 /// What a letter is replayed through: the connector's current filter,
@@ -38,21 +33,7 @@ impl Target {
         let owner = connector.id.as_str();
         let chain = build_chain(&state.modules, owner, &definition.transforms)
             .await
-            .map_err(|e| match e {
-                ChainBuildError::Build { stage, error, .. } => stage_build_error(&stage, error),
-                ChainBuildError::Init { index, error, .. } => {
-                    let refused = StageConfigError::from_init(
-                        &format!("transforms[{index}]"),
-                        &definition.transforms[index].module,
-                        error,
-                    );
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid-config",
-                        refused.to_string(),
-                    )
-                }
-            })?;
+            .map_err(|e| chain_build_error(e, &definition.transforms))?;
         let ctx = SinkContext {
             connector_id: owner.to_owned(),
             on_retry: Arc::new(|_| {}),
@@ -81,14 +62,10 @@ impl Target {
                     .sink(identity, config)
                     .await
                     .map_err(|e| stage_build_error(&name, e))?;
-                stage.init().await.map_err(|error| {
-                    let refused = StageConfigError::from_init("sink", &config.module, error);
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid-config",
-                        refused.to_string(),
-                    )
-                })?;
+                stage
+                    .init()
+                    .await
+                    .map_err(|error| StageConfigError::from_init("sink", &config.module, error))?;
                 definition.sink.build(ctx, Some(stage))?
             }
             other => other.build(ctx, None)?,
@@ -164,17 +141,5 @@ impl Target {
                 reason: e.to_string(),
             },
         }
-    }
-}
-
-/// The answer when stage `name` cannot be built: a store outage is the
-/// node's trouble (`503 unavailable`), anything else the module's (`400
-/// invalid-module`).
-fn stage_build_error(name: &str, error: StageBuildError) -> ApiError {
-    match error {
-        StageBuildError::Module(ModuleError::Store(outage @ StoreError::Unavailable(_))) => {
-            outage.into()
-        }
-        other => ApiError::bad_request("invalid-module", format!("{name}: {other}")),
     }
 }
