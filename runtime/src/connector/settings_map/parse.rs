@@ -282,11 +282,11 @@ fn checkpoint(map: &Lookup) -> Result<CheckpointConfig, ConfigError> {
     Ok(checkpoint)
 }
 
-/// KurrentDB's URL templates, with the name this node's HTTP sink uses.
-pub(super) const URL_TEMPLATES: &[(&str, &str)] = &[
-    ("{event-type}", "{eventType}"),
-    ("{schema-subject}", "{eventType}"),
-];
+/// The event type in this node's URL templates.
+pub(super) const EVENT_TYPE_TEMPLATE: &str = "{eventType}";
+/// The event type in KurrentDB's URL templates; a settings map shows the
+/// first.
+pub(super) const KURRENTDB_EVENT_TYPE_TEMPLATES: [&str; 2] = ["{event-type}", "{schema-subject}"];
 
 fn http_sink(map: &Lookup) -> Result<HttpSinkConfig, ConfigError> {
     let Some(url) = map.get(URL) else {
@@ -295,10 +295,10 @@ fn http_sink(map: &Lookup) -> Result<HttpSinkConfig, ConfigError> {
             "is required: where each event is sent, e.g. `https://api.example.com/{stream}`",
         ));
     };
-    let url = URL_TEMPLATES
+    let url = KURRENTDB_EVENT_TYPE_TEMPLATES
         .iter()
-        .fold(url.trim().to_owned(), |url, (theirs, ours)| {
-            url.replace(theirs, ours)
+        .fold(url.trim().to_owned(), |url, theirs| {
+            url.replace(theirs, EVENT_TYPE_TEMPLATE)
         });
     let mut sink = HttpSinkConfig::new(url);
     if let Some(method) = map.get(METHOD) {

@@ -1,7 +1,7 @@
 //! Definition → settings map.
 
 use super::keys::*;
-use super::parse::URL_TEMPLATES;
+use super::parse::{EVENT_TYPE_TEMPLATE, KURRENTDB_EVENT_TYPE_TEMPLATES};
 use super::{to_definition, Settings};
 use crate::connector::json_path::JsonPathTarget;
 use crate::connector::{
@@ -96,12 +96,9 @@ impl Render {
     }
 
     fn http(&mut self, http: &HttpSinkConfig) {
-        let url = URL_TEMPLATES
-            .iter()
-            .take(1)
-            .fold(http.url.clone(), |url, (theirs, ours)| {
-                url.replace(ours, theirs)
-            });
+        let url = http
+            .url
+            .replace(EVENT_TYPE_TEMPLATE, KURRENTDB_EVENT_TYPE_TEMPLATES[0]);
         if url.contains("{category}") {
             self.unsaid("the `{category}` URL template");
         }
@@ -115,7 +112,7 @@ impl Render {
                 .iter()
                 .map(|(name, value)| format!("{name}:{}", value.value()))
                 .collect();
-            if headers.iter().any(|h| h.matches(',').count() > 0) {
+            if headers.iter().any(|h| h.contains(',')) {
                 self.unsaid("a header value with a comma");
             }
             self.set(DEFAULT_HEADERS, headers.join(","));

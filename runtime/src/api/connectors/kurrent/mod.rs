@@ -28,7 +28,7 @@ pub use verbs::*;
 
 use super::super::error::ApiError;
 use super::super::AppState;
-use super::checks::{check_definition, check_name, run};
+use super::checks::{check_definition, run, take_name};
 use super::view::ConnectorView;
 use crate::connector::{settings_map, Command, ConnectorId};
 
@@ -39,16 +39,7 @@ pub(super) async fn create(
     id: ConnectorId,
     mut body: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(StatusCode, Json<ConnectorView>), ApiError> {
-    let name = match body.remove("name") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(name)) => Some(check_name(&name)?),
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid-body",
-                format!("at `name`: expected a string, got `{other}`"),
-            ))
-        }
-    };
+    let name = take_name(&mut body)?;
     let settings = match body.remove("settings") {
         Some(serde_json::Value::Object(settings)) => settings,
         other => {
